@@ -1,0 +1,61 @@
+"""Wiring only: the Chalice app, its blueprints, the four queue workers, the minute tick."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice, Rate
+
+from chalicelib import runtime
+from chalicelib.api import background_jobs, meta
+from chalicelib.api.http import normalize_error_shape
+from chalicelib.clock import from_iso
+from chalicelib.config import queue_name
+from chalicelib.plugins import discover_plugins
+from chalicelib.scheduler import run_tick
+
+app = Chalice(app_name="tickwork")
+app.register_middleware(normalize_error_shape, "http")
+app.register_blueprint(meta.bp, url_prefix="/api")
+app.register_blueprint(background_jobs.bp, url_prefix="/api")
+
+discover_plugins(runtime.job_manager, os.environ.get("TICKWORK_PLUGINS_PACKAGE", "plugins"))
+
+# Queue names are read at import: Chalice bakes them into the event source mappings.
+QUEUE_PREFIX = os.environ.get("TICKWORK_QUEUE_PREFIX", "tickwork-")
+BATCH_SIZE = 10
+
+
+def _work(event: Any) -> dict[str, Any]:
+    return runtime.current().worker.handle_event(event.to_dict())
+
+
+@app.on_sqs_message(queue=queue_name(QUEUE_PREFIX, "urgent"), batch_size=BATCH_SIZE, name="worker_urgent")
+def worker_urgent(event: Any) -> dict[str, Any]:
+    return _work(event)
+
+
+@app.on_sqs_message(queue=queue_name(QUEUE_PREFIX, "high"), batch_size=BATCH_SIZE, name="worker_high")
+def worker_high(event: Any) -> dict[str, Any]:
+    return _work(event)
+
+
+@app.on_sqs_message(queue=queue_name(QUEUE_PREFIX, "normal"), batch_size=BATCH_SIZE, name="worker_normal")
+def worker_normal(event: Any) -> dict[str, Any]:
+    return _work(event)
+
+
+@app.on_sqs_message(queue=queue_name(QUEUE_PREFIX, "low"), batch_size=BATCH_SIZE, name="worker_low")
+def worker_low(event: Any) -> dict[str, Any]:
+    return _work(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
+def tick(event: Any) -> dict[str, Any]:
+    # event.time is EventBridge's scheduled time: a deterministic "now" even for a late start.
+    report = run_tick(from_iso(event.time))
+    return {"fired": report.fired}
+
+
+WORKERS = {"urgent": worker_urgent, "high": worker_high, "normal": worker_normal, "low": worker_low}

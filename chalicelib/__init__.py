@@ -1,0 +1,1 @@
+"""tickwork: a serverless job scheduler and background-job system on Chalice, DynamoDB and SQS."""

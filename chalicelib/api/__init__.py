@@ -1,0 +1,1 @@
+"""The HTTP layer: Chalice blueprints. The only place that knows HTTP statuses."""

@@ -1,0 +1,70 @@
+"""``/api/background-jobs``: schedule, status, list, cancel, retry, stats."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib import runtime
+from chalicelib.api.http import Call, endpoint, ok
+from chalicelib.errors import BadRequestError
+from chalicelib.lifecycle import JobStatus
+from chalicelib.models import ScheduleJobRequest, parse_model
+from chalicelib.store import JobFilter
+
+bp = Blueprint(__name__)
+
+
+@endpoint(bp, "/background-jobs/schedule", ["POST"])
+def schedule(call: Call) -> Response:
+    request = parse_model(ScheduleJobRequest, call.json_body())
+    outcome = runtime.current().jobs.schedule(request, call.principal)
+    # A repeated idempotency key answers 200 with the first job, as Stripe does.
+    return ok({"job": outcome.job.to_public(), "created": outcome.created}, 201 if outcome.created else 200)
+
+
+@endpoint(bp, "/background-jobs", ["GET"])
+def list_jobs(call: Call) -> Response:
+    status_text = call.query("status")
+    try:
+        status = JobStatus(status_text) if status_text else None
+    except ValueError:
+        raise BadRequestError(
+            f"status must be one of {', '.join(s.value for s in JobStatus)}.",
+            code="validation_error",
+            details=[{"field": "status", "message": "unknown status"}],
+        ) from None
+    job_filter = JobFilter(
+        store_id=call.query("store_id") or call.query("storeId"),
+        status=status,
+        type=call.query("type"),
+        plugin_id=call.query("plugin_id") or call.query("pluginId"),
+    )
+    page = runtime.current().jobs.list(
+        call.principal, job_filter, limit=call.page_size(), next_token=call.query("next_token")
+    )
+    return ok({"jobs": [job.to_public() for job in page.jobs], "next_token": page.next_token})
+
+
+@endpoint(bp, "/background-jobs/stats", ["GET"])
+def stats(call: Call) -> Response:
+    return ok({"stats": runtime.current().jobs.stats(call.principal, call.query("store_id"))})
+
+
+@endpoint(bp, "/background-jobs/{job_id}/status", ["GET"])
+def status(call: Call, job_id: str) -> Response:
+    return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public()})
+
+
+@endpoint(bp, "/background-jobs/{job_id}", ["GET"])
+def detail(call: Call, job_id: str) -> Response:
+    return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public(with_logs=True)})
+
+
+@endpoint(bp, "/background-jobs/{job_id}/cancel", ["POST"])
+def cancel(call: Call, job_id: str) -> Response:
+    return ok({"job": runtime.current().jobs.cancel(job_id, call.principal).to_public()})
+
+
+@endpoint(bp, "/background-jobs/{job_id}/retry", ["POST"])
+def retry(call: Call, job_id: str) -> Response:
+    return ok({"job": runtime.current().jobs.retry(job_id, call.principal).to_public()}, 202)

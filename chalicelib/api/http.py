@@ -1,0 +1,139 @@
+"""Request parsing, authentication and the one mapping from errors to HTTP responses."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from chalicelib import runtime
+from chalicelib.auth import Principal, principal_from_header
+from chalicelib.config import MAX_BODY_BYTES
+from chalicelib.errors import BadRequestError, PayloadTooLargeError, TickworkError
+
+logger = logging.getLogger("tickwork.api")
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request, as a view sees it."""
+
+    request: Request
+    principal: Principal
+
+    def json_body(self) -> dict[str, Any]:
+        raw = self.request.raw_body or b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+        if not raw.strip():
+            raise BadRequestError("The request needs a JSON object body.", code="missing_body")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequestError("The request body is not valid JSON.", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise BadRequestError("The request body must be a JSON object.", code="invalid_json")
+        return body
+
+    def query(self, name: str) -> str | None:
+        params = self.request.query_params or {}
+        value = params.get(name)
+        return value if value not in (None, "") else None
+
+    def page_size(self) -> int:
+        text = self.query("limit")
+        if text is None:
+            return DEFAULT_PAGE_SIZE
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= MAX_PAGE_SIZE:
+            raise BadRequestError(
+                f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.",
+                code="validation_error",
+                details=[{"field": "limit", "message": f"1..{MAX_PAGE_SIZE}"}],
+            )
+        return value
+
+
+def error_body(error: TickworkError) -> dict[str, Any]:
+    return {"success": False, "error": error.message, "code": error.code, "details": error.details}
+
+
+def error_response(error: TickworkError) -> Response:
+    return Response(body=json.dumps(error_body(error)), status_code=error.status_code, headers=dict(JSON_HEADERS))
+
+
+def ok(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(body=json.dumps({"success": True, **body}, default=str), status_code=status, headers=dict(JSON_HEADERS))
+
+
+def endpoint(
+    bp: Blueprint, path: str, methods: list[str], *, public: bool = False
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a route whose view takes a ``Call`` and raises ``TickworkError`` for 4xx."""
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def route(**params: str) -> Response:
+            request = bp.current_request
+            try:
+                principal = None if public else authenticate(request)
+                return view(Call(request=request, principal=principal), **params)  # type: ignore[arg-type]
+            except TickworkError as error:
+                if error.status_code >= 500:
+                    logger.error("%s %s: %s", request.method, request.path, error.message)
+                return error_response(error)
+            except Exception:
+                logger.exception("unhandled error on %s %s", request.method, request.path)
+                return error_response(TickworkError("An internal error occurred; it has been logged."))
+
+        bp.route(path, methods=methods, content_types=["application/json"])(route)
+        return view
+
+    return decorate
+
+
+def authenticate(request: Request) -> Principal:
+    return principal_from_header(request.headers.get("authorization"), runtime.current().jwt_secret)
+
+
+# Chalice answers some requests itself (415 for another content type, 405 for a method the
+# route lacks, its own BadRequestError) as {"Code", "Message"}: rewrite them into our shape.
+CHALICE_CODES = {
+    "UnsupportedMediaType": "unsupported_media_type",
+    "MethodNotAllowedError": "method_not_allowed",
+    "BadRequestError": "bad_request",
+    "BadRequest": "bad_request",
+    "NotFoundError": "not_found",
+    "InternalServerError": "internal_error",
+}
+
+
+def normalize_error_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    response = get_response(event)
+    if response.status_code < 400 or not isinstance(response.body, dict):
+        return response
+    body = response.body
+    if "Code" in body and "Message" in body:
+        response.body = json.dumps(
+            {
+                "success": False,
+                "error": str(body["Message"]),
+                "code": CHALICE_CODES.get(str(body["Code"]), "error"),
+                "details": [],
+            }
+        )
+        response.headers["Content-Type"] = "application/json"
+    return response

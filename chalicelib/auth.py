@@ -1,0 +1,111 @@
+"""Bearer tokens (HS256 JWTs), the principals they name, and what each principal may see."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import jwt
+
+from chalicelib.errors import ForbiddenError, UnauthorizedError
+
+ALGORITHM = "HS256"
+DEFAULT_TOKEN_TTL_S = 30 * 24 * 3600
+# HS256 keys shorter than the hash leak strength; PyJWT warns below 32 bytes too.
+MIN_SECRET_BYTES = 32
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    STORE_OWNER = "store_owner"
+    PLUGIN = "plugin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    stores: frozenset[str] = field(default_factory=frozenset)
+    plugin_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def can_see(self, store_id: str, plugin_id: str | None) -> bool:
+        """Whether a thing of that store and plugin exists for this principal at all."""
+        if self.is_admin:
+            return True
+        if store_id not in self.stores:
+            return False
+        return self.role != Role.PLUGIN or plugin_id == self.plugin_id
+
+    def require_store(self, store_id: str) -> None:
+        if not self.is_admin and store_id not in self.stores:
+            raise ForbiddenError(f"This token may not act on store {store_id!r}.", code="store_forbidden")
+
+    def plugin_for_new_job(self, requested: str | None) -> str | None:
+        """A plugin's jobs are always its own; others may name the plugin they act for."""
+        if self.role != Role.PLUGIN:
+            return requested
+        if requested is not None and requested != self.plugin_id:
+            raise ForbiddenError("A plugin token may only create jobs for its own plugin.", code="plugin_forbidden")
+        return self.plugin_id
+
+    @property
+    def label(self) -> str:
+        return f"{self.role.value}:{self.subject}"
+
+
+SYSTEM_PRINCIPAL = Principal(subject="system", role=Role.ADMIN)
+
+
+def mint_token(
+    secret: str,
+    *,
+    role: Role,
+    subject: str,
+    stores: list[str] | None = None,
+    plugin_id: str | None = None,
+    ttl_s: int = DEFAULT_TOKEN_TTL_S,
+    now: float | None = None,
+) -> str:
+    issued = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {"sub": subject, "role": role.value, "iat": issued, "exp": issued + ttl_s}
+    if stores:
+        claims["stores"] = list(stores)
+    if plugin_id:
+        claims["plugin_id"] = plugin_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def principal_from_header(header: str | None, secret: str) -> Principal:
+    if not header:
+        raise UnauthorizedError("Send an Authorization: Bearer <token> header.", code="missing_token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("The Authorization header must be 'Bearer <token>'.", code="invalid_token")
+    return principal_from_token(token.strip(), secret)
+
+
+def principal_from_token(token: str, secret: str) -> Principal:
+    try:
+        # algorithms is pinned: a token saying alg "none" or RS256 is refused, not trusted.
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise UnauthorizedError("The token has expired.", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise UnauthorizedError("The token is not valid.", code="invalid_token") from exc
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise UnauthorizedError("The token names an unknown role.", code="invalid_token") from exc
+    stores = claims.get("stores") or []
+    if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
+        raise UnauthorizedError("The token's stores claim must be a list of ids.", code="invalid_token")
+    plugin_id = claims.get("plugin_id")
+    if role == Role.PLUGIN and not plugin_id:
+        raise UnauthorizedError("A plugin token needs a plugin_id claim.", code="invalid_token")
+    return Principal(subject=str(claims["sub"]), role=role, stores=frozenset(stores), plugin_id=plugin_id)

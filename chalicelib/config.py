@@ -1,0 +1,61 @@
+"""Settings read from the environment (Lambda stage variables, the embedded stack, tests)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from chalicelib.backoff import DEFAULT_BACKOFF_S, parse_schedule
+
+# SQS caps DelaySeconds at 15 minutes; longer delays hop on the message's visibility timeout.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+SQS_MAX_DELAY_S = 15 * 60
+# ChangeMessageVisibility accepts at most 12 hours.
+SQS_MAX_VISIBILITY_S = 12 * 60 * 60
+# SQS messages and our payloads share the 256 KiB cap the guide's users know.
+MAX_PAYLOAD_BYTES = 256 * 1024
+# A whole request body may carry a payload plus metadata.
+MAX_BODY_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str = "us-east-1"
+    jobs_table: str = "tickwork-jobs"
+    queue_prefix: str = "tickwork-"
+    backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
+    lease_s: int = 60
+    progress_interval_s: float = 1.0
+    max_retries_limit: int = 25
+    default_max_retries: int = 3
+    max_log_lines: int = 200
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    jwt_secret: str | None = None
+    jwt_secret_parameter: str | None = None
+    plugins_package: str = "plugins"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            jobs_table=env.get("TICKWORK_JOBS_TABLE", "tickwork-jobs"),
+            queue_prefix=env.get("TICKWORK_QUEUE_PREFIX", "tickwork-"),
+            backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
+            lease_s=int(env.get("TICKWORK_LEASE_S", "60")),
+            progress_interval_s=float(env.get("TICKWORK_PROGRESS_INTERVAL_S", "1.0")),
+            max_retries_limit=int(env.get("TICKWORK_MAX_RETRIES_LIMIT", "25")),
+            max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),
+            jwt_secret=env.get("TICKWORK_JWT_SECRET") or None,
+            jwt_secret_parameter=env.get("TICKWORK_JWT_SECRET_PARAMETER") or None,
+            plugins_package=env.get("TICKWORK_PLUGINS_PACKAGE", "plugins"),
+        )
+
+
+def queue_name(prefix: str, priority: str) -> str:
+    return f"{prefix}{priority}"
+
+
+def dead_letter_queue_name(prefix: str, priority: str) -> str:
+    return f"{prefix}{priority}-dlq"

@@ -1,0 +1,1 @@
+"""The handler framework: base class, type registry, job service and the plugin-facing manager."""

@@ -1,0 +1,167 @@
+"""One running attempt of a job: progress, log lines, cancellation and the lease that guards it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from datetime import datetime, timedelta
+
+from chalicelib.clock import Clock, to_iso
+from chalicelib.errors import StaleWriteError
+from chalicelib.jobs.signals import JobCancelled, LeaseLost
+from chalicelib.lifecycle import JobStatus
+from chalicelib.models import Job
+from chalicelib.queues import QueueGoneError, SqsPriorityQueues
+from chalicelib.store import DynamoJobStore
+
+logger = logging.getLogger("tickwork.job")
+
+MAX_LOG_LINE_CHARS = 2000
+
+
+class Attempt:
+    """Implements ``JobRunContext`` for one claimed attempt.
+
+    The lease is the pair (job.lease_until in DynamoDB, the message's visibility in SQS). It is
+    renewed by a heartbeat thread, so a handler that reports no progress for minutes keeps its
+    job; only a dead process lets the lease lapse, and then the message comes back.
+    """
+
+    def __init__(
+        self,
+        *,
+        job: Job,
+        store: DynamoJobStore,
+        queues: SqsPriorityQueues,
+        queue_url: str,
+        receipt_handle: str,
+        clock: Clock,
+        lease_s: int,
+        progress_interval_s: float,
+        max_log_lines: int,
+    ) -> None:
+        self.job = job
+        self._store = store
+        self._queues = queues
+        self._queue_url = queue_url
+        self._receipt_handle = receipt_handle
+        self._clock = clock
+        self._lease_s = lease_s
+        self._interval = timedelta(seconds=progress_interval_s)
+        self._lock = threading.Lock()
+        self._lines: deque[str] = deque(job.logs, maxlen=max_log_lines)
+        self._lines_dirty = False
+        self._last_write: datetime | None = None
+        self._last_cancel_check: datetime | None = None
+        self._cancel_requested = job.status == JobStatus.CANCELLING
+        self._lease_until = clock.now() + timedelta(seconds=lease_s)
+        self._lost = False
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self.progress = job.progress
+
+    @property
+    def token(self) -> str:
+        assert self.job.lease_token is not None
+        return self.job.lease_token
+
+    @property
+    def logs(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+    # --- JobRunContext -----------------------------------------------------------------
+
+    def report_progress(self, percent: int, message: str | None) -> None:
+        percent = max(0, min(100, percent))
+        now = self._clock.now()
+        with self._lock:
+            self.progress = percent
+            due = (
+                percent in (0, 100)
+                or self._last_write is None
+                or now - self._last_write >= self._interval
+            )
+        if due:
+            self._write(now, progress=percent, message=message)
+        if self._cancel_requested:
+            raise JobCancelled()
+
+    def log(self, message: str) -> None:
+        now = self._clock.now()
+        line = f"{to_iso(now)} {message[:MAX_LOG_LINE_CHARS]}"
+        logger.info("[job %s] %s", self.job.id, message[:MAX_LOG_LINE_CHARS])
+        with self._lock:
+            self._lines.append(line)
+            self._lines_dirty = True
+
+    def is_cancelled(self) -> bool:
+        if self._lost:
+            raise LeaseLost()
+        now = self._clock.now()
+        if not self._cancel_requested and (
+            self._last_cancel_check is None or now - self._last_cancel_check >= self._interval
+        ):
+            self._last_cancel_check = now
+            current = self._store.get(self.job.id)
+            if current is None or current.lease_token != self.token:
+                self._lost = True
+                raise LeaseLost()
+            self._cancel_requested = current.status == JobStatus.CANCELLING
+        return self._cancel_requested
+
+    # --- lease -------------------------------------------------------------------------
+
+    def start_heartbeat(self) -> None:
+        self._heartbeat = threading.Thread(target=self._beat, name=f"lease-{self.job.id}", daemon=True)
+        self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+
+    def _beat(self) -> None:
+        # Renew at a third of the lease: two beats may fail before the lease can lapse.
+        while not self._stop.wait(self._lease_s / 3):
+            try:
+                self._write(self._clock.now(), extend=True)
+            except LeaseLost:
+                return
+            except Exception:  # a transient AWS error: the next beat tries again
+                logger.exception("lease renewal failed for job %s", self.job.id)
+
+    def _write(self, now: datetime, *, progress: int | None = None, message: str | None = None, extend: bool = False) -> None:
+        if self._lost:
+            raise LeaseLost()
+        with self._lock:
+            lines = list(self._lines) if self._lines_dirty else None
+            self._lines_dirty = False
+            renew = extend or (self._lease_until - now).total_seconds() < self._lease_s / 2
+            lease_until = now + timedelta(seconds=self._lease_s) if renew else None
+        try:
+            current = self._store.heartbeat(
+                self.job.id,
+                lease_token=self.token,
+                now=to_iso(now),
+                lease_until=to_iso(lease_until) if lease_until else None,
+                progress=progress,
+                progress_message=message,
+                logs=lines,
+            )
+        except StaleWriteError:
+            self._lost = True
+            raise LeaseLost() from None
+        with self._lock:
+            self._last_write = now
+            if lease_until is not None:
+                self._lease_until = lease_until
+        self._cancel_requested = current.status == JobStatus.CANCELLING
+        if lease_until is not None:
+            try:
+                self._queues.set_visibility(self._queue_url, self._receipt_handle, self._lease_s)
+            except QueueGoneError:
+                # The message is gone (deleted by hand, or retention ran out): the job row still
+                # holds the lease, and the tick's sweep re-queues it if this worker dies.
+                logger.warning("message for job %s is gone; the lease lives on in DynamoDB", self.job.id)

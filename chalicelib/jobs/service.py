@@ -1,0 +1,259 @@
+"""Background-job use cases shared by the HTTP API and in-process plugin code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.auth import Principal, Role
+from chalicelib.clock import Clock, from_iso, to_iso
+from chalicelib.config import Settings
+from chalicelib.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    JobNotFoundError,
+    JobStateError,
+    PayloadTooLargeError,
+    StaleWriteError,
+)
+from chalicelib.jobs.registry import JobTypeRegistry
+from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
+from chalicelib.models import Job, JobMessage, ScheduleJobRequest, parse_model
+from chalicelib.queues import SqsPriorityQueues
+from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
+
+logger = logging.getLogger(__name__)
+
+# A fixed namespace so an idempotency key maps to the same job id in every process.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6b0c8f4e-2a77-4e52-9a6e-6c7f3f0b9d11")
+# Conditional writes that lose a race re-read and try again this many times.
+MAX_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    job: Job
+    created: bool
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: DynamoJobStore,
+        queues: SqsPriorityQueues,
+        registry: JobTypeRegistry,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.queues = queues
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+
+    # --- schedule ----------------------------------------------------------------------
+
+    def schedule(self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None) -> ScheduleOutcome:
+        job_type = self.registry.get(request.type)
+        if job_type.admin_only and not principal.is_admin:
+            raise ForbiddenError(f"Only an admin may schedule {request.type!r} jobs.", code="admin_only_type")
+        principal.require_store(request.store_id)
+        plugin_id = principal.plugin_for_new_job(request.effective_plugin_id())
+        self._check_sizes(request)
+        payload = request.payload
+        if job_type.payload_model is not None:
+            payload = parse_model(job_type.payload_model, payload, field_prefix="payload").model_dump(
+                mode="json", exclude_unset=True
+            )
+        max_retries = self.settings.default_max_retries if request.max_retries is None else request.max_retries
+        if max_retries > self.settings.max_retries_limit:
+            raise BadRequestError(
+                f"maxRetries may be at most {self.settings.max_retries_limit}.",
+                code="validation_error",
+                details=[{"field": "maxRetries", "message": f"at most {self.settings.max_retries_limit}"}],
+            )
+        now = self.clock.now()
+        scheduled = self._scheduled_at(request, now)
+        job_id = (
+            str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{request.store_id}\n{request.idempotency_key}"))
+            if request.idempotency_key
+            else str(uuid.uuid4())
+        )
+        stamp = to_iso(now)
+        job = Job(
+            id=job_id,
+            type=request.type,
+            priority=request.priority,
+            status=JobStatus.PENDING,
+            payload=payload,
+            store_id=request.store_id,
+            user_id=request.user_id,
+            plugin_id=plugin_id,
+            metadata=request.metadata,
+            max_retries=max_retries,
+            created_at=stamp,
+            updated_at=stamp,
+            scheduled_at=to_iso(scheduled),
+            idempotency_key=request.idempotency_key,
+            timeout_seconds=request.timeout_seconds,
+            cron_job_id=cron_job_id,
+            created_by=principal.label,
+        )
+        try:
+            self.store.create(job)
+        except JobExistsError:
+            existing = self.store.get(job_id)
+            if existing is None or not principal.can_see(existing.store_id, existing.plugin_id):
+                raise ConflictError(
+                    "That idempotency key is already used by another job in this store.", code="idempotency_key_in_use"
+                ) from None
+            if existing.status == JobStatus.PENDING:
+                # The first request may have died between the put and the send; a second
+                # message is harmless (the claim is conditional), a missing one loses the job.
+                self._enqueue(existing, now)
+            return ScheduleOutcome(job=existing, created=False)
+        self._enqueue(job, now)
+        return ScheduleOutcome(job=job, created=True)
+
+    def _check_sizes(self, request: ScheduleJobRequest) -> None:
+        size = len(json.dumps(request.payload, separators=(",", ":")).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLargeError(
+                f"The payload is {size} bytes; the limit is {self.settings.max_payload_bytes}.",
+                details=[{"field": "payload", "message": f"{size} bytes > {self.settings.max_payload_bytes}"}],
+            )
+        meta_size = len(json.dumps(request.metadata, separators=(",", ":")).encode())
+        if meta_size > 16 * 1024:
+            raise PayloadTooLargeError(
+                f"metadata is {meta_size} bytes; the limit is 16384.",
+                details=[{"field": "metadata", "message": "over 16384 bytes"}],
+            )
+
+    @staticmethod
+    def _scheduled_at(request: ScheduleJobRequest, now: datetime) -> datetime:
+        if request.delay is not None and request.run_at is not None:
+            raise BadRequestError(
+                "Give either delay or run_at, not both.",
+                code="validation_error",
+                details=[{"field": "run_at", "message": "conflicts with delay"}],
+            )
+        if request.delay is not None:
+            return now + timedelta(seconds=request.delay)
+        if request.run_at is not None:
+            if request.run_at - now > timedelta(days=365):
+                raise BadRequestError(
+                    "run_at may be at most a year ahead.",
+                    code="validation_error",
+                    details=[{"field": "run_at", "message": "more than 365 days ahead"}],
+                )
+            return max(now, request.run_at)
+        return now
+
+    def _enqueue(self, job: Job, now: datetime) -> None:
+        delay_s = max(0.0, (from_iso(job.scheduled_at) - now).total_seconds())
+        self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=int(delay_s))
+
+    # --- read --------------------------------------------------------------------------
+
+    def get(self, job_id: str, principal: Principal) -> Job:
+        job = self.store.get(job_id) if len(job_id) <= 128 else None
+        if job is None or not principal.can_see(job.store_id, job.plugin_id):
+            # Another tenant's job answers exactly as a missing one: ids leak nothing.
+            raise JobNotFoundError(f"No job {job_id!r}.")
+        return job
+
+    def list(self, principal: Principal, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
+        store_id = job_filter.store_id
+        if not principal.is_admin:
+            if store_id is None:
+                if len(principal.stores) != 1:
+                    raise BadRequestError(
+                        "Name a store_id: this token may see several stores.",
+                        code="store_id_required",
+                        details=[{"field": "store_id", "message": "required"}],
+                    )
+                store_id = next(iter(principal.stores))
+            elif store_id not in principal.stores:
+                return JobPage(jobs=[], next_token=None)
+        plugin_id = job_filter.plugin_id
+        if principal.role == Role.PLUGIN:
+            if plugin_id not in (None, principal.plugin_id):
+                return JobPage(jobs=[], next_token=None)
+            plugin_id = principal.plugin_id
+        scoped = JobFilter(store_id=store_id, status=job_filter.status, type=job_filter.type, plugin_id=plugin_id)
+        return self.store.list(scoped, limit=limit, next_token=next_token)
+
+    def stats(self, principal: Principal, store_id: str | None) -> dict[str, Any]:
+        if principal.role == Role.PLUGIN:
+            stores = [store_id] if store_id in principal.stores else sorted(principal.stores)
+            counts = {s.value: 0 for s in JobStatus}
+            for sid in stores:
+                page_token: str | None = None
+                while True:
+                    page = self.store.list(JobFilter(store_id=sid, plugin_id=principal.plugin_id), limit=100, next_token=page_token)
+                    for job in page.jobs:
+                        counts[job.status.value] += 1
+                    page_token = page.next_token
+                    if not page_token:
+                        break
+            return {"counts": counts, "total": sum(counts.values())}
+        if principal.is_admin:
+            scope = [store_id] if store_id else None
+        else:
+            scope = [store_id] if store_id in principal.stores else sorted(principal.stores)
+        counts = self.store.count_by_status(scope)
+        answer: dict[str, Any] = {"counts": counts, "total": sum(counts.values())}
+        if principal.is_admin:
+            answer["queues"] = self.queues.depths()
+        return answer
+
+    # --- change ------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, principal: Principal) -> Job:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            job = self.get(job_id, principal)
+            now = to_iso(self.clock.now())
+            try:
+                if job.status in (JobStatus.PENDING, JobStatus.RETRYING):
+                    return self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now)
+                if job.status == JobStatus.RUNNING:
+                    return self.store.transition(job, JobStatus.CANCELLING, now=now)
+                if job.status == JobStatus.CANCELLING:
+                    return job
+            except StaleWriteError:
+                continue
+            raise JobStateError(f"Job {job_id} is already {job.status.value}; it cannot be cancelled.")
+        raise ConflictError(f"Job {job_id} kept changing; try again.", code="write_contention")
+
+    def retry(self, job_id: str, principal: Principal) -> Job:
+        job = self.get(job_id, principal)
+        if job.status not in RETRYABLE_BY_USER_STATUSES:
+            raise JobStateError(
+                f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried."
+            )
+        now = self.clock.now()
+        stamp = to_iso(now)
+        try:
+            fresh = self.store.transition(
+                job,
+                JobStatus.PENDING,
+                now=stamp,
+                attempts=0,
+                error=None,
+                completed_at=None,
+                progress=0,
+                progress_message=None,
+                scheduled_at=stamp,
+                next_attempt_at=None,
+            )
+        except StaleWriteError:
+            raise ConflictError(f"Job {job_id} changed meanwhile; read it and try again.", code="write_contention") from None
+        self._enqueue(fresh, now)
+        return fresh
+

@@ -1,0 +1,22 @@
+"""Control-flow signals raised inside a running handler.
+
+Implementation note: they derive from BaseException on purpose. Handlers written after the
+guide wrap each item in ``try/except Exception`` and count failures; a cancellation raised
+from ``update_progress`` inside such a block must still stop the job, not count as one bad item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JobCancelled(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised in a handler when its job was cancelled; ``partial_result`` is kept on the job."""
+
+    def __init__(self, partial_result: Any = None) -> None:
+        super().__init__("job cancelled")
+        self.partial_result = partial_result
+
+
+class LeaseLost(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised in a handler whose lease was taken over: another attempt now owns the job."""

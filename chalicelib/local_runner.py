@@ -1,0 +1,159 @@
+"""Drives the Lambda worker handlers from real SQS queues on one machine.
+
+It calls the very functions Lambda would (``app.worker_<priority>``) with SQS-shaped events
+(each record its own messageId and real receipt handle) and, like Lambda with
+ReportBatchItemFailures, deletes every message the handler did not report as failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.lifecycle import Priority
+from chalicelib.priority import DEFAULT_AGING_S, polling_order
+
+logger = logging.getLogger("tickwork.local")
+
+# Lambda's SQS poller takes up to 10 messages a batch.
+RECEIVE_BATCH = 10
+IDLE_SLEEP_MIN_S = 0.02
+IDLE_SLEEP_MAX_S = 0.5
+
+WorkerFunction = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object handlers use."""
+
+    function_name: str
+    timeout_s: float
+    aws_request_id: str = ""
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """Lambda's SQS event for messages as ReceiveMessage returned them."""
+    records = []
+    for message in messages:
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": dict(message.get("Attributes", {})),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
+    return {"Records": records}
+
+
+class QueuePoller:
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_urls: Mapping[Priority, str],
+        workers: Mapping[Priority, WorkerFunction],
+        region: str,
+        receive_visibility_s: int,
+        function_timeout_s: float = 900,
+        aging_s: float = DEFAULT_AGING_S,
+    ) -> None:
+        self._sqs = sqs
+        self._urls = dict(queue_urls)
+        self._workers = dict(workers)
+        self._region = region
+        self._visibility = receive_visibility_s
+        self._timeout = function_timeout_s
+        self._aging = aging_s
+        self._last_polled: dict[Priority, float] = {}
+        self._lock = threading.Lock()
+        self._arns = {
+            p: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for p, url in self._urls.items()
+        }
+
+    def poll_once(self) -> int:
+        """Run one batch from the first queue (in polling order) that has messages."""
+        with self._lock:
+            order = polling_order(time.monotonic(), self._last_polled, self._aging)
+        for priority in order:
+            with self._lock:
+                self._last_polled[priority] = time.monotonic()
+            answer = self._sqs.receive_message(
+                QueueUrl=self._urls[priority],
+                MaxNumberOfMessages=RECEIVE_BATCH,
+                # The queue default is 6x the function timeout (for Lambda's sake); a local
+                # receive asks for a lease-sized window itself, as the worker would set anyway.
+                VisibilityTimeout=self._visibility,
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = answer.get("Messages", [])
+            if messages:
+                self._dispatch(priority, messages)
+                return len(messages)
+        return 0
+
+    def _dispatch(self, priority: Priority, messages: list[dict[str, Any]]) -> None:
+        event = sqs_event(messages, self._arns[priority], self._region)
+        context = LambdaContext(function_name=f"tickwork-worker_{priority.value}", timeout_s=self._timeout)
+        try:
+            answer = self._workers[priority](event, context) or {}
+        except Exception:
+            # Lambda treats a raised error as "the whole batch failed": nothing is deleted.
+            logger.exception("worker for %s raised; the batch returns after its visibility timeout", priority.value)
+            return
+        failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._urls[priority],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+
+    def drain(self, max_batches: int = 1000) -> int:
+        """Poll until every queue answers empty; returns the messages handled (tests)."""
+        total = 0
+        for _ in range(max_batches):
+            handled = self.poll_once()
+            if not handled:
+                return total
+            total += handled
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        idle = IDLE_SLEEP_MIN_S
+        while not stop.is_set():
+            try:
+                handled = self.poll_once()
+            except Exception:
+                logger.exception("polling failed; retrying")
+                handled = 0
+                idle = IDLE_SLEEP_MAX_S
+            if handled:
+                idle = IDLE_SLEEP_MIN_S
+                continue
+            stop.wait(idle)
+            idle = min(IDLE_SLEEP_MAX_S, idle * 2)
+
+

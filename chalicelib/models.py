@@ -1,0 +1,159 @@
+"""Pydantic models at the edges: HTTP bodies, the stored job, the SQS message."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chalicelib.errors import BadRequestError
+
+from chalicelib.lifecycle import JobStatus, Priority
+
+# plugin:<plugin-name>:<action>, names in lowercase kebab case as in the guide.
+PLUGIN_TYPE_PATTERN = re.compile(r"^plugin:[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+BUILTIN_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+MAX_RUN_AT_AHEAD_S = 365 * 24 * 3600
+
+
+def is_well_formed_type(job_type: str) -> bool:
+    return bool(PLUGIN_TYPE_PATTERN.match(job_type) or BUILTIN_TYPE_PATTERN.match(job_type))
+
+
+def parse_model(model: type[ModelT], data: Any, *, field_prefix: str = "") -> ModelT:
+    """Validate ``data``; a failure becomes a 400 naming each field at fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = []
+        for error in exc.errors(include_url=False, include_input=False):
+            path = ".".join(str(part) for part in (field_prefix, *error["loc"]) if part != "")
+            details.append({"field": path or "(body)", "message": error["msg"], "type": error["type"]})
+        first = details[0]
+        raise BadRequestError(
+            f"Invalid request: {first['field']}: {first['message']}.", code="validation_error", details=details
+        ) from None
+
+
+class ScheduleJobRequest(BaseModel):
+    """Body of ``POST /api/background-jobs/schedule``, in the guide's camelCase or snake_case."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: str = Field(min_length=3, max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    max_retries: int | None = Field(default=None, ge=0, validation_alias=AliasChoices("max_retries", "maxRetries"))
+    store_id: str = Field(pattern=ID_PATTERN, validation_alias=AliasChoices("store_id", "storeId"))
+    user_id: str | None = Field(
+        default=None, max_length=128, validation_alias=AliasChoices("user_id", "userId")
+    )
+    plugin_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, validation_alias=AliasChoices("plugin_id", "pluginId")
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    delay: float | None = Field(default=None, ge=0, le=MAX_RUN_AT_AHEAD_S)
+    run_at: datetime | None = Field(default=None, validation_alias=AliasChoices("run_at", "runAt"))
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        validation_alias=AliasChoices("idempotency_key", "idempotencyKey"),
+    )
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=7 * 24 * 3600, validation_alias=AliasChoices("timeout_seconds", "timeoutSeconds")
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_has_timezone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("run_at needs a timezone offset, e.g. 2026-01-01T02:00:00Z")
+        return value
+
+    def effective_plugin_id(self) -> str | None:
+        """The guide passes the plugin in ``metadata.pluginId``; a top-level field wins."""
+        if self.plugin_id:
+            return self.plugin_id
+        value = self.metadata.get("pluginId") or self.metadata.get("plugin_id")
+        return str(value) if value else None
+
+
+class Job(BaseModel):
+    """A background job as stored in DynamoDB and shown by the API."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    id: str
+    type: str
+    priority: Priority
+    status: JobStatus
+    payload: dict[str, Any] = Field(default_factory=dict)
+    store_id: str
+    user_id: str | None = None
+    plugin_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    progress: int = 0
+    progress_message: str | None = None
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+    max_retries: int = 3
+    created_at: str
+    updated_at: str
+    scheduled_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    next_attempt_at: str | None = None
+    lease_until: str | None = None
+    lease_token: str | None = None
+    idempotency_key: str | None = None
+    timeout_seconds: int | None = None
+    cron_job_id: str | None = None
+    created_by: str | None = None
+    logs: list[str] = Field(default_factory=list)
+    version: int = 0
+
+    def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
+        """The API's view: no lease internals; log lines only where asked for."""
+        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version"})
+        if with_logs:
+            data["logs"] = list(self.logs)
+        return data
+
+
+# Fields kept as JSON strings in DynamoDB: arbitrary user JSON holds floats, which the
+# DynamoDB resource API refuses (it wants Decimal), and strings keep their exact shape.
+JSON_FIELDS = ("payload", "metadata", "result")
+
+
+def job_to_item(job: Job) -> dict[str, Any]:
+    item = job.model_dump(mode="json")
+    for name in JSON_FIELDS:
+        item[name] = json.dumps(item[name], separators=(",", ":"))
+    return {k: v for k, v in item.items() if v is not None and v != []}
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    data = dict(item)
+    for name in JSON_FIELDS:
+        if isinstance(data.get(name), str):
+            data[name] = json.loads(data[name])
+    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds"):
+        if data.get(name) is not None:
+            data[name] = int(data[name])
+    return Job.model_validate(data)
+
+
+class JobMessage(BaseModel):
+    """What an SQS message carries: the job's id, never its data (SQS caps messages at 256 KiB)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str = Field(min_length=1, max_length=128)
+    dispatch: int = 0

@@ -1,0 +1,35 @@
+"""Create the tables and queues if missing: the embedded stack, tests and first runs share this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.config import Settings
+from chalicelib.queues import provision_queues
+from chalicelib.store import jobs_table_definition
+
+
+def provision(session: Any, settings: Settings) -> None:
+    """Idempotent: existing tables and queues (and their data) are kept as they are."""
+    dynamodb = session.client("dynamodb", region_name=settings.region)
+    ensure_table(dynamodb, jobs_table_definition(settings.jobs_table))
+    provision_queues(session.client("sqs", region_name=settings.region), settings.queue_prefix)
+
+
+def ensure_table(dynamodb: Any, definition: dict[str, Any]) -> None:
+    name = definition["TableName"]
+    try:
+        dynamodb.describe_table(TableName=name)
+        return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+    try:
+        dynamodb.create_table(**definition)
+    except ClientError as exc:
+        # Two processes starting at once: the other one created it first.
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

@@ -1,0 +1,128 @@
+"""SQS adapter: one queue per priority, each with a dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.config import SQS_MAX_DELAY_S, SQS_MAX_VISIBILITY_S, dead_letter_queue_name, queue_name
+from chalicelib.lifecycle import PRIORITY_ORDER, Priority
+from chalicelib.models import JobMessage
+
+# The queue default must outlast every batch Lambda may hold while throttled: AWS asks for
+# at least 6x the function timeout. Workers shorten their own message to a lease at claim.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+WORKER_TIMEOUT_S = 900
+QUEUE_VISIBILITY_TIMEOUT_S = 6 * WORKER_TIMEOUT_S
+# Receives before SQS moves a message to the DLQ. Retries and long delays hop on visibility,
+# each hop a receive: this must stay above max_retries_limit + 1 plus the delay hops.
+DLQ_MAX_RECEIVE_COUNT = 50
+MESSAGE_RETENTION_S = 14 * 24 * 3600
+
+
+class QueueGoneError(Exception):
+    """Raised when a receipt handle no longer names a message (deleted or expired)."""
+
+
+class SqsPriorityQueues:
+    """Sends job messages to the queue of their priority and steers their visibility."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def url_for_name(self, name: str) -> str:
+        # One GetQueueUrl per queue per container, not per message.
+        with self._lock:
+            url = self._urls.get(name)
+        if url is None:
+            url = self._client.get_queue_url(QueueName=name)["QueueUrl"]
+            with self._lock:
+                self._urls[name] = url
+        return url
+
+    def url_for(self, priority: Priority) -> str:
+        return self.url_for_name(queue_name(self._prefix, priority.value))
+
+    def dlq_url_for(self, priority: Priority) -> str:
+        return self.url_for_name(dead_letter_queue_name(self._prefix, priority.value))
+
+    def send(self, priority: Priority, message: JobMessage, *, delay_s: int = 0) -> str:
+        answer = self._client.send_message(
+            QueueUrl=self.url_for(priority),
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
+        )
+        return answer["MessageId"]
+
+    def forward_to_dead_letter(self, source_queue_name: str, body: str, reason: str) -> None:
+        """Park a message no attempt can ever run (unreadable, or its job is gone).
+
+        Waiting for the redrive policy would cost DLQ_MAX_RECEIVE_COUNT long visibility
+        timeouts; the reason travels as a message attribute for whoever inspects the DLQ.
+        """
+        self._client.send_message(
+            QueueUrl=self.url_for_name(source_queue_name + "-dlq"),
+            MessageBody=body or "(empty)",
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:256]}},
+        )
+
+    def set_visibility(self, queue_url: str, receipt_handle: str, seconds: float) -> None:
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=queue_url,
+                ReceiptHandle=receipt_handle,
+                VisibilityTimeout=max(0, min(int(seconds + 0.999), SQS_MAX_VISIBILITY_S)),
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"):
+                raise QueueGoneError(code) from exc
+            raise
+
+    def depths(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        for priority in PRIORITY_ORDER:
+            attrs = self._client.get_queue_attributes(QueueUrl=self.url_for(priority), AttributeNames=names)[
+                "Attributes"
+            ]
+            dlq = self._client.get_queue_attributes(
+                QueueUrl=self.dlq_url_for(priority), AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            out[priority.value] = {
+                "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+                "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+                "dead_letter": int(dlq.get("ApproximateNumberOfMessages", 0)),
+            }
+        return out
+
+
+def provision_queues(client: Any, prefix: str) -> dict[str, str]:
+    """Create the four queues and their DLQs if missing (idempotent); returns name -> url."""
+    urls: dict[str, str] = {}
+    for priority in PRIORITY_ORDER:
+        dlq_name = dead_letter_queue_name(prefix, priority.value)
+        dlq_url = client.create_queue(
+            QueueName=dlq_name, Attributes={"MessageRetentionPeriod": str(MESSAGE_RETENTION_S)}
+        )["QueueUrl"]
+        dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        name = queue_name(prefix, priority.value)
+        url = client.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT_S),
+                "MessageRetentionPeriod": str(MESSAGE_RETENTION_S),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
+        urls[name] = url
+        urls[dlq_name] = dlq_url
+    return urls

@@ -1,0 +1,93 @@
+"""The process-wide wiring: one set of adapters per Lambda container, built on first use."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.config import Settings
+from chalicelib.errors import ServiceUnavailableError
+from chalicelib.jobs.manager import JobManager
+from chalicelib.jobs.registry import JobTypeRegistry
+from chalicelib.jobs.service import JobService
+from chalicelib.queues import SqsPriorityQueues
+from chalicelib.store import DynamoJobStore
+from chalicelib.worker import JobWorker
+
+# Standard retry mode backs off on throttling; a connection pool as large as the local
+# runner's thread count avoids "connection pool is full" churn.
+BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+
+
+class Runtime:
+    """Adapters and use cases for one process. ``boto3.Session`` honours AWS_ENDPOINT_URL."""
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None, session: Any = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or SystemClock()
+        self._session = session or boto3.session.Session(region_name=self.settings.region)
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, config=BOTO_CONFIG)
+
+    @cached_property
+    def store(self) -> DynamoJobStore:
+        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
+        return DynamoJobStore(resource.Table(self.settings.jobs_table))
+
+    @cached_property
+    def queues(self) -> SqsPriorityQueues:
+        return SqsPriorityQueues(self.client("sqs"), self.settings.queue_prefix)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        return JobService(
+            store=self.store, queues=self.queues, registry=registry, clock=self.clock, settings=self.settings
+        )
+
+    @cached_property
+    def worker(self) -> JobWorker:
+        return JobWorker(
+            store=self.store, queues=self.queues, registry=registry, clock=self.clock, settings=self.settings
+        )
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        if self.settings.jwt_secret:
+            return self.settings.jwt_secret
+        if self.settings.jwt_secret_parameter:
+            answer = self.client("ssm").get_parameter(Name=self.settings.jwt_secret_parameter, WithDecryption=True)
+            return str(answer["Parameter"]["Value"])
+        raise ServiceUnavailableError(
+            "Authentication is not configured: set TICKWORK_JWT_SECRET or TICKWORK_JWT_SECRET_PARAMETER.",
+            code="auth_not_configured",
+        )
+
+
+registry = JobTypeRegistry()
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Runtime()
+        return _current
+
+
+def use(runtime: Runtime | None) -> None:
+    """Replace the process runtime (tests, the embedded stack); None rebuilds it from the environment."""
+    global _current
+    with _current_lock:
+        _current = runtime
+
+
+job_manager = JobManager(registry, lambda: current().jobs)

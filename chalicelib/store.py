@@ -1,0 +1,339 @@
+"""DynamoDB repository for jobs. Every state change is a conditional write (DESIGN.md §2.1)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import BadRequestError, StaleWriteError
+from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus
+from chalicelib.models import Job, job_from_item, job_to_item
+
+BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
+BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
+BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
+
+# DynamoDB returns at most 1 MB a page; a list call stops after this many pages so one
+# request's cost stays bounded even when a filter matches little.
+MAX_PAGES_PER_LIST = 10
+
+
+class JobExistsError(StaleWriteError):
+    """Raised when a job with that id is already stored."""
+
+    code = "job_exists"
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    store_id: str | None = None
+    status: JobStatus | None = None
+    type: str | None = None
+    plugin_id: str | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_token: str | None
+
+
+def jobs_table_definition(table_name: str) -> dict[str, Any]:
+    """The CreateTable request for the jobs table (used by the local stack, tests and packaging)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "store_id", "AttributeType": "S"},
+            {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": BY_STORE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "store_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_STORE_STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "store_id", "KeyType": "HASH"},
+                    {"AttributeName": "status", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+    }
+
+
+def encode_token(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequestError("next_token is not a token this API issued.", code="invalid_next_token") from exc
+    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+        raise BadRequestError("next_token is not a token this API issued.", code="invalid_next_token")
+    return key
+
+
+class DynamoJobStore:
+    """Jobs in one DynamoDB table. Methods that change a job name the state they expect."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        # Strongly consistent: a worker deciding whether to run a job must see the latest write.
+        item = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
+        return job_from_item(item) if item else None
+
+    def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
+        start_key = decode_token(next_token)
+        filters = self._filter_expression(job_filter)
+        request: dict[str, Any] = {}
+        if filters is not None:
+            request["FilterExpression"] = filters
+        if job_filter.store_id is not None:
+            request.update(
+                IndexName=BY_STORE_INDEX,
+                KeyConditionExpression=Key("store_id").eq(job_filter.store_id),
+                ScanIndexForward=False,
+            )
+            call = self._table.query
+        elif job_filter.status is not None:
+            request.update(
+                IndexName=BY_STATUS_INDEX,
+                KeyConditionExpression=Key("status").eq(job_filter.status.value),
+                ScanIndexForward=False,
+            )
+            call = self._table.query
+        else:
+            call = self._table.scan
+        jobs: list[Job] = []
+        for _ in range(MAX_PAGES_PER_LIST):
+            # Limit counts items read before the filter, so asking for what is still missing
+            # leaves LastEvaluatedKey exactly after the last item read: resuming skips nothing.
+            page_request = dict(request, Limit=limit - len(jobs))
+            if start_key:
+                page_request["ExclusiveStartKey"] = start_key
+            page = call(**page_request)
+            jobs.extend(job_from_item(item) for item in page.get("Items", []))
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key or len(jobs) >= limit:
+                break
+        return JobPage(jobs=jobs, next_token=encode_token(start_key))
+
+    @staticmethod
+    def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:
+        parts: list[ConditionBase] = []
+        # Without a store the status is the index key (see list), so it needs no filter.
+        if job_filter.status is not None and job_filter.store_id is not None:
+            parts.append(Attr("status").eq(job_filter.status.value))
+        if job_filter.type is not None:
+            parts.append(Attr("type").eq(job_filter.type))
+        if job_filter.plugin_id is not None:
+            parts.append(Attr("plugin_id").eq(job_filter.plugin_id))
+        condition: ConditionBase | None = None
+        for part in parts:
+            condition = part if condition is None else condition & part
+        return condition
+
+    def count_by_status(self, store_ids: Iterable[str] | None) -> dict[str, int]:
+        """Jobs per status, for some stores (index queries) or for all (admin)."""
+        counts = {status.value: 0 for status in JobStatus}
+        for status in JobStatus:
+            if store_ids is None:
+                counts[status.value] = self._count(
+                    IndexName=BY_STATUS_INDEX, KeyConditionExpression=Key("status").eq(status.value)
+                )
+                continue
+            for store_id in store_ids:
+                counts[status.value] += self._count(
+                    IndexName=BY_STORE_STATUS_INDEX,
+                    KeyConditionExpression=Key("store_id").eq(store_id) & Key("status").eq(status.value),
+                )
+        return counts
+
+    def _count(self, **request: Any) -> int:
+        total = 0
+        while True:
+            page = self._table.query(Select="COUNT", **request)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- writes ------------------------------------------------------------------------
+
+    def create(self, job: Job) -> Job:
+        # attribute_not_exists: a repeated idempotency key (same derived id) or a repeated
+        # cron slot must not overwrite the first job.
+        try:
+            self._table.put_item(Item=job_to_item(job), ConditionExpression=Attr("id").not_exists())
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise JobExistsError(f"Job {job.id} already exists.") from exc
+            raise
+        return job
+
+    def claim(self, job: Job, *, lease_token: str, now: str, lease_until: str) -> Job:
+        """Take a pending/retrying job, or a running one whose lease has expired.
+
+        Race prevented: two deliveries of one message (or two workers) read the same
+        version; only the first UpdateItem matches ``version``, the second gets StaleWriteError.
+        """
+        if job.status in CLAIMABLE_STATUSES:
+            expected = Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
+        else:
+            expected = Attr("status").eq(job.status.value) & Attr("lease_until").lt(now)
+        changes: dict[str, Any] = {
+            "status": JobStatus.RUNNING.value if job.status != JobStatus.CANCELLING else job.status.value,
+            "attempts": job.attempts + 1,
+            "lease_token": lease_token,
+            "lease_until": lease_until,
+            "started_at": now,
+            "updated_at": now,
+        }
+        return self._update(job.id, changes, expected & Attr("version").eq(job.version), remove=["next_attempt_at"])
+
+    def heartbeat(
+        self,
+        job_id: str,
+        *,
+        lease_token: str,
+        now: str,
+        lease_until: str | None = None,
+        progress: int | None = None,
+        progress_message: str | None = None,
+        logs: list[str] | None = None,
+    ) -> Job:
+        """Record progress, log lines or a longer lease; the answer tells whether cancel was asked.
+
+        Race prevented: a worker whose lease expired (and whose job another worker reclaimed)
+        must not overwrite the new attempt's progress.
+        """
+        changes: dict[str, Any] = {"updated_at": now}
+        if lease_until is not None:
+            changes["lease_until"] = lease_until
+        if progress is not None:
+            changes["progress"] = progress
+            changes["progress_message"] = progress_message
+        if logs is not None:
+            changes["logs"] = logs
+        return self._update(job_id, changes, self._holds_lease(lease_token))
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        lease_token: str,
+        status: JobStatus,
+        now: str,
+        result: Any = None,
+        error: str | None = None,
+        logs: list[str] | None = None,
+        progress: int | None = None,
+        next_attempt_at: str | None = None,
+    ) -> Job:
+        """End an attempt: completed, failed, cancelled, or retrying after a backoff.
+
+        Race prevented: a duplicate worker, or this worker after losing its lease, cannot
+        complete the job a second time nor move it out of a final state.
+        """
+        changes: dict[str, Any] = {"status": status.value, "updated_at": now, "error": error}
+        if status != JobStatus.RETRYING:
+            changes["completed_at"] = now
+        if result is not None:
+            changes["result"] = json.dumps(result, separators=(",", ":"), default=str)
+        if logs is not None:
+            changes["logs"] = logs
+        if progress is not None:
+            changes["progress"] = progress
+        if next_attempt_at is not None:
+            changes["next_attempt_at"] = next_attempt_at
+        return self._update(job_id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until"])
+
+    def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
+        """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        for name, value in changes.items():
+            values[name] = json.dumps(value, separators=(",", ":")) if name == "result" else value
+        expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
+        remove = ["lease_token", "lease_until"] if status != JobStatus.CANCELLING else []
+        return self._update(job.id, values, expected, remove=remove)
+
+    @staticmethod
+    def _holds_lease(lease_token: str) -> ConditionBase:
+        return Attr("lease_token").eq(lease_token) & Attr("status").is_in(
+            [JobStatus.RUNNING.value, JobStatus.CANCELLING.value]
+        )
+
+    def _update(
+        self, job_id: str, changes: dict[str, Any], condition: ConditionBase, *, remove: list[str] | None = None
+    ) -> Job:
+        # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
+        names: dict[str, str] = {"#version": "version"}
+        values: dict[str, Any] = {":one": 1}
+        sets = ["#version = #version + :one"]
+        removes = [f"#x{i}" for i, _ in enumerate(remove or [])]
+        for i, name in enumerate(remove or []):
+            names[f"#x{i}"] = name
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#u{i}"] = name
+            if value is None:
+                removes.append(f"#u{i}")
+            else:
+                values[f":u{i}"] = value
+                sets.append(f"#u{i} = :u{i}")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            answer = self._table.update_item(
+                Key={"id": job_id},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
+            raise
+        return job_from_item(answer["Attributes"])
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

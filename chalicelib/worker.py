@@ -1,0 +1,214 @@
+"""Runs the jobs named by one SQS batch: claim, execute, record, and steer each message.
+
+Lambda deletes every message of the batch not listed in ``batchItemFailures``; a listed one
+comes back when its visibility timeout ends, which is how backoff and leases work here.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.backoff import compute_backoff
+from chalicelib.clock import Clock, from_iso, to_iso
+from chalicelib.config import Settings
+from chalicelib.errors import StaleWriteError, UnknownJobTypeError
+from chalicelib.jobs.attempt import Attempt
+from chalicelib.jobs.registry import JobTypeRegistry
+from chalicelib.jobs.signals import JobCancelled, LeaseLost
+from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
+from chalicelib.models import Job, JobMessage
+from chalicelib.queues import QueueGoneError, SqsPriorityQueues
+from chalicelib.store import DynamoJobStore
+
+logger = logging.getLogger("tickwork.worker")
+
+MAX_ERROR_CHARS = 4000
+# A message that arrives up to this early is run now rather than put back for a second.
+EARLY_TOLERANCE_S = 1.0
+
+
+class Outcome(str, Enum):
+    DONE = "done"  # delete the message
+    KEEP = "keep"  # leave it; it comes back after its visibility timeout
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    outcome: Outcome
+    reason: str
+
+
+class JobWorker:
+    def __init__(
+        self,
+        *,
+        store: DynamoJobStore,
+        queues: SqsPriorityQueues,
+        registry: JobTypeRegistry,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.queues = queues
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+
+    def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        failures = []
+        for record in event.get("Records", []):
+            result = self.handle_record(record)
+            if result.outcome == Outcome.KEEP:
+                failures.append({"itemIdentifier": record["messageId"]})
+        # Returning every record as failed (rather than raising, as powertools does) is
+        # deliberate: each kept message already has the visibility it should have.
+        return {"batchItemFailures": failures}
+
+    def handle_record(self, record: dict[str, Any]) -> RecordResult:
+        source_queue = record["eventSourceARN"].rsplit(":", 1)[-1]
+        queue_url = self.queues.url_for_name(source_queue)
+        receipt = record["receiptHandle"]
+        try:
+            message = JobMessage.model_validate_json(record["body"])
+        except ValidationError:
+            logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
+            self.queues.forward_to_dead_letter(source_queue, record["body"], "unreadable message body")
+            return RecordResult(Outcome.DONE, "poison")
+        job = self.store.get(message.job_id)
+        if job is None:
+            logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
+            self.queues.forward_to_dead_letter(source_queue, record["body"], "job not found")
+            return RecordResult(Outcome.DONE, "missing job")
+        try:
+            return self._handle_job(job, queue_url, receipt)
+        except StaleWriteError:
+            # Someone changed the job between our read and our write: look again later.
+            self._set_visibility(queue_url, receipt, 1)
+            return RecordResult(Outcome.KEEP, "raced")
+
+    def _handle_job(self, job: Job, queue_url: str, receipt: str) -> RecordResult:
+        now = self.clock.now()
+        if is_terminal(job.status):
+            return RecordResult(Outcome.DONE, f"already {job.status.value}")
+        if job.status in CLAIMABLE_STATUSES:
+            due = from_iso(job.next_attempt_at or job.scheduled_at)
+            wait_s = (due - now).total_seconds()
+            if wait_s > EARLY_TOLERANCE_S:
+                # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
+                self._set_visibility(queue_url, receipt, wait_s)
+                return RecordResult(Outcome.KEEP, "not due")
+            return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
+        # running or cancelling
+        lease_left = (from_iso(job.lease_until).timestamp() - now.timestamp()) if job.lease_until else 0.0
+        if lease_left > 0:
+            # A duplicate delivery while another worker holds the job: come back when its
+            # lease would have lapsed, and find the job finished (or abandoned) then.
+            self._set_visibility(queue_url, receipt, lease_left + 1)
+            return RecordResult(Outcome.KEEP, "held by another worker")
+        stamp = to_iso(now)
+        if job.status == JobStatus.CANCELLING:
+            self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp)
+            return RecordResult(Outcome.DONE, "cancelled after worker loss")
+        if not has_retries_left(job.attempts, job.max_retries):
+            self.store.transition(
+                job,
+                JobStatus.FAILED,
+                now=stamp,
+                completed_at=stamp,
+                error=f"The worker stopped (crash or timeout) during attempt {job.attempts} of "
+                f"{job.max_retries + 1}; no retries left.",
+            )
+            return RecordResult(Outcome.DONE, "abandoned, out of retries")
+        logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
+        return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
+
+    def _lease(self, now: Any) -> dict[str, str]:
+        return {
+            "lease_token": uuid.uuid4().hex,
+            "now": to_iso(now),
+            "lease_until": to_iso(now + timedelta(seconds=self.settings.lease_s)),
+        }
+
+    def _run(self, job: Job, queue_url: str, receipt: str) -> RecordResult:
+        # Shorten the message from the queue's long default to the lease, so a crash here
+        # brings the job back within a lease, not after 6x the function timeout.
+        self._set_visibility(queue_url, receipt, self.settings.lease_s)
+        attempt = Attempt(
+            job=job,
+            store=self.store,
+            queues=self.queues,
+            queue_url=queue_url,
+            receipt_handle=receipt,
+            clock=self.clock,
+            lease_s=self.settings.lease_s,
+            progress_interval_s=self.settings.progress_interval_s,
+            max_log_lines=self.settings.max_log_lines,
+        )
+        try:
+            handler_cls = self.registry.get(job.type).handler
+        except UnknownJobTypeError as exc:
+            self._finish(attempt, JobStatus.FAILED, error=exc.message)
+            return RecordResult(Outcome.DONE, "unknown type")
+        attempt.start_heartbeat()
+        try:
+            if job.status == JobStatus.CANCELLING:
+                raise JobCancelled()
+            result = handler_cls(job, attempt).execute()
+        except JobCancelled as signal:
+            attempt.stop_heartbeat()
+            return self._finish(attempt, JobStatus.CANCELLED, result=signal.partial_result, error="cancelled")
+        except LeaseLost:
+            attempt.stop_heartbeat()
+            logger.warning("job %s: lease lost; the attempt that took over owns the job", job.id)
+            return RecordResult(Outcome.KEEP, "lease lost")
+        except Exception as exc:
+            attempt.stop_heartbeat()
+            return self._after_failure(attempt, exc, queue_url, receipt)
+        attempt.stop_heartbeat()
+        return self._finish(attempt, JobStatus.COMPLETED, result=result, progress=100)
+
+    def _after_failure(self, attempt: Attempt, exc: Exception, queue_url: str, receipt: str) -> RecordResult:
+        job = attempt.job
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        logger.warning("job %s attempt %s failed: %s\n%s", job.id, job.attempts, error, traceback.format_exc())
+        attempt.log(f"attempt {job.attempts} failed: {error}")
+        if not has_retries_left(job.attempts, job.max_retries):
+            return self._finish(attempt, JobStatus.FAILED, error=error)
+        delay_s = compute_backoff(job.attempts, self.settings.backoff_s)
+        next_at = to_iso(self.clock.now() + timedelta(seconds=delay_s))
+        outcome = self._finish(attempt, JobStatus.RETRYING, error=error, next_attempt_at=next_at)
+        if outcome.outcome == Outcome.DONE:
+            self._set_visibility(queue_url, receipt, delay_s)
+            return RecordResult(Outcome.KEEP, f"retry in {delay_s}s")
+        return outcome
+
+    def _finish(self, attempt: Attempt, status: JobStatus, **fields: Any) -> RecordResult:
+        try:
+            self.store.finish(
+                attempt.job.id,
+                lease_token=attempt.token,
+                status=status,
+                now=to_iso(self.clock.now()),
+                logs=attempt.logs,
+                **fields,
+            )
+        except StaleWriteError:
+            # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
+            logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
+            return RecordResult(Outcome.KEEP, "lease lost at finish")
+        return RecordResult(Outcome.DONE, status.value)
+
+    def _set_visibility(self, queue_url: str, receipt: str, seconds: float) -> None:
+        try:
+            self.queues.set_visibility(queue_url, receipt, seconds)
+        except QueueGoneError:
+            logger.warning("could not change visibility: the message is gone")
+

@@ -1,0 +1,18 @@
+"""The guide's "my-plugin": a bulk import job with progress (plugins/my-plugin/index.js, in Python)."""
+
+from __future__ import annotations
+
+import logging
+
+from chalicelib.jobs.manager import JobManager
+from plugins.my_plugin.jobs.import_job import ImportPayload, MyImportJob
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_NAME = "my-plugin"
+IMPORT_TYPE = f"plugin:{PLUGIN_NAME}:import"
+
+
+def initialize_plugin(job_manager: JobManager) -> None:
+    job_manager.register_job_type(IMPORT_TYPE, MyImportJob, payload_model=ImportPayload)
+    logger.info("My Plugin job types registered")

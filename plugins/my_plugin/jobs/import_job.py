@@ -1,0 +1,70 @@
+"""The guide's MyImportJob: fetch items, import each, report progress, return counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.jobs.base import BaseJobHandler
+
+MAX_ITEMS = 100_000
+
+
+class ImportPayload(BaseModel):
+    """What the guide sends: ``source``, ``importType``, ``filters``; ``items`` or ``count`` feed it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    source: str = Field(default="external-api", max_length=256)
+    importType: str = Field(default="products", max_length=64)  # noqa: N815 - the guide's spelling
+    filters: dict[str, Any] = Field(default_factory=dict)
+    items: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_ITEMS)
+    count: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
+
+
+class ItemImportError(Exception):
+    """Raised when one item cannot be imported; the job counts it and goes on."""
+
+
+class MyImportJob(BaseJobHandler):
+    """Imports a batch of items from an external source, with progress."""
+
+    def execute(self) -> dict[str, Any]:
+        payload = self.job.payload
+        source = payload.get("source", "external-api")
+        self.log(f"Starting import from {source}")
+        self.update_progress(10, "Fetching data...")
+        items = self.fetch_data_from_api(source, payload.get("filters") or {})
+        self.update_progress(50, f"Processing {len(items)} items...")
+        results = {"total": len(items), "successful": 0, "failed": 0}
+        for i, item in enumerate(items):
+            try:
+                self.import_item(item)
+                results["successful"] += 1
+                progress = 50 + (i / len(items)) * 45
+                self.update_progress(round(progress), f"Importing: {item.get('name')} ({i + 1}/{len(items)})")
+            except ItemImportError as error:
+                results["failed"] += 1
+                self.log(f"Failed to import {item.get('name')}: {error}")
+        self.update_progress(100, "Import completed")
+        return results
+
+    def fetch_data_from_api(self, source: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """The items given in the payload, or ``count`` items of the source's catalogue, filtered."""
+        payload = self.job.payload
+        if payload.get("items") is not None:
+            items = list(payload["items"])
+        else:
+            category = filters.get("category", "general")
+            items = [
+                {"sku": f"{source}-{n:06d}", "name": f"{category} item {n}", "category": category}
+                for n in range(int(payload.get("count") or 0))
+            ]
+        return [item for item in items if all(item.get(k, v) == v for k, v in filters.items())]
+
+    def import_item(self, item: dict[str, Any]) -> None:
+        if not item.get("name"):
+            raise ItemImportError("item has no name")
+        if item.get("fail"):
+            raise ItemImportError(str(item["fail"]))

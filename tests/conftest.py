@@ -1,0 +1,120 @@
+"""Shared fixtures: moto's real DynamoDB/SQS APIs in-process, the Chalice test client, tokens."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports app.py: Chalice reads queue names at import (PITFALLS.md).
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_REGION"] = "us-east-1"
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ["TICKWORK_JWT_SECRET"] = "test-secret-0123456789abcdef0123456789abcdef"
+
+import json  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+import app as app_module  # noqa: E402
+from chalicelib import runtime  # noqa: E402
+from chalicelib.auth import Role, mint_token  # noqa: E402
+from chalicelib.clock import ManualClock  # noqa: E402
+from chalicelib.config import Settings, queue_name  # noqa: E402
+from chalicelib.lifecycle import PRIORITY_ORDER  # noqa: E402
+from chalicelib.local_runner import QueuePoller  # noqa: E402
+from chalicelib.provision import provision  # noqa: E402
+from chalicelib.runtime import Runtime  # noqa: E402
+
+SECRET = os.environ["TICKWORK_JWT_SECRET"]
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def token(role: str = "admin", *, stores: list[str] | None = None, plugin_id: str | None = None, sub: str = "tester") -> str:
+    return mint_token(SECRET, role=Role(role), subject=sub, stores=stores, plugin_id=plugin_id)
+
+
+def auth(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
+
+
+@dataclass
+class Stack:
+    """One test's AWS world: moto in-process, the runtime the app uses, a worker poller."""
+
+    runtime: Runtime
+    clock: ManualClock | None
+    poller: QueuePoller
+    session: Any
+    client: Client
+
+    def post(self, path: str, body: Any, tok: str) -> Any:
+        raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        return self.client.http.post(path, headers=auth(tok), body=raw)
+
+    def get(self, path: str, tok: str) -> Any:
+        return self.client.http.get(path, headers=auth(tok))
+
+    def schedule(self, tok: str, **fields: Any) -> dict[str, Any]:
+        body = {"type": "plugin:my-plugin:import", "storeId": "store-a", "payload": {"count": 3}}
+        body.update(fields)
+        response = self.post("/api/background-jobs/schedule", body, tok)
+        assert response.status_code in (200, 201), response.json_body
+        return response.json_body["job"]
+
+    def job(self, job_id: str) -> Any:
+        return self.runtime.store.get(job_id)
+
+
+def make_stack(settings: Settings, clock: ManualClock | None) -> Stack:
+    session = boto3.session.Session(region_name="us-east-1")
+    provision(session, settings)
+    rt = Runtime(settings=settings, clock=clock, session=session)
+    runtime.use(rt)
+    sqs = session.client("sqs")
+    urls = {p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER}
+    workers = {p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER}
+    poller = QueuePoller(
+        sqs=sqs, queue_urls=urls, workers=workers, region="us-east-1", receive_visibility_s=settings.lease_s
+    )
+    return Stack(runtime=rt, clock=clock, poller=poller, session=session, client=Client(app_module.app))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.from_env().__class__(
+        jobs_table="tickwork-jobs",
+        queue_prefix="tickwork-",
+        backoff_s=(0, 0, 0),
+        lease_s=30,
+        progress_interval_s=1.0,
+        jwt_secret=SECRET,
+    )
+
+
+@pytest.fixture
+def stack(settings: Settings) -> Iterator[Stack]:
+    with mock_aws():
+        built = make_stack(settings, clock=None)
+        try:
+            yield built
+        finally:
+            runtime.use(None)
+
+
+@pytest.fixture
+def admin() -> str:
+    return token("admin")
+
+
+@pytest.fixture
+def owner_a() -> str:
+    return token("store_owner", stores=["store-a"], sub="owner-a")
