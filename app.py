@@ -15,6 +15,11 @@ from chalicelib.config import queue_name
 from chalicelib.plugins import discover_plugins
 from chalicelib.scheduler import run_tick
 
+if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see chalicelib/devserver.py
+    from chalicelib.devserver import tune_chalice_local
+
+    tune_chalice_local()
+
 app = Chalice(app_name="tickwork")
 app.register_middleware(normalize_error_shape, "http")
 app.register_blueprint(meta.bp, url_prefix="/api")

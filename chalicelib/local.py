@@ -1,0 +1,196 @@
+"""``make run``: the whole service on one machine, on an embedded moto (or any AWS_ENDPOINT_URL).
+
+    python -m chalicelib.local [--port 8000] [--workers 2]
+
+moto's server on loopback stands in for DynamoDB, SQS, SES, SSM and Secrets Manager; the
+Chalice app serves the API; pollers feed the four priority queues to the Lambda worker
+functions; the tick runs at the start of every minute. Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = Path(os.environ.get("TICKWORK_STATE_DIR", ".tickwork"))
+SECRET_FILE = STATE_DIR / "jwt-secret"
+SECRET_PARAMETER = "/tickwork/jwt-secret"
+DEFAULT_REGION = "us-east-1"
+
+logger = logging.getLogger("tickwork.local")
+
+
+def local_jwt_secret() -> str:
+    """The checkout's own signing secret: made once, kept under the ignored .tickwork/ folder."""
+    if os.environ.get("TICKWORK_JWT_SECRET"):
+        return os.environ["TICKWORK_JWT_SECRET"]
+    if SECRET_FILE.exists():
+        return SECRET_FILE.read_text().strip()
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    SECRET_FILE.write_text(value + "\n")
+    SECRET_FILE.chmod(0o600)
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_environment(moto_port: int | None) -> Any:
+    """Point boto3 at moto (started here) or at an existing AWS_ENDPOINT_URL; returns the moto server."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
+    server = None
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        from moto.server import ThreadedMotoServer
+
+        port = moto_port or free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    os.environ["TICKWORK_JWT_SECRET"] = local_jwt_secret()
+    return server
+
+
+def publish_secret(session: Any, secret: str) -> None:
+    # Plain `chalice local` reads the secret from SSM (.chalice/config.json), like Lambda does.
+    session.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=secret, Type="SecureString", Overwrite=True)
+
+
+class Tick(threading.Thread):
+    """Calls the tick Lambda at the start of every minute with an EventBridge-shaped event."""
+
+    def __init__(self, function: Any, stop: threading.Event) -> None:
+        super().__init__(name="tick", daemon=True)
+        self._function = function
+        self._stop_event = stop
+
+    def run(self) -> None:
+        from chalicelib.local_runner import LambdaContext
+
+        while True:
+            now = datetime.now(timezone.utc)
+            next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            if self._stop_event.wait((next_minute - now).total_seconds()):
+                return
+            event = {
+                "version": "0",
+                "id": next_minute.isoformat(),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "time": next_minute.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": os.environ["AWS_REGION"],
+                "resources": ["arn:aws:events:local:000000000000:rule/tickwork-tick"],
+                "detail": {},
+            }
+            try:
+                self._function(event, LambdaContext(function_name="tickwork-tick", timeout_s=60))
+            except Exception:
+                logger.exception("tick failed")
+
+
+def build_http_server(app_obj: Any, host: str, port: int) -> Any:
+    from chalice.config import Config
+    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
+
+    from chalicelib.devserver import tune_chalice_local
+
+    tune_chalice_local()
+    # As `chalice local` does: a thread-local current_request for the threaded server.
+    CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+    app_obj.__class__ = CustomLocalChalice
+    return LocalDevServer(app_obj, Config.create(app_name="tickwork", chalice_app=app_obj), host, port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.local", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("TICKWORK_LOCAL_WORKERS", "2")))
+    parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    moto = prepare_environment(args.moto_port or None)
+    import boto3
+
+    from chalicelib import runtime
+    from chalicelib.auth import Role, mint_token
+    from chalicelib.config import Settings, queue_name
+    from chalicelib.lifecycle import PRIORITY_ORDER
+    from chalicelib.local_runner import QueuePoller
+    from chalicelib.provision import provision
+
+    settings = Settings.from_env()
+    session = boto3.session.Session(region_name=settings.region)
+    provision(session, settings)
+    publish_secret(session, os.environ["TICKWORK_JWT_SECRET"])
+    runtime.use(None)
+
+    sys.path.insert(0, os.getcwd())
+    import app as app_module
+
+    stop = threading.Event()
+    sqs = session.client("sqs")
+    urls = {p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER}
+    poller = QueuePoller(
+        sqs=sqs,
+        queue_urls=urls,
+        workers={p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER},
+        region=settings.region,
+        receive_visibility_s=settings.lease_s,
+    )
+    threads: list[threading.Thread] = [
+        threading.Thread(target=poller.run, args=(stop,), name=f"worker-{i}", daemon=True) for i in range(args.workers)
+    ]
+    if not args.no_tick:
+        threads.append(Tick(app_module.tick, stop))
+    for thread in threads:
+        thread.start()
+
+    server = build_http_server(app_module.app, args.host, args.port)
+    http_thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
+    http_thread.start()
+
+    admin = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="local-admin")
+    base = f"http://{args.host}:{args.port}"
+    print(f"tickwork is running\n  API:          {base}/api  (health: {base}/api/health)", flush=True)
+    print(f"  AWS endpoint: {os.environ['AWS_ENDPOINT_URL']}" + ("  (embedded moto)" if moto else ""), flush=True)
+    print(f"  workers:      {args.workers} pollers over urgent > high > normal > low", flush=True)
+    print(f"  admin token:  {admin}", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stop.wait()
+    print("stopping...", flush=True)
+    server.shutdown()
+    for thread in threads:
+        thread.join(timeout=10)
+    if moto is not None:
+        moto.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
