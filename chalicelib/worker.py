@@ -172,7 +172,10 @@ class JobWorker:
         except Exception as exc:
             attempt.stop_heartbeat()
             return self._after_failure(attempt, exc, queue_url, receipt)
-        attempt.stop_heartbeat()
+        finally:
+            # Whatever escapes (SystemExit, a crash stand-in in tests) stops the renewals too:
+            # a lease nobody renews is what brings the job back.
+            attempt.stop_heartbeat()
         return self._finish(attempt, JobStatus.COMPLETED, result=result, progress=100)
 
     def _after_failure(self, attempt: Attempt, exc: Exception, queue_url: str, receipt: str) -> RecordResult:

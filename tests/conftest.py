@@ -15,6 +15,7 @@ os.environ["TICKWORK_JWT_SECRET"] = "test-secret-0123456789abcdef0123456789abcde
 
 import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from typing import Any  # noqa: E402
@@ -25,6 +26,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import app as app_module  # noqa: E402
+import tests.handlers  # noqa: E402, F401 - registers the test-kit job types
 from chalicelib import runtime  # noqa: E402
 from chalicelib.auth import Role, mint_token  # noqa: E402
 from chalicelib.clock import ManualClock  # noqa: E402
@@ -100,14 +102,27 @@ def settings() -> Settings:
     )
 
 
-@pytest.fixture
-def stack(settings: Settings) -> Iterator[Stack]:
+@contextmanager
+def built_stack(settings: Settings, clock: ManualClock | None = None) -> Iterator[Stack]:
     with mock_aws():
-        built = make_stack(settings, clock=None)
+        built = make_stack(settings, clock=clock)
         try:
             yield built
         finally:
             runtime.use(None)
+
+
+@pytest.fixture
+def stack(settings: Settings) -> Iterator[Stack]:
+    with built_stack(settings) as built:
+        yield built
+
+
+@pytest.fixture
+def clocked_stack(settings: Settings) -> Iterator[Stack]:
+    """A stack whose job clock moves only when the test says (SQS keeps real time)."""
+    with built_stack(settings, ManualClock(T0)) as built:
+        yield built
 
 
 @pytest.fixture

@@ -1,0 +1,121 @@
+"""Job types that only tests register: they count executions and misbehave on demand."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from chalicelib import runtime
+from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.signals import JobCancelled
+
+# Completed executions per job id: the "side effect" whose count must be exactly one.
+completions: Counter[str] = Counter()
+starts: Counter[str] = Counter()
+_lock = threading.Lock()
+# Set by tests to hold a handler inside execute() until released.
+gates: dict[str, threading.Event] = {}
+entered: dict[str, threading.Event] = {}
+
+
+class SimulatedCrash(BaseException):  # noqa: N818 - stands in for the process dying
+    """Escapes every handler in the worker, as a killed process would leave the job."""
+
+
+def _start(job_id: str) -> int:
+    with _lock:
+        starts[job_id] += 1
+        return starts[job_id]
+
+
+def _complete(job_id: str) -> None:
+    with _lock:
+        completions[job_id] += 1
+
+
+class FlakyJob(BaseJobHandler):
+    """Fails its first ``payload.failures`` attempts, then succeeds."""
+
+    def execute(self) -> dict[str, Any]:
+        attempt = _start(self.job.id)
+        if attempt <= int(self.job.payload.get("failures", 0)):
+            raise RuntimeError(f"planned failure {attempt}")
+        _complete(self.job.id)
+        return {"attempt": attempt}
+
+
+class CrashOnceJob(BaseJobHandler):
+    """Dies (as a process would) on its first attempt, completes on the next."""
+
+    def execute(self) -> dict[str, Any]:
+        attempt = _start(self.job.id)
+        if attempt == 1:
+            raise SimulatedCrash()
+        _complete(self.job.id)
+        return {"attempt": attempt}
+
+
+class GatedJob(BaseJobHandler):
+    """Waits inside execute() until the test opens its gate."""
+
+    def execute(self) -> dict[str, Any]:
+        _start(self.job.id)
+        entered.setdefault(self.job.id, threading.Event()).set()
+        gate = gates.setdefault(self.job.id, threading.Event())
+        if not gate.wait(timeout=10):
+            raise TimeoutError("gate never opened")
+        _complete(self.job.id)
+        return {"done": True}
+
+
+class CancellableJob(BaseJobHandler):
+    """Reports progress until cancelled, then hands back what it did so far."""
+
+    def execute(self) -> dict[str, Any]:
+        _start(self.job.id)
+        done = 0
+        gate = gates.setdefault(self.job.id, threading.Event())
+        try:
+            for step in range(1000):
+                done = step
+                self.update_progress(step // 10, f"step {step}")
+                if step == 5:
+                    entered.setdefault(self.job.id, threading.Event()).set()
+                    gate.wait(timeout=10)  # the test cancels while we wait here
+        except JobCancelled:
+            raise JobCancelled(partial_result={"steps_done": done}) from None
+        _complete(self.job.id)
+        return {"steps_done": done}
+
+
+class ProgressProbeJob(BaseJobHandler):
+    """Reports progress and reads back what was stored after each report."""
+
+    def execute(self) -> dict[str, Any]:
+        clock = runtime.current().clock
+        store = runtime.current().store
+        seen = []
+        for percent in (0, 30, 40):
+            if percent == 40:
+                clock.advance(1.0)  # type: ignore[attr-defined]
+            self.update_progress(percent, f"at {percent}")
+            stored = store.get(self.job.id)
+            seen.append(stored.progress if stored else None)
+        for n in range(5):
+            self.log(f"line {n}")
+        self.update_progress(100, "done")
+        stored = store.get(self.job.id)
+        seen.append(stored.progress if stored else None)
+        return {"stored_after_each_report": seen}
+
+
+TYPES = {
+    "plugin:test-kit:flaky": FlakyJob,
+    "plugin:test-kit:crash-once": CrashOnceJob,
+    "plugin:test-kit:gated": GatedJob,
+    "plugin:test-kit:cancellable": CancellableJob,
+    "plugin:test-kit:progress-probe": ProgressProbeJob,
+}
+for name, handler in TYPES.items():
+    runtime.registry.register(name, handler)

@@ -1,0 +1,227 @@
+"""DESIGN.md §2 invariants 1 and 2 against moto's SQS and DynamoDB, through the Lambda handlers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from chalicelib.clock import from_iso
+from chalicelib.config import Settings
+from chalicelib.lifecycle import JobStatus
+from tests import handlers
+from tests.conftest import Stack, built_stack
+
+
+def queue_url(stack: Stack, priority: str = "normal") -> str:
+    return stack.session.client("sqs").get_queue_url(QueueName=f"tickwork-{priority}")["QueueUrl"]
+
+
+def visible_messages(stack: Stack, priority: str = "normal") -> int:
+    attrs = stack.session.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(stack, priority), AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def duplicate_message(stack: Stack, job_id: str, priority: str = "normal") -> None:
+    """What at-least-once delivery may do: the same job's message a second time."""
+    stack.session.client("sqs").send_message(QueueUrl=queue_url(stack, priority), MessageBody=json.dumps({"job_id": job_id}))
+
+
+def drain_until(stack: Stack, done: Any, deadline_s: float = 10.0) -> None:
+    """Poll the queues until ``done()`` holds; SQS visibility runs on real time in moto."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        stack.poller.drain()
+        if done():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def test_a_duplicate_delivery_never_completes_a_job_twice(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+    duplicate_message(stack, job["id"])
+    duplicate_message(stack, job["id"])
+    stack.poller.drain()
+    assert handlers.completions[job["id"]] == 1
+    assert stack.job(job["id"]).status == JobStatus.COMPLETED
+    assert visible_messages(stack) == 0
+
+
+def test_a_second_worker_finds_the_job_held_and_leaves_it_to_the_first(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:gated", payload={})
+    duplicate_message(stack, job["id"])
+    handlers.gates[job["id"]] = threading.Event()
+    handlers.entered[job["id"]] = threading.Event()
+    first = threading.Thread(target=stack.poller.poll_once)
+    first.start()
+    assert handlers.entered[job["id"]].wait(5)
+    # The second copy arrives while the first worker runs the job: it must not start it.
+    stack.poller.poll_once()
+    assert stack.job(job["id"]).status == JobStatus.RUNNING
+    handlers.gates[job["id"]].set()
+    first.join(10)
+    assert handlers.starts[job["id"]] == 1
+    assert handlers.completions[job["id"]] == 1
+    assert stack.job(job["id"]).status == JobStatus.COMPLETED
+    # The held copy was put back for the length of the lease, not deleted and not run.
+    assert visible_messages(stack) == 0
+
+
+def test_two_workers_racing_on_duplicates_run_each_job_to_completion_once(stack: Stack, admin: str) -> None:
+    ids = [stack.schedule(admin, type="plugin:test-kit:flaky", payload={})["id"] for _ in range(20)]
+    for job_id in ids:
+        duplicate_message(stack, job_id)
+    workers = [threading.Thread(target=stack.poller.drain) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    drain_until(stack, lambda: all(stack.job(i).status == JobStatus.COMPLETED for i in ids))
+    assert [handlers.completions[i] for i in ids] == [1] * len(ids)
+
+
+def test_a_failed_attempt_waits_as_retrying_then_succeeds(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={"failures": 2}, maxRetries=3)
+    stack.poller.poll_once()
+    between = stack.job(job["id"])
+    assert between.status == JobStatus.RETRYING
+    assert between.error == "RuntimeError: planned failure 1"
+    assert between.next_attempt_at is not None
+    drain_until(stack, lambda: stack.job(job["id"]).status == JobStatus.COMPLETED)
+    done = stack.job(job["id"])
+    assert done.attempts == 3
+    assert done.result == {"attempt": 3}
+    assert done.error is None
+
+
+def test_a_job_out_of_retries_is_failed_and_its_message_deleted(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={"failures": 99}, maxRetries=2)
+    drain_until(stack, lambda: stack.job(job["id"]).status == JobStatus.FAILED)
+    failed = stack.job(job["id"])
+    assert failed.attempts == 3
+    assert failed.error == "RuntimeError: planned failure 3"
+    assert handlers.starts[job["id"]] == 3
+    assert visible_messages(stack) == 0
+    assert any("attempt 3 failed" in line for line in failed.logs)
+
+
+def test_backoff_keeps_the_message_invisible_until_the_retry_is_due(settings: Settings, admin: str) -> None:
+    with built_stack(dataclasses.replace(settings, backoff_s=(5, 30, 300))) as stack:
+        job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={"failures": 1})
+        stack.poller.poll_once()
+        retrying = stack.job(job["id"])
+        assert retrying.status == JobStatus.RETRYING
+        assert stack.poller.drain() == 0  # nothing visible during the 5 s backoff
+        delay = from_iso(retrying.next_attempt_at) - from_iso(retrying.updated_at)
+        assert 4.9 <= delay.total_seconds() <= 5.1
+
+
+def test_a_worker_that_dies_mid_job_leaves_a_job_that_runs_again(settings: Settings, admin: str) -> None:
+    with built_stack(dataclasses.replace(settings, lease_s=1)) as stack:
+        job = stack.schedule(admin, type="plugin:test-kit:crash-once", payload={})
+        with pytest.raises(handlers.SimulatedCrash):
+            stack.poller.poll_once()
+        crashed = stack.job(job["id"])
+        assert crashed.status == JobStatus.RUNNING and crashed.attempts == 1
+        drain_until(stack, lambda: stack.job(job["id"]).status == JobStatus.COMPLETED)
+        assert stack.job(job["id"]).attempts == 2
+        assert handlers.completions[job["id"]] == 1
+
+
+def test_progress_is_written_at_most_once_a_second_but_0_and_100_always(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    job = stack.schedule(admin, type="plugin:test-kit:progress-probe", payload={})
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED
+    # 0 is written; 30 comes within the same second and waits; 40 comes a second later.
+    assert done.result == {"stored_after_each_report": [0, 0, 40, 100]}
+    assert [line.split(" ", 1)[1] for line in done.logs] == [f"line {n}" for n in range(5)]
+
+
+def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:cancellable", payload={})
+    handlers.gates[job["id"]] = threading.Event()
+    handlers.entered[job["id"]] = threading.Event()
+    worker = threading.Thread(target=stack.poller.poll_once)
+    worker.start()
+    assert handlers.entered[job["id"]].wait(5)
+    answer = stack.post(f"/api/background-jobs/{job['id']}/cancel", {}, admin)
+    assert answer.status_code == 200
+    assert answer.json_body["job"]["status"] == "cancelling"
+    handlers.gates[job["id"]].set()
+    worker.join(10)
+    cancelled = stack.job(job["id"])
+    assert cancelled.status == JobStatus.CANCELLED
+    assert cancelled.result == {"steps_done": 6}
+    assert handlers.completions[job["id"]] == 0
+
+
+def test_a_late_finish_after_losing_the_lease_does_not_overwrite_the_new_attempt(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+    store = stack.runtime.store
+    first = store.claim(stack.job(job["id"]), lease_token="first", now="2026-11-28T12:00:00.000000Z",
+                        lease_until="2026-11-28T12:00:30.000000Z")
+    # The first worker stalls past its lease; a second takes the job over and completes it.
+    second = store.claim(first, lease_token="second", now="2026-11-28T12:01:00.000000Z",
+                         lease_until="2026-11-28T12:01:30.000000Z")
+    store.finish(job["id"], lease_token="second", status=JobStatus.COMPLETED, now="2026-11-28T12:01:05.000000Z",
+                 result={"by": "second"})
+    from chalicelib.errors import StaleWriteError
+
+    with pytest.raises(StaleWriteError):
+        store.finish(job["id"], lease_token="first", status=JobStatus.COMPLETED, now="2026-11-28T12:01:06.000000Z",
+                     result={"by": "first"})
+    assert second.attempts == 2
+    assert stack.job(job["id"]).result == {"by": "second"}
+
+
+def test_a_message_for_a_job_not_yet_due_goes_back_without_running_it(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, delay=3600)
+    duplicate_message(stack, job["id"])  # arrives long before its time
+    stack.poller.drain()
+    assert stack.job(job["id"]).status == JobStatus.PENDING
+    assert handlers.starts[job["id"]] == 0
+    assert visible_messages(stack) == 0
+
+
+def test_unreadable_messages_and_messages_for_missing_jobs_go_to_the_dead_letter_queue(stack: Stack) -> None:
+    sqs = stack.session.client("sqs")
+    sqs.send_message(QueueUrl=queue_url(stack), MessageBody="not json at all")
+    sqs.send_message(QueueUrl=queue_url(stack), MessageBody=json.dumps({"job_id": "no-such-job"}))
+    assert stack.poller.drain() == 2
+    dlq = sqs.get_queue_url(QueueName="tickwork-normal-dlq")["QueueUrl"]
+    parked = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    assert sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in parked) == [
+        "job not found",
+        "unreadable message body",
+    ]
+    assert visible_messages(stack) == 0
+
+
+def test_a_job_whose_type_is_no_longer_registered_fails_with_the_reason(stack: Stack, admin: str) -> None:
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+    stack.runtime.store._table.update_item(
+        Key={"id": job["id"]}, UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":t": "plugin:gone:away"},
+    )
+    stack.poller.drain()
+    failed = stack.job(job["id"])
+    assert failed.status == JobStatus.FAILED
+    assert "not registered" in (failed.error or "")
+
+
+def test_urgent_jobs_are_served_before_normal_and_low(stack: Stack, admin: str) -> None:
+    ids = {p: stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, priority=p)["id"]
+           for p in ("low", "normal", "high", "urgent")}
+    stack.poller.drain()
+    finished = sorted(ids, key=lambda p: stack.job(ids[p]).completed_at or "")
+    assert finished == ["urgent", "high", "normal", "low"]
