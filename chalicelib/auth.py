@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -17,7 +17,7 @@ DEFAULT_TOKEN_TTL_S = 30 * 24 * 3600
 MIN_SECRET_BYTES = 32
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     STORE_OWNER = "store_owner"
     PLUGIN = "plugin"

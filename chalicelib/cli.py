@@ -1,9 +1,9 @@
 """``python -m chalicelib.cli``: mint tokens, create tables and queues, look at jobs.
 
-    python -m chalicelib.cli token --role admin
-    python -m chalicelib.cli token --role store_owner --store S [--store T]
-    python -m chalicelib.cli token --role plugin --plugin-id P --store S
-    python -m chalicelib.cli provision          # against AWS_ENDPOINT_URL (or AWS)
+python -m chalicelib.cli token --role admin
+python -m chalicelib.cli token --role store_owner --store S [--store T]
+python -m chalicelib.cli token --role plugin --plugin-id P --store S
+python -m chalicelib.cli provision          # against AWS_ENDPOINT_URL (or AWS)
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         subject = args.subject or (args.plugin_id if role == Role.PLUGIN else f"cli-{role.value}")
         print(
             mint_token(
-                local_jwt_secret(), role=role, subject=subject, stores=args.store, plugin_id=args.plugin_id, ttl_s=args.ttl
+                local_jwt_secret(),
+                role=role,
+                subject=subject,
+                stores=args.store,
+                plugin_id=args.plugin_id,
+                ttl_s=args.ttl,
             )
         )
         return 0

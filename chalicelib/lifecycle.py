@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     PENDING = "pending"  # queued, or delayed until scheduled_at
     RUNNING = "running"
     RETRYING = "retrying"  # an attempt failed; waiting for its backoff
@@ -15,7 +15,7 @@ class JobStatus(str, Enum):
     CANCELLED = "cancelled"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     URGENT = "urgent"
     HIGH = "high"
     NORMAL = "normal"

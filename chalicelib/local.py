@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ class Tick(threading.Thread):
         from chalicelib.local_runner import LambdaContext
 
         while True:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             if self._stop_event.wait((next_minute - now).total_seconds()):
                 return
@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
 
     stop = threading.Event()
     sqs = session.client("sqs")
-    urls = {p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER}
+    urls = {
+        p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER
+    }
     poller = QueuePoller(
         sqs=sqs,
         queue_urls=urls,

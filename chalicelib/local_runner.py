@@ -155,5 +155,3 @@ class QueuePoller:
                 continue
             stop.wait(idle)
             idle = min(IDLE_SLEEP_MAX_S, idle * 2)
-
-

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chalicelib.errors import BadRequestError
-
 from chalicelib.lifecycle import JobStatus, Priority
 
 # plugin:<plugin-name>:<action>, names in lowercase kebab case as in the guide.
@@ -50,9 +49,7 @@ class ScheduleJobRequest(BaseModel):
     priority: Priority = Priority.NORMAL
     max_retries: int | None = Field(default=None, ge=0, validation_alias=AliasChoices("max_retries", "maxRetries"))
     store_id: str = Field(pattern=ID_PATTERN, validation_alias=AliasChoices("store_id", "storeId"))
-    user_id: str | None = Field(
-        default=None, max_length=128, validation_alias=AliasChoices("user_id", "userId")
-    )
+    user_id: str | None = Field(default=None, max_length=128, validation_alias=AliasChoices("user_id", "userId"))
     plugin_id: str | None = Field(
         default=None, pattern=ID_PATTERN, validation_alias=AliasChoices("plugin_id", "pluginId")
     )

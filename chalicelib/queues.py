@@ -87,8 +87,11 @@ class SqsPriorityQueues:
 
     def depths(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         for priority in PRIORITY_ORDER:
             attrs = self._client.get_queue_attributes(QueueUrl=self.url_for(priority), AttributeNames=names)[
                 "Attributes"

@@ -11,7 +11,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +35,7 @@ MAX_ERROR_CHARS = 4000
 EARLY_TOLERANCE_S = 1.0
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     DONE = "done"  # delete the message
     KEEP = "keep"  # leave it; it comes back after its visibility timeout
 
@@ -214,4 +214,3 @@ class JobWorker:
             self.queues.set_visibility(queue_url, receipt, seconds)
         except QueueGoneError:
             logger.warning("could not change visibility: the message is gone")
-

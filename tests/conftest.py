@@ -13,34 +13,36 @@ os.environ["AWS_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ["TICKWORK_JWT_SECRET"] = "test-secret-0123456789abcdef0123456789abcdef"
 
-import json  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from typing import Any  # noqa: E402
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-import boto3  # noqa: E402
-import pytest  # noqa: E402
-from chalice.test import Client  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
 
-import app as app_module  # noqa: E402
-import tests.handlers  # noqa: E402, F401 - registers the test-kit job types
-from chalicelib import runtime  # noqa: E402
-from chalicelib.auth import Role, mint_token  # noqa: E402
-from chalicelib.clock import ManualClock  # noqa: E402
-from chalicelib.config import Settings, queue_name  # noqa: E402
-from chalicelib.lifecycle import PRIORITY_ORDER  # noqa: E402
-from chalicelib.local_runner import QueuePoller  # noqa: E402
-from chalicelib.provision import provision  # noqa: E402
-from chalicelib.runtime import Runtime  # noqa: E402
+import app as app_module
+import tests.handlers  # noqa: F401 - registers the test-kit job types
+from chalicelib import runtime
+from chalicelib.auth import Role, mint_token
+from chalicelib.clock import ManualClock
+from chalicelib.config import Settings, queue_name
+from chalicelib.lifecycle import PRIORITY_ORDER
+from chalicelib.local_runner import QueuePoller
+from chalicelib.provision import provision
+from chalicelib.runtime import Runtime
 
 SECRET = os.environ["TICKWORK_JWT_SECRET"]
-T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
-def token(role: str = "admin", *, stores: list[str] | None = None, plugin_id: str | None = None, sub: str = "tester") -> str:
+def token(
+    role: str = "admin", *, stores: list[str] | None = None, plugin_id: str | None = None, sub: str = "tester"
+) -> str:
     return mint_token(SECRET, role=Role(role), subject=sub, stores=stores, plugin_id=plugin_id)
 
 
@@ -82,7 +84,9 @@ def make_stack(settings: Settings, clock: ManualClock | None) -> Stack:
     rt = Runtime(settings=settings, clock=clock, session=session)
     runtime.use(rt)
     sqs = session.client("sqs")
-    urls = {p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER}
+    urls = {
+        p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER
+    }
     workers = {p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER}
     poller = QueuePoller(
         sqs=sqs, queue_urls=urls, workers=workers, region="us-east-1", receive_visibility_s=settings.lease_s

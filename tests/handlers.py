@@ -19,7 +19,7 @@ gates: dict[str, threading.Event] = {}
 entered: dict[str, threading.Event] = {}
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - stands in for the process dying
+class SimulatedCrash(BaseException):
     """Escapes every handler in the worker, as a killed process would leave the job."""
 
 

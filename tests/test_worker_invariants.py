@@ -30,7 +30,9 @@ def visible_messages(stack: Stack, priority: str = "normal") -> int:
 
 def duplicate_message(stack: Stack, job_id: str, priority: str = "normal") -> None:
     """What at-least-once delivery may do: the same job's message a second time."""
-    stack.session.client("sqs").send_message(QueueUrl=queue_url(stack, priority), MessageBody=json.dumps({"job_id": job_id}))
+    stack.session.client("sqs").send_message(
+        QueueUrl=queue_url(stack, priority), MessageBody=json.dumps({"job_id": job_id})
+    )
 
 
 def drain_until(stack: Stack, done: Any, deadline_s: float = 10.0) -> None:
@@ -164,22 +166,39 @@ def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(stack: St
     assert handlers.completions[job["id"]] == 0
 
 
-def test_a_late_finish_after_losing_the_lease_does_not_overwrite_the_new_attempt(clocked_stack: Stack, admin: str) -> None:
+def test_a_late_finish_after_losing_the_lease_does_not_overwrite_the_new_attempt(
+    clocked_stack: Stack, admin: str
+) -> None:
     stack = clocked_stack
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
     store = stack.runtime.store
-    first = store.claim(stack.job(job["id"]), lease_token="first", now="2026-11-28T12:00:00.000000Z",
-                        lease_until="2026-11-28T12:00:30.000000Z")
+    first = store.claim(
+        stack.job(job["id"]),
+        lease_token="first",
+        now="2026-11-28T12:00:00.000000Z",
+        lease_until="2026-11-28T12:00:30.000000Z",
+    )
     # The first worker stalls past its lease; a second takes the job over and completes it.
-    second = store.claim(first, lease_token="second", now="2026-11-28T12:01:00.000000Z",
-                         lease_until="2026-11-28T12:01:30.000000Z")
-    store.finish(job["id"], lease_token="second", status=JobStatus.COMPLETED, now="2026-11-28T12:01:05.000000Z",
-                 result={"by": "second"})
+    second = store.claim(
+        first, lease_token="second", now="2026-11-28T12:01:00.000000Z", lease_until="2026-11-28T12:01:30.000000Z"
+    )
+    store.finish(
+        job["id"],
+        lease_token="second",
+        status=JobStatus.COMPLETED,
+        now="2026-11-28T12:01:05.000000Z",
+        result={"by": "second"},
+    )
     from chalicelib.errors import StaleWriteError
 
     with pytest.raises(StaleWriteError):
-        store.finish(job["id"], lease_token="first", status=JobStatus.COMPLETED, now="2026-11-28T12:01:06.000000Z",
-                     result={"by": "first"})
+        store.finish(
+            job["id"],
+            lease_token="first",
+            status=JobStatus.COMPLETED,
+            now="2026-11-28T12:01:06.000000Z",
+            result={"by": "first"},
+        )
     assert second.attempts == 2
     assert stack.job(job["id"]).result == {"by": "second"}
 
@@ -210,7 +229,9 @@ def test_unreadable_messages_and_messages_for_missing_jobs_go_to_the_dead_letter
 def test_a_job_whose_type_is_no_longer_registered_fails_with_the_reason(stack: Stack, admin: str) -> None:
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
     stack.runtime.store._table.update_item(
-        Key={"id": job["id"]}, UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "type"},
+        Key={"id": job["id"]},
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "type"},
         ExpressionAttributeValues={":t": "plugin:gone:away"},
     )
     stack.poller.drain()
@@ -220,8 +241,10 @@ def test_a_job_whose_type_is_no_longer_registered_fails_with_the_reason(stack: S
 
 
 def test_urgent_jobs_are_served_before_normal_and_low(stack: Stack, admin: str) -> None:
-    ids = {p: stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, priority=p)["id"]
-           for p in ("low", "normal", "high", "urgent")}
+    ids = {
+        p: stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, priority=p)["id"]
+        for p in ("low", "normal", "high", "urgent")
+    }
     stack.poller.drain()
     finished = sorted(ids, key=lambda p: stack.job(ids[p]).completed_at or "")
     assert finished == ["urgent", "high", "normal", "low"]

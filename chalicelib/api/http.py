@@ -76,7 +76,9 @@ def error_response(error: TickworkError) -> Response:
 
 
 def ok(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(body=json.dumps({"success": True, **body}, default=str), status_code=status, headers=dict(JSON_HEADERS))
+    return Response(
+        body=json.dumps({"success": True, **body}, default=str), status_code=status, headers=dict(JSON_HEADERS)
+    )
 
 
 def endpoint(

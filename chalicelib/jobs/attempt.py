@@ -78,11 +78,7 @@ class Attempt:
         now = self._clock.now()
         with self._lock:
             self.progress = percent
-            due = (
-                percent in (0, 100)
-                or self._last_write is None
-                or now - self._last_write >= self._interval
-            )
+            due = percent in (0, 100) or self._last_write is None or now - self._last_write >= self._interval
         if due:
             self._write(now, progress=percent, message=message)
         if self._cancel_requested:
@@ -132,7 +128,9 @@ class Attempt:
             except Exception:  # a transient AWS error: the next beat tries again
                 logger.exception("lease renewal failed for job %s", self.job.id)
 
-    def _write(self, now: datetime, *, progress: int | None = None, message: str | None = None, extend: bool = False) -> None:
+    def _write(
+        self, now: datetime, *, progress: int | None = None, message: str | None = None, extend: bool = False
+    ) -> None:
         if self._lost:
             raise LeaseLost()
         with self._lock:

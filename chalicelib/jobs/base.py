@@ -36,7 +36,7 @@ class BaseJobHandler:
 
     def update_progress(self, percent: int | float, message: str | None = None) -> None:
         """Report progress (0-100). Raises ``JobCancelled`` if the job was cancelled meanwhile."""
-        self._context.report_progress(int(round(percent)), message)
+        self._context.report_progress(round(percent), message)
 
     def log(self, message: str) -> None:
         """Keep a line with the job (shown by ``GET /api/background-jobs/{id}``) and in the logs."""

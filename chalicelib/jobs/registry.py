@@ -29,7 +29,9 @@ class JobType:
             "plugin": self.plugin,
             "builtin": self.plugin is None,
             "admin_only": self.admin_only,
-            "configuration_schema": self.payload_model.model_json_schema() if self.payload_model else {"type": "object"},
+            "configuration_schema": self.payload_model.model_json_schema()
+            if self.payload_model
+            else {"type": "object"},
         }
 
 
@@ -55,7 +57,9 @@ class JobTypeRegistry:
         job_type = JobType(
             name=name,
             handler=handler,
-            description=description if description is not None else (handler.description or handler.__doc__ or "").strip(),
+            description=description
+            if description is not None
+            else (handler.description or handler.__doc__ or "").strip(),
             plugin=plugin,
             admin_only=admin_only,
             payload_model=payload_model,

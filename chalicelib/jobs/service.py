@@ -59,7 +59,9 @@ class JobService:
 
     # --- schedule ----------------------------------------------------------------------
 
-    def schedule(self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None) -> ScheduleOutcome:
+    def schedule(
+        self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None
+    ) -> ScheduleOutcome:
         job_type = self.registry.get(request.type)
         if job_type.admin_only and not principal.is_admin:
             raise ForbiddenError(f"Only an admin may schedule {request.type!r} jobs.", code="admin_only_type")
@@ -196,7 +198,9 @@ class JobService:
             for sid in stores:
                 page_token: str | None = None
                 while True:
-                    page = self.store.list(JobFilter(store_id=sid, plugin_id=principal.plugin_id), limit=100, next_token=page_token)
+                    page = self.store.list(
+                        JobFilter(store_id=sid, plugin_id=principal.plugin_id), limit=100, next_token=page_token
+                    )
                     for job in page.jobs:
                         counts[job.status.value] += 1
                     page_token = page.next_token
@@ -234,9 +238,7 @@ class JobService:
     def retry(self, job_id: str, principal: Principal) -> Job:
         job = self.get(job_id, principal)
         if job.status not in RETRYABLE_BY_USER_STATUSES:
-            raise JobStateError(
-                f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried."
-            )
+            raise JobStateError(f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried.")
         now = self.clock.now()
         stamp = to_iso(now)
         try:
@@ -253,7 +255,8 @@ class JobService:
                 next_attempt_at=None,
             )
         except StaleWriteError:
-            raise ConflictError(f"Job {job_id} changed meanwhile; read it and try again.", code="write_contention") from None
+            raise ConflictError(
+                f"Job {job_id} changed meanwhile; read it and try again.", code="write_contention"
+            ) from None
         self._enqueue(fresh, now)
         return fresh
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class JobCancelled(BaseException):  # noqa: N818 - a signal, not an error
+class JobCancelled(BaseException):
     """Raised in a handler when its job was cancelled; ``partial_result`` is kept on the job."""
 
     def __init__(self, partial_result: Any = None) -> None:
@@ -18,5 +18,5 @@ class JobCancelled(BaseException):  # noqa: N818 - a signal, not an error
         self.partial_result = partial_result
 
 
-class LeaseLost(BaseException):  # noqa: N818 - a signal, not an error
+class LeaseLost(BaseException):
     """Raised in a handler whose lease was taken over: another attempt now owns the job."""
