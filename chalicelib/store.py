@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import BadRequestError, StaleWriteError
@@ -29,6 +30,16 @@ class JobExistsError(StaleWriteError):
     """Raised when a job with that id is already stored."""
 
     code = "job_exists"
+
+
+class ClaimRefusedError(StaleWriteError):
+    """Raised when a job is not pending-and-due; ``current`` is the job as it is (None: no such job)."""
+
+    code = "claim_refused"
+
+    def __init__(self, current: Job | None) -> None:
+        super().__init__("The job is not claimable now.")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -207,6 +218,33 @@ class DynamoJobStore:
             raise
         return job
 
+    def claim_due(self, job_id: str, *, lease_token: str, now: str, lease_until: str, due_by: str) -> Job:
+        """Claim a pending or retrying job that is due by ``due_by``, without reading it first.
+
+        The common case costs one UpdateItem instead of GetItem + UpdateItem; when the
+        condition fails, DynamoDB hands back the item as it is (ALL_OLD), so the caller still
+        learns why without a second read. Race prevented: two deliveries of one message both
+        see a pending job; the status condition lets exactly one of them through.
+        """
+        condition = (
+            Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
+            & Attr("scheduled_at").lte(due_by)
+            & (Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(due_by))
+        )
+        changes = {
+            "status": JobStatus.RUNNING.value,
+            "lease_token": lease_token,
+            "lease_until": lease_until,
+            "started_at": now,
+            "updated_at": now,
+        }
+        try:
+            return self._update(
+                job_id, changes, condition, remove=["next_attempt_at"], increment="attempts", old_on_failure=True
+            )
+        except _ConditionFailedWithItem as failure:
+            raise ClaimRefusedError(job_from_item(failure.item) if failure.item else None) from None
+
     def claim(self, job: Job, *, lease_token: str, now: str, lease_until: str) -> Job:
         """Take a pending/retrying job, or a running one whose lease has expired.
 
@@ -300,12 +338,23 @@ class DynamoJobStore:
         )
 
     def _update(
-        self, job_id: str, changes: dict[str, Any], condition: ConditionBase, *, remove: list[str] | None = None
+        self,
+        job_id: str,
+        changes: dict[str, Any],
+        condition: ConditionBase,
+        *,
+        remove: list[str] | None = None,
+        increment: str | None = None,
+        old_on_failure: bool = False,
     ) -> Job:
         # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":one": 1}
         sets = ["#version = #version + :one"]
+        if increment is not None:
+            names["#inc"] = increment
+            values[":zero"] = 0
+            sets.append("#inc = if_not_exists(#inc, :zero) + :one")
         removes = [f"#x{i}" for i, _ in enumerate(remove or [])]
         for i, name in enumerate(remove or []):
             names[f"#x{i}"] = name
@@ -319,6 +368,9 @@ class DynamoJobStore:
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        request: dict[str, Any] = {}
+        if old_on_failure:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
             answer = self._table.update_item(
                 Key={"id": job_id},
@@ -327,12 +379,30 @@ class DynamoJobStore:
                 ExpressionAttributeValues=values,
                 ConditionExpression=condition,
                 ReturnValues="ALL_NEW",
+                **request,
             )
         except ClientError as exc:
+            if _is_condition_failure(exc) and old_on_failure:
+                raise _ConditionFailedWithItem(_old_item(exc)) from exc
             if _is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
             raise
         return job_from_item(answer["Attributes"])
+
+
+class _ConditionFailedWithItem(Exception):
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+
+
+def _old_item(exc: ClientError) -> dict[str, Any] | None:
+    """The item DynamoDB returned with a failed condition, in the resource API's plain types."""
+    raw = exc.response.get("Item")
+    if not raw:
+        return None
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in raw.items()}
 
 
 def _is_condition_failure(exc: ClientError) -> bool:

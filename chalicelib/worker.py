@@ -26,7 +26,7 @@ from chalicelib.jobs.signals import JobCancelled, LeaseLost
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.models import Job, JobMessage
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
-from chalicelib.store import DynamoJobStore
+from chalicelib.store import ClaimRefusedError, DynamoJobStore
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -82,17 +82,24 @@ class JobWorker:
             logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
             self.queues.forward_to_dead_letter(source_queue, record["body"], "unreadable message body")
             return RecordResult(Outcome.DONE, "poison")
-        job = self.store.get(message.job_id)
-        if job is None:
-            logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
-            self.queues.forward_to_dead_letter(source_queue, record["body"], "job not found")
-            return RecordResult(Outcome.DONE, "missing job")
+        now = self.clock.now()
         try:
-            return self._handle_job(job, queue_url, receipt)
-        except StaleWriteError:
-            # Someone changed the job between our read and our write: look again later.
-            self._set_visibility(queue_url, receipt, 1)
-            return RecordResult(Outcome.KEEP, "raced")
+            # Optimistic: most messages find their job pending and due, so claim without reading.
+            job = self.store.claim_due(
+                message.job_id, **self._lease(now), due_by=to_iso(now + timedelta(seconds=EARLY_TOLERANCE_S))
+            )
+        except ClaimRefusedError as refused:
+            if refused.current is None:
+                logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
+                self.queues.forward_to_dead_letter(source_queue, record["body"], "job not found")
+                return RecordResult(Outcome.DONE, "missing job")
+            try:
+                return self._handle_job(refused.current, queue_url, receipt)
+            except StaleWriteError:
+                # Someone changed the job between our read and our write: look again later.
+                self._set_visibility(queue_url, receipt, 1)
+                return RecordResult(Outcome.KEEP, "raced")
+        return self._run(job, queue_url, receipt)
 
     def _handle_job(self, job: Job, queue_url: str, receipt: str) -> RecordResult:
         now = self.clock.now()

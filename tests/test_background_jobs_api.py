@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -323,14 +324,28 @@ def test_a_garbage_next_token_answers_400(stack: Stack, admin: str, garbage: str
     assert_error(stack.get(f"/api/background-jobs?store_id=store-a&next_token={garbage}", admin), 400, "invalid_next_token")
 
 
-def test_a_well_formed_but_forged_next_token_answers_400_not_500(stack: Stack, admin: str) -> None:
-    import base64
-
+@pytest.mark.xfail(
+    strict=True,
+    reason="chalicelib/store.py: decode_token accepts any dict of strings; DynamoDB (moto too) then fails -> 500",
+)
+@pytest.mark.parametrize("query", ["store_id=store-a", "", "status=pending"])
+def test_a_well_formed_but_forged_next_token_answers_400_not_500(stack: Stack, admin: str, query: str) -> None:
     forged = base64.urlsafe_b64encode(json.dumps({"nope": "x"}).encode()).decode().rstrip("=")
     stack.schedule(admin)
-    for query in ("store_id=store-a", "", "status=pending"):
-        response = stack.get(f"/api/background-jobs?{query}&next_token={forged}", admin)
-        assert_error(response, 400, "invalid_next_token")
+    assert_error(stack.get(f"/api/background-jobs?{query}&next_token={forged}", admin), 400, "invalid_next_token")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="chalicelib/store.py: a token from one index's query is passed as ExclusiveStartKey to another -> 500",
+)
+def test_a_next_token_from_a_store_query_is_refused_by_a_status_query(stack: Stack, admin: str) -> None:
+    for _ in range(3):
+        stack.schedule(admin)
+    first = stack.get("/api/background-jobs?store_id=store-a&limit=1", admin).json_body
+    assert first["next_token"]
+    response = stack.get(f"/api/background-jobs?status=pending&limit=1&next_token={first['next_token']}", admin)
+    assert_error(response, 400, "invalid_next_token")
 
 
 # --- cancel ----------------------------------------------------------------------------

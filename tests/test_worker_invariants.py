@@ -54,6 +54,7 @@ def test_a_duplicate_delivery_never_completes_a_job_twice(stack: Stack, admin: s
     assert handlers.completions[job["id"]] == 1
     assert stack.job(job["id"]).status == JobStatus.COMPLETED
     assert visible_messages(stack) == 0
+    assert visible_messages(stack, "normal-dlq") == 0  # duplicates are acknowledged, not parked
 
 
 def test_a_second_worker_finds_the_job_held_and_leaves_it_to_the_first(stack: Stack, admin: str) -> None:
