@@ -66,6 +66,24 @@ class ScheduleJobRequest(BaseModel):
         default=None, ge=1, le=7 * 24 * 3600, validation_alias=AliasChoices("timeout_seconds", "timeoutSeconds")
     )
 
+    @field_validator("max_retries", "delay", "timeout_seconds", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # pydantic reads true as 1: ``maxRetries: true`` is a mistake to report, not one retry.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_plugin_id_is_an_id(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # metadata.pluginId becomes the job's plugin_id: it must pass the same check as plugin_id.
+        for key in ("pluginId", "plugin_id"):
+            given = value.get(key)
+            if given not in (None, "") and not (isinstance(given, str) and re.match(ID_PATTERN, given)):
+                raise ValueError(f"{key} must be a plugin id (letters, digits, . _ : -; at most 128)")
+        return value
+
     @field_validator("run_at")
     @classmethod
     def _run_at_has_timezone(cls, value: datetime | None) -> datetime | None:

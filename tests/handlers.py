@@ -119,3 +119,19 @@ TYPES = {
 }
 for name, handler in TYPES.items():
     runtime.registry.register(name, handler)
+
+
+class OverrunJob(BaseJobHandler):
+    """Reports progress while its (manual) clock runs past the job's timeout."""
+
+    def execute(self) -> dict[str, Any]:
+        _start(self.job.id)
+        clock = runtime.current().clock
+        for step in range(10):
+            clock.advance(10)  # type: ignore[attr-defined]
+            self.update_progress(step * 10, f"step {step}")
+        _complete(self.job.id)
+        return {"finished": True}
+
+
+runtime.registry.register("plugin:test-kit:overrun", OverrunJob)

@@ -249,3 +249,13 @@ def test_urgent_jobs_are_served_before_normal_and_low(stack: Stack, admin: str) 
     stack.poller.drain()
     finished = sorted(ids, key=lambda p: stack.job(ids[p]).completed_at or "")
     assert finished == ["urgent", "high", "normal", "low"]
+
+
+def test_an_attempt_past_its_timeout_fails_as_timed_out_at_its_next_report(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    job = stack.schedule(admin, type="plugin:test-kit:overrun", payload={}, timeout_seconds=25, maxRetries=0)
+    stack.poller.drain()
+    failed = stack.job(job["id"])
+    assert failed.status == JobStatus.FAILED
+    assert failed.error == "JobTimedOut: the attempt ran past its timeout of 25 s"
+    assert handlers.completions[job["id"]] == 0

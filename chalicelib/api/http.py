@@ -22,6 +22,8 @@ logger = logging.getLogger("tickwork.api")
 JSON_HEADERS = {"Content-Type": "application/json"}
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# Objects and arrays nested deeper than this in a request body are refused with a 400.
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,17 @@ class Call:
         if not raw.strip():
             raise BadRequestError("The request needs a JSON object body.", code="missing_body")
         try:
-            body = json.loads(raw)
+            # NaN and Infinity are not JSON; Python would accept them and store them as null.
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError):
             raise BadRequestError("The request body is not valid JSON.", code="invalid_json") from None
+        except RecursionError:
+            raise _too_deep() from None
         if not isinstance(body, dict):
             raise BadRequestError("The request body must be a JSON object.", code="invalid_json")
+        if _depth(body) > MAX_JSON_DEPTH:
+            # pydantic refuses to serialize past ~255 levels: that would be a 500 later.
+            raise _too_deep()
         return body
 
     def query(self, name: str) -> str | None:
@@ -65,6 +73,37 @@ class Call:
                 details=[{"field": "limit", "message": f"1..{MAX_PAGE_SIZE}"}],
             )
         return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _too_deep() -> BadRequestError:
+    return BadRequestError(
+        f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+        code="validation_error",
+        details=[{"field": "(body)", "message": f"nested more than {MAX_JSON_DEPTH} levels"}],
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in ``value`` (iterative: no recursion limit)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def error_body(error: TickworkError) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.clock import Clock, to_iso
 from chalicelib.errors import StaleWriteError
-from chalicelib.jobs.signals import JobCancelled, LeaseLost
+from chalicelib.jobs.signals import JobCancelled, JobTimedOut, LeaseLost
 from chalicelib.lifecycle import JobStatus
 from chalicelib.models import Job
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
@@ -60,6 +60,7 @@ class Attempt:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self.progress = job.progress
+        self._deadline = clock.now() + timedelta(seconds=job.timeout_seconds) if job.timeout_seconds else None
 
     @property
     def token(self) -> str:
@@ -76,6 +77,7 @@ class Attempt:
     def report_progress(self, percent: int, message: str | None) -> None:
         percent = max(0, min(100, percent))
         now = self._clock.now()
+        self._check_deadline(now)
         with self._lock:
             self.progress = percent
             due = percent in (0, 100) or self._last_write is None or now - self._last_write >= self._interval
@@ -96,6 +98,7 @@ class Attempt:
         if self._lost:
             raise LeaseLost()
         now = self._clock.now()
+        self._check_deadline(now)
         if not self._cancel_requested and (
             self._last_cancel_check is None or now - self._last_cancel_check >= self._interval
         ):
@@ -106,6 +109,12 @@ class Attempt:
                 raise LeaseLost()
             self._cancel_requested = current.status == JobStatus.CANCELLING
         return self._cancel_requested
+
+    def _check_deadline(self, now: datetime) -> None:
+        # Cooperative, like cancellation: Python cannot stop a thread from outside, so the
+        # handler learns at its next progress report or cancellation check.
+        if self._deadline is not None and now > self._deadline:
+            raise JobTimedOut(f"the attempt ran past its timeout of {self.job.timeout_seconds} s")
 
     # --- lease -------------------------------------------------------------------------
 

@@ -20,3 +20,7 @@ class JobCancelled(BaseException):
 
 class LeaseLost(BaseException):
     """Raised in a handler whose lease was taken over: another attempt now owns the job."""
+
+
+class JobTimedOut(Exception):  # noqa: N818 - reads as what happened
+    """Raised in a handler that runs past its job's ``timeout_seconds``: the attempt fails (and may retry)."""

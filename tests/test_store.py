@@ -1,0 +1,140 @@
+"""Contract tests for the DynamoDB job repository, against moto's DynamoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.errors import StaleWriteError
+from chalicelib.lifecycle import JobStatus, Priority
+from chalicelib.models import Job
+from chalicelib.provision import ensure_table
+from chalicelib.store import ClaimRefusedError, DynamoJobStore, JobExistsError, JobFilter, jobs_table_definition
+
+NOW = "2026-11-28T12:00:00.000000Z"
+LATER = "2026-11-28T12:00:30.000000Z"
+
+
+@pytest.fixture
+def store() -> Iterator[DynamoJobStore]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        ensure_table(client, jobs_table_definition("jobs"))
+        yield DynamoJobStore(boto3.resource("dynamodb", region_name="us-east-1").Table("jobs"))
+
+
+def new_job(job_id: str, *, store_id: str = "s1", created: str = NOW, scheduled: str = NOW, **fields: object) -> Job:
+    return Job(
+        id=job_id,
+        type="plugin:t:x",
+        priority=Priority.NORMAL,
+        status=JobStatus.PENDING,
+        store_id=store_id,
+        created_at=created,
+        updated_at=created,
+        scheduled_at=scheduled,
+        payload={"price": 9.99, "nested": {"list": [1, 2.5, None]}},
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_a_job_round_trips_with_floats_and_nesting_intact(store: DynamoJobStore) -> None:
+    store.create(new_job("j1"))
+    assert store.get("j1") == new_job("j1")
+
+
+def test_creating_an_existing_id_is_refused_and_keeps_the_first(store: DynamoJobStore) -> None:
+    store.create(new_job("j1", user_id="first"))
+    with pytest.raises(JobExistsError):
+        store.create(new_job("j1", user_id="second"))
+    assert store.get("j1").user_id == "first"  # type: ignore[union-attr]
+
+
+def test_claim_due_takes_a_due_job_once(store: DynamoJobStore) -> None:
+    store.create(new_job("j1"))
+    claimed = store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    assert (claimed.status, claimed.attempts, claimed.lease_token) == (JobStatus.RUNNING, 1, "a")
+    with pytest.raises(ClaimRefusedError) as refused:
+        store.claim_due("j1", lease_token="b", now=NOW, lease_until=LATER, due_by=NOW)
+    assert refused.value.current is not None
+    assert refused.value.current.lease_token == "a"
+
+
+def test_claim_due_refuses_a_job_not_yet_due_and_says_what_it_is(store: DynamoJobStore) -> None:
+    store.create(new_job("j1", scheduled="2026-11-28T13:00:00.000000Z"))
+    with pytest.raises(ClaimRefusedError) as refused:
+        store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    assert refused.value.current is not None and refused.value.current.status == JobStatus.PENDING
+
+
+def test_claim_due_on_a_missing_job_reports_none(store: DynamoJobStore) -> None:
+    with pytest.raises(ClaimRefusedError) as refused:
+        store.claim_due("nope", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    assert refused.value.current is None
+
+
+def test_only_the_lease_holder_may_record_progress_or_finish(store: DynamoJobStore) -> None:
+    store.create(new_job("j1"))
+    store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    with pytest.raises(StaleWriteError):
+        store.heartbeat("j1", lease_token="b", now=NOW, progress=50)
+    with pytest.raises(StaleWriteError):
+        store.finish("j1", lease_token="b", status=JobStatus.COMPLETED, now=NOW)
+    done = store.finish("j1", lease_token="a", status=JobStatus.COMPLETED, now=NOW, result={"ok": 1})
+    assert done.status == JobStatus.COMPLETED and done.lease_token is None
+    with pytest.raises(StaleWriteError):  # a duplicate finish cannot complete it again
+        store.finish("j1", lease_token="a", status=JobStatus.FAILED, now=NOW)
+
+
+def test_a_transition_from_a_stale_read_is_refused(store: DynamoJobStore) -> None:
+    store.create(new_job("j1"))
+    read = store.get("j1")
+    assert read is not None
+    store.transition(read, JobStatus.CANCELLED, now=NOW)
+    with pytest.raises(StaleWriteError):
+        store.transition(read, JobStatus.CANCELLED, now=NOW)
+
+
+def test_a_store_listing_pages_newest_first_and_returns_every_job_once(store: DynamoJobStore) -> None:
+    for n in range(25):
+        store.create(new_job(f"j{n:02d}", created=f"2026-11-28T12:00:{n:02d}.000000Z"))
+    store.create(new_job("other", store_id="s2"))
+    seen: list[str] = []
+    token = None
+    while True:
+        page = store.list(JobFilter(store_id="s1"), limit=10, next_token=token)
+        seen.extend(job.id for job in page.jobs)
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == [f"j{n:02d}" for n in reversed(range(25))]
+
+
+def test_a_filtered_listing_skips_nothing_across_pages(store: DynamoJobStore) -> None:
+    for n in range(30):
+        job = new_job(f"j{n:02d}", created=f"2026-11-28T12:00:{n:02d}.000000Z")
+        store.create(job)
+        if n % 3 == 0:
+            store.transition(job, JobStatus.CANCELLED, now=NOW)
+    seen: list[str] = []
+    token = None
+    for _ in range(20):
+        page = store.list(JobFilter(store_id="s1", status=JobStatus.CANCELLED), limit=4, next_token=token)
+        seen.extend(job.id for job in page.jobs)
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == [f"j{n:02d}" for n in reversed(range(30)) if n % 3 == 0]
+
+
+def test_counts_by_status_per_store_and_overall(store: DynamoJobStore) -> None:
+    store.create(new_job("a1"))
+    store.create(new_job("a2"))
+    store.create(new_job("b1", store_id="s2"))
+    store.transition(store.get("a2"), JobStatus.CANCELLED, now=NOW)  # type: ignore[arg-type]
+    assert store.count_by_status(["s1"])["pending"] == 1
+    assert store.count_by_status(["s1"])["cancelled"] == 1
+    assert store.count_by_status(None)["pending"] == 2
