@@ -242,7 +242,7 @@ class DynamoJobStore:
             return self._update(
                 job_id, changes, condition, remove=["next_attempt_at"], increment="attempts", old_on_failure=True
             )
-        except _ConditionFailedWithItem as failure:
+        except _ConditionFailedWithItemError as failure:
             raise ClaimRefusedError(job_from_item(failure.item) if failure.item else None) from None
 
     def claim(self, job: Job, *, lease_token: str, now: str, lease_until: str) -> Job:
@@ -383,14 +383,14 @@ class DynamoJobStore:
             )
         except ClientError as exc:
             if _is_condition_failure(exc) and old_on_failure:
-                raise _ConditionFailedWithItem(_old_item(exc)) from exc
+                raise _ConditionFailedWithItemError(_old_item(exc)) from exc
             if _is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
             raise
         return job_from_item(answer["Attributes"])
 
 
-class _ConditionFailedWithItem(Exception):
+class _ConditionFailedWithItemError(Exception):
     def __init__(self, item: dict[str, Any] | None) -> None:
         super().__init__("condition failed")
         self.item = item
