@@ -22,6 +22,9 @@ MAX_BODY_BYTES = 512 * 1024
 class Settings:
     region: str = "us-east-1"
     jobs_table: str = "tickwork-jobs"
+    cron_jobs_table: str = "tickwork-cron-jobs"
+    tick_interval_s: int = 60
+    max_cron_jobs_per_store: int = 200
     queue_prefix: str = "tickwork-"
     backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
     lease_s: int = 60
@@ -41,6 +44,8 @@ class Settings:
         return cls(
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             jobs_table=env.get("TICKWORK_JOBS_TABLE", "tickwork-jobs"),
+            cron_jobs_table=env.get("TICKWORK_CRON_JOBS_TABLE", "tickwork-cron-jobs"),
+            max_cron_jobs_per_store=int(env.get("TICKWORK_MAX_CRON_JOBS_PER_STORE", "200")),
             queue_prefix=env.get("TICKWORK_QUEUE_PREFIX", "tickwork-"),
             backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
             lease_s=int(env.get("TICKWORK_LEASE_S", "60")),

@@ -147,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     import app as app_module
 
     stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    # Before anything serves: a SIGINT once /api/health answers must mean a clean stop.
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
     sqs = session.client("sqs")
     urls = {
         p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER
@@ -178,11 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  admin token:  {admin}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
 
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     stop.wait()
     print("stopping...", flush=True)
     server.shutdown()

@@ -20,6 +20,7 @@ from chalicelib.models import Job, job_from_item, job_to_item
 BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
 BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
 BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
+BY_CRON_INDEX = "by_cron"  # cron_job_id, created_at: a cron job's executions (sparse)
 
 # DynamoDB returns at most 1 MB a page; a list call stops after this many pages so one
 # request's cost stays bounded even when a filter matches little.
@@ -45,6 +46,7 @@ class ClaimRefusedError(StaleWriteError):
 @dataclass(frozen=True)
 class JobFilter:
     store_id: str | None = None
+    cron_job_id: str | None = None
     status: JobStatus | None = None
     type: str | None = None
     plugin_id: str | None = None
@@ -66,6 +68,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "store_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "cron_job_id", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -81,6 +84,14 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
                 "IndexName": BY_STATUS_INDEX,
                 "KeySchema": [
                     {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_CRON_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "cron_job_id", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
@@ -135,7 +146,14 @@ class DynamoJobStore:
         request: dict[str, Any] = {}
         if filters is not None:
             request["FilterExpression"] = filters
-        if job_filter.store_id is not None:
+        if job_filter.cron_job_id is not None:
+            request.update(
+                IndexName=BY_CRON_INDEX,
+                KeyConditionExpression=Key("cron_job_id").eq(job_filter.cron_job_id),
+                ScanIndexForward=False,
+            )
+            call = self._table.query
+        elif job_filter.store_id is not None:
             request.update(
                 IndexName=BY_STORE_INDEX,
                 KeyConditionExpression=Key("store_id").eq(job_filter.store_id),
@@ -168,9 +186,11 @@ class DynamoJobStore:
     @staticmethod
     def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:
         parts: list[ConditionBase] = []
-        # Without a store the status is the index key (see list), so it needs no filter.
-        if job_filter.status is not None and job_filter.store_id is not None:
+        # Without a store or cron the status is the index key (see list): no filter needed.
+        if job_filter.status is not None and (job_filter.store_id or job_filter.cron_job_id) is not None:
             parts.append(Attr("status").eq(job_filter.status.value))
+        if job_filter.cron_job_id is not None and job_filter.store_id is not None:
+            parts.append(Attr("store_id").eq(job_filter.store_id))
         if job_filter.type is not None:
             parts.append(Attr("type").eq(job_filter.type))
         if job_filter.plugin_id is not None:
@@ -213,7 +233,7 @@ class DynamoJobStore:
         try:
             self._table.put_item(Item=job_to_item(job), ConditionExpression=Attr("id").not_exists())
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise JobExistsError(f"Job {job.id} already exists.") from exc
             raise
         return job
@@ -382,9 +402,9 @@ class DynamoJobStore:
                 **request,
             )
         except ClientError as exc:
-            if _is_condition_failure(exc) and old_on_failure:
+            if is_condition_failure(exc) and old_on_failure:
                 raise _ConditionFailedWithItemError(_old_item(exc)) from exc
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
             raise
         return job_from_item(answer["Attributes"])
@@ -405,5 +425,5 @@ def _old_item(exc: ClientError) -> dict[str, Any] | None:
     return {name: deserializer.deserialize(value) for name, value in raw.items()}
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
+def is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

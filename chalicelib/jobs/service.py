@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.auth import Principal, Role
+from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -107,10 +107,17 @@ class JobService:
             cron_job_id=cron_job_id,
             created_by=principal.label,
         )
+        return self.submit(job, now, principal)
+
+    def submit(self, job: Job, now: datetime, principal: Principal = SYSTEM_PRINCIPAL) -> ScheduleOutcome:
+        """Store a new job and queue it; a job whose id exists answers the stored one instead.
+
+        Ids are derived (idempotency key, cron slot), so "exists" means "asked before".
+        """
         try:
             self.store.create(job)
         except JobExistsError:
-            existing = self.store.get(job_id)
+            existing = self.store.get(job.id)
             if existing is None or not principal.can_see(existing.store_id, existing.plugin_id):
                 raise ConflictError(
                     "That idempotency key is already used by another job in this store.", code="idempotency_key_in_use"

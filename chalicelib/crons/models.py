@@ -1,0 +1,175 @@
+"""Cron-job models: the request bodies (the guide's snake_case) and the stored definition."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.lifecycle import Priority
+from chalicelib.models import ID_PATTERN
+
+MAX_CONFIGURATION_BYTES = 64 * 1024
+# A cron job created without a store (an admin's platform-wide job, as in the guide's full
+# example) belongs to this pseudo-store; only admins see it.
+PLATFORM_STORE = "platform"
+
+
+class MisfirePolicy(StrEnum):
+    RUN_ONCE = "run_once"  # one catch-up run for any number of missed slots
+    SKIP = "skip"  # missed slots are counted, not run
+    RUN_ALL = "run_all"  # every missed slot runs, a bounded number per tick
+
+
+class OverlapPolicy(StrEnum):
+    SKIP = "skip"  # a slot whose previous run still runs is recorded as skipped
+    ALLOW = "allow"  # runs may overlap
+    BUFFER_ONE = "buffer_one"  # at most one run waits for the previous one
+
+
+def _either(snake: str, camel: str) -> AliasChoices:
+    return AliasChoices(snake, camel)
+
+
+class CronJobFields(BaseModel):
+    """Every settable field, all optional: PATCH uses it as is, create and PUT add requirements."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    cron_expression: str | None = Field(
+        default=None, min_length=1, max_length=200, validation_alias=_either("cron_expression", "cronExpression")
+    )
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    job_type: str | None = Field(default=None, min_length=3, max_length=128, validation_alias=_either("job_type", "jobType"))
+    configuration: dict[str, Any] | None = None
+    plugin_id: str | None = Field(default=None, pattern=ID_PATTERN, validation_alias=_either("plugin_id", "pluginId"))
+    store_id: str | None = Field(default=None, pattern=ID_PATTERN, validation_alias=_either("store_id", "storeId"))
+    is_active: bool | None = Field(default=None, validation_alias=_either("is_active", "isActive"))
+    priority: Priority | None = None
+    max_retries: int | None = Field(default=None, ge=0, validation_alias=_either("max_retries", "maxRetries"))
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=7 * 24 * 3600, validation_alias=_either("timeout_seconds", "timeoutSeconds")
+    )
+    max_failures: int | None = Field(default=None, ge=1, le=1000, validation_alias=_either("max_failures", "maxFailures"))
+    max_runs: int | None = Field(default=None, ge=1, validation_alias=_either("max_runs", "maxRuns"))
+    misfire_policy: MisfirePolicy | None = Field(default=None, validation_alias=_either("misfire_policy", "misfirePolicy"))
+    overlap_policy: OverlapPolicy | None = Field(default=None, validation_alias=_either("overlap_policy", "overlapPolicy"))
+    tags: list[str] | None = Field(default=None, max_length=20)
+
+
+REQUIRED_ON_CREATE = ("name", "cron_expression", "job_type")
+# Fields a PUT may leave out: they keep their defaults, as on create.
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "timezone": "UTC",
+    "configuration": {},
+    "is_active": True,
+    "priority": Priority.NORMAL,
+    "max_retries": 3,
+    "timeout_seconds": None,
+    "max_failures": None,
+    "max_runs": None,
+    "misfire_policy": MisfirePolicy.RUN_ONCE,
+    "overlap_policy": OverlapPolicy.SKIP,
+    "tags": [],
+}
+
+
+class CronJob(BaseModel):
+    """A cron job as stored and shown."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    description: str = ""
+    cron_expression: str
+    timezone: str = "UTC"
+    schedule_description: str = ""
+    job_type: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    plugin_id: str | None = None
+    store_id: str
+    is_active: bool = True
+    priority: Priority = Priority.NORMAL
+    max_retries: int = 3
+    timeout_seconds: int | None = None
+    max_failures: int | None = None
+    max_runs: int | None = None
+    misfire_policy: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
+    tags: list[str] = Field(default_factory=list)
+    next_run_at: str | None = None
+    last_run_at: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    last_job_id: str | None = None
+    current_job_id: str | None = None
+    buffered_job_id: str | None = None
+    run_count: int = 0
+    success_count: int = 0
+    failure_count: int = 0
+    skipped_count: int = 0
+    consecutive_failures: int = 0
+    paused_reason: str | None = None
+    created_at: str
+    updated_at: str
+    created_by: str | None = None
+    updated_by: str | None = None
+    declared_by: str | None = None
+    version: int = 0
+
+    def to_public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"version", "current_job_id", "buffered_job_id"})
+
+
+JSON_FIELDS = ("configuration",)
+INT_FIELDS = (
+    "max_retries",
+    "timeout_seconds",
+    "max_failures",
+    "max_runs",
+    "run_count",
+    "success_count",
+    "failure_count",
+    "skipped_count",
+    "consecutive_failures",
+    "version",
+)
+
+
+def cron_to_item(cron: CronJob) -> dict[str, Any]:
+    item = cron.model_dump(mode="json")
+    item["configuration"] = json.dumps(item["configuration"], separators=(",", ":"))
+    return {k: v for k, v in item.items() if v is not None and v != []}
+
+
+def cron_from_item(item: dict[str, Any]) -> CronJob:
+    data = dict(item)
+    if isinstance(data.get("configuration"), str):
+        data["configuration"] = json.loads(data["configuration"])
+    for name in INT_FIELDS:
+        if data.get(name) is not None:
+            data[name] = int(data[name])
+    return CronJob.model_validate(data)
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    cron_expression: str = Field(min_length=1, max_length=200, validation_alias=_either("cron_expression", "cronExpression"))
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    after: datetime | None = None
+    count: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("after")
+    @classmethod
+    def _after_has_timezone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("after needs a timezone offset, e.g. 2026-01-01T00:00:00Z")
+        return value

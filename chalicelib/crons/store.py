@@ -1,0 +1,256 @@
+"""DynamoDB repository for cron jobs, with the sparse index the tick reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import ClientError
+
+from chalicelib.crons.models import CronJob, cron_from_item, cron_to_item
+from chalicelib.errors import StaleWriteError
+from chalicelib.store import decode_token, encode_token, is_condition_failure
+
+# Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
+# are due and nothing else, however many paused or finished ones are stored.
+DUE_INDEX = "due"
+BY_STORE_INDEX = "by_store"
+DUE_SHARD = "active"
+
+
+class CronExistsError(StaleWriteError):
+    """Raised when a cron job with that id is already stored."""
+
+    code = "cron_job_exists"
+
+
+def cron_table_definition(table_name: str) -> dict[str, Any]:
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "due_shard", "AttributeType": "S"},
+            {"AttributeName": "next_run_at", "AttributeType": "S"},
+            {"AttributeName": "store_id", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": DUE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "due_shard", "KeyType": "HASH"},
+                    {"AttributeName": "next_run_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_STORE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "store_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    }
+
+
+def _item(cron: CronJob) -> dict[str, Any]:
+    item = cron_to_item(cron)
+    if cron.is_active and cron.next_run_at:
+        item["due_shard"] = DUE_SHARD
+    return item
+
+
+@dataclass(frozen=True)
+class CronPage:
+    crons: list[CronJob]
+    next_token: str | None
+
+
+class DynamoCronStore:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def get(self, cron_id: str) -> CronJob | None:
+        item = self._table.get_item(Key={"id": cron_id}, ConsistentRead=True).get("Item")
+        return cron_from_item(item) if item else None
+
+    def create(self, cron: CronJob) -> CronJob:
+        # attribute_not_exists: a plugin declaring its cron on every start creates it once.
+        try:
+            self._table.put_item(Item=_item(cron), ConditionExpression=Attr("id").not_exists())
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise CronExistsError(f"Cron job {cron.id} already exists.") from exc
+            raise
+        return cron
+
+    def replace(self, cron: CronJob, *, expected_version: int) -> CronJob:
+        """Write the whole definition if nobody changed it since it was read (PUT, PATCH, pause)."""
+        try:
+            self._table.put_item(
+                Item=_item(cron), ConditionExpression=Attr("version").eq(expected_version)
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise StaleWriteError(f"Cron job {cron.id} changed meanwhile; read it and try again.") from exc
+            raise
+        return cron
+
+    def delete(self, cron: CronJob) -> None:
+        try:
+            self._table.delete_item(Key={"id": cron.id}, ConditionExpression=Attr("version").eq(cron.version))
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise StaleWriteError(f"Cron job {cron.id} changed meanwhile; read it and try again.") from exc
+            raise
+
+    def due(self, horizon: str, *, limit: int = 1000) -> list[CronJob]:
+        """Active cron jobs whose next slot is at or before ``horizon``, soonest first."""
+        request: dict[str, Any] = {
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": Key("due_shard").eq(DUE_SHARD) & Key("next_run_at").lte(horizon),
+        }
+        found: list[CronJob] = []
+        while len(found) < limit:
+            page = self._table.query(**request)
+            found.extend(cron_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def list_for_store(self, store_id: str, *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
+        request: dict[str, Any] = {
+            "IndexName": BY_STORE_INDEX,
+            "KeyConditionExpression": Key("store_id").eq(store_id),
+            "ScanIndexForward": False,
+        }
+        return self._page(self._table.query, request, limit=limit, next_token=next_token, condition=condition)
+
+    def list_all(self, *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
+        return self._page(self._table.scan, {}, limit=limit, next_token=next_token, condition=condition)
+
+    @staticmethod
+    def _page(call: Any, request: dict[str, Any], *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
+        if condition is not None:
+            request["FilterExpression"] = condition
+        start = decode_token(next_token)
+        found: list[CronJob] = []
+        for _ in range(10):
+            page_request = dict(request, Limit=limit - len(found))
+            if start:
+                page_request["ExclusiveStartKey"] = start
+            page = call(**page_request)
+            found.extend(cron_from_item(item) for item in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                break
+        return CronPage(crons=found, next_token=encode_token(start))
+
+    def advance(self, cron: CronJob, *, next_run_at: str | None, now: str, fired: int, skipped: int,
+                current_job_id: str | None, deactivate_reason: str | None) -> CronJob:
+        """Move ``next_run_at`` past the slots a tick handled.
+
+        Race prevented: two ticks (overlapping, repeated, or a late one) read the same
+        next_run_at; the condition lets only the first move it, so no slot is handled twice.
+        """
+        names = {"#n": "next_run_at", "#u": "updated_at", "#r": "run_count", "#s": "skipped_count", "#v": "version"}
+        values: dict[str, Any] = {":u": now, ":f": fired, ":s": skipped, ":one": 1, ":old": cron.next_run_at}
+        sets = ["#u = :u", "#r = #r + :f", "#s = #s + :s", "#v = #v + :one"]
+        removes = []
+        if next_run_at is not None and deactivate_reason is None:
+            values[":n"] = next_run_at
+            sets.append("#n = :n")
+        else:
+            names["#d"] = "due_shard"
+            names["#a"] = "is_active"
+            names["#p"] = "paused_reason"
+            values[":false"] = False
+            values[":reason"] = deactivate_reason or "the schedule has no further slots"
+            sets += ["#a = :false", "#p = :reason"]
+            removes += ["#d", "#n"]
+        if current_job_id is not None:
+            names["#c"] = "current_job_id"
+            values[":c"] = current_job_id
+            sets.append("#c = :c")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            answer = self._table.update_item(
+                Key={"id": cron.id},
+                UpdateExpression=expression,
+                ConditionExpression="#n = :old",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise StaleWriteError(f"Cron job {cron.id} was advanced by another tick.") from exc
+            raise
+        return cron_from_item(answer["Attributes"])
+
+    def record_outcome(self, cron_id: str, *, job_id: str, status: str, error: str | None, finished_at: str,
+                       succeeded: bool) -> CronJob | None:
+        """Count a finished run. ADD is commutative, so runs finishing at once never lose a count."""
+        names = {
+            "#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#sc": "success_count",
+            "#fc": "failure_count", "#cf": "consecutive_failures", "#u": "updated_at", "#c": "current_job_id",
+        }
+        values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at,
+                                  ":one": 1, ":zero": 0, ":job": job_id}
+        sets = ["#ls = :ls", "#lr = :lr", "#lj = :lj", "#u = :u"]
+        adds = ["#sc :one"] if succeeded else ["#fc :one", "#cf :one"]
+        if succeeded:
+            sets.append("#cf = :zero")
+        if error:
+            names["#le"] = "last_error"
+            values[":le"] = error[:2000]
+            sets.append("#le = :le")
+        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+        try:
+            answer = self._table.update_item(
+                Key={"id": cron_id},
+                UpdateExpression=expression,
+                ConditionExpression=Attr("id").exists(),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None  # the cron job was deleted; its runs stay as jobs
+            raise
+        cron = cron_from_item(answer["Attributes"])
+        if cron.current_job_id == job_id:
+            self._clear_current(cron_id, job_id)
+        return cron
+
+    def _clear_current(self, cron_id: str, job_id: str) -> None:
+        # Only if still ours: a newer run may already have become the current one.
+        try:
+            self._table.update_item(
+                Key={"id": cron_id},
+                UpdateExpression="REMOVE current_job_id",
+                ConditionExpression=Attr("current_job_id").eq(job_id),
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def pause_after_failures(self, cron: CronJob, reason: str, now: str) -> None:
+        """Auto-pause, only if the failure streak that triggered it is still the stored one."""
+        try:
+            self._table.update_item(
+                Key={"id": cron.id},
+                UpdateExpression="SET is_active = :false, paused_reason = :r, updated_at = :u REMOVE due_shard",
+                ConditionExpression=Attr("consecutive_failures").gte(cron.max_failures or 0) & Attr("is_active").eq(True),
+                ExpressionAttributeValues={":false": False, ":r": reason, ":u": now},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
