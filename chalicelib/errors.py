@@ -91,3 +91,16 @@ class JobStateError(ConflictError):
     """Raised when a job's status forbids the operation (cancel a finished job, retry a running one)."""
 
     code = "invalid_job_state"
+
+
+class TooManyRequestsError(TickworkError):
+    """Raised when a quota (cron jobs per store, jobs per minute) is used up."""
+
+    status_code = 429
+    code = "limit_reached"
+
+
+class CronJobNotFoundError(NotFoundError):
+    """Raised when a cron job id names no cron job the caller may see."""
+
+    code = "cron_job_not_found"

@@ -130,6 +130,7 @@ class Job(BaseModel):
     idempotency_key: str | None = None
     timeout_seconds: int | None = None
     cron_job_id: str | None = None
+    run_after: str | None = None  # buffer_one: start only once this job has finished
     created_by: str | None = None
     logs: list[str] = Field(default_factory=list)
     version: int = 0

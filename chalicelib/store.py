@@ -108,13 +108,27 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
+# Key shapes only (the table name does not matter to them).
+JOBS_TABLE_SHAPE = jobs_table_definition("jobs")
+
+
 def encode_token(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
+def index_key_names(definition: dict[str, Any], index_name: str | None) -> frozenset[str]:
+    """The attributes of a LastEvaluatedKey on the table (None) or one of its indexes."""
+    names = {k["AttributeName"] for k in definition["KeySchema"]}
+    for index in definition.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] == index_name:
+            names |= {k["AttributeName"] for k in index["KeySchema"]}
+    return frozenset(names)
+
+
+def decode_token(token: str | None, expected_keys: frozenset[str]) -> dict[str, Any] | None:
+    """Decode a next_token; one made for another listing (or forged) is a 400, not a DynamoDB error."""
     if not token:
         return None
     try:
@@ -122,8 +136,14 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequestError("next_token is not a token this API issued.", code="invalid_next_token") from exc
-    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
-        raise BadRequestError("next_token is not a token this API issued.", code="invalid_next_token")
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected_keys
+        or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in key.values())
+    ):
+        raise BadRequestError(
+            "next_token is not a token this API issued for this listing.", code="invalid_next_token"
+        )
     return key
 
 
@@ -141,7 +161,6 @@ class DynamoJobStore:
         return job_from_item(item) if item else None
 
     def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
-        start_key = decode_token(next_token)
         filters = self._filter_expression(job_filter)
         request: dict[str, Any] = {}
         if filters is not None:
@@ -169,6 +188,7 @@ class DynamoJobStore:
             call = self._table.query
         else:
             call = self._table.scan
+        start_key = decode_token(next_token, index_key_names(JOBS_TABLE_SHAPE, request.get("IndexName")))
         jobs: list[Job] = []
         for _ in range(MAX_PAGES_PER_LIST):
             # Limit counts items read before the filter, so asking for what is still missing

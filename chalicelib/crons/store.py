@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.crons.models import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
-from chalicelib.store import decode_token, encode_token, is_condition_failure
+from chalicelib.store import decode_token, encode_token, index_key_names, is_condition_failure
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
 # are due and nothing else, however many paused or finished ones are stored.
@@ -56,6 +56,9 @@ def cron_table_definition(table_name: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+CRON_TABLE_SHAPE = cron_table_definition("cron-jobs")
 
 
 def _item(cron: CronJob) -> dict[str, Any]:
@@ -109,6 +112,22 @@ class DynamoCronStore:
                 raise StaleWriteError(f"Cron job {cron.id} changed meanwhile; read it and try again.") from exc
             raise
 
+    def count_for_store(self, store_id: str, *, at_least: int) -> int:
+        """Cron jobs in a store, counting no further than ``at_least`` (the quota check's need)."""
+        request: dict[str, Any] = {
+            "IndexName": BY_STORE_INDEX,
+            "KeyConditionExpression": Key("store_id").eq(store_id),
+            "Select": "COUNT",
+        }
+        total = 0
+        while total < at_least:
+            page = self._table.query(**request)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return total
+
     def due(self, horizon: str, *, limit: int = 1000) -> list[CronJob]:
         """Active cron jobs whose next slot is at or before ``horizon``, soonest first."""
         request: dict[str, Any] = {
@@ -139,7 +158,7 @@ class DynamoCronStore:
     def _page(call: Any, request: dict[str, Any], *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
         if condition is not None:
             request["FilterExpression"] = condition
-        start = decode_token(next_token)
+        start = decode_token(next_token, index_key_names(CRON_TABLE_SHAPE, request.get("IndexName")))
         found: list[CronJob] = []
         for _ in range(10):
             page_request = dict(request, Limit=limit - len(found))

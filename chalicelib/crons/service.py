@@ -1,0 +1,329 @@
+"""Cron-job use cases: create, change, pause, run now, list executions, preview."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase
+
+from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
+from chalicelib.clock import Clock, from_iso, to_iso
+from chalicelib.config import Settings
+from chalicelib.cron import CronSchedule, parse_schedule
+from chalicelib.crons.models import (
+    DEFAULTS,
+    MAX_CONFIGURATION_BYTES,
+    PLATFORM_STORE,
+    REQUIRED_ON_CREATE,
+    CronJob,
+    CronJobFields,
+    PreviewRequest,
+)
+from chalicelib.crons.store import CronExistsError, CronPage, DynamoCronStore
+from chalicelib.errors import (
+    BadRequestError,
+    ConflictError,
+    CronJobNotFoundError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    StaleWriteError,
+    TooManyRequestsError,
+)
+from chalicelib.jobs.registry import JobTypeRegistry
+from chalicelib.jobs.service import JobService, ScheduleOutcome
+from chalicelib.lifecycle import JobStatus, is_terminal
+from chalicelib.models import Job, parse_model
+from chalicelib.store import JobFilter, JobPage
+
+# Firing ids are uuid5(cron id, slot): a slot fired by two ticks is one job.
+SLOT_NAMESPACE = uuid.UUID("0f7d3c52-8a1e-4f8b-b0f4-3f4f3c9a2e61")
+DECLARED_NAMESPACE = uuid.UUID("9a3b1f0e-6c2d-4d7e-8f5a-1b2c3d4e5f60")
+MAX_WRITE_ATTEMPTS = 5
+
+
+def slot_job_id(cron_id: str, slot: datetime) -> str:
+    return str(uuid.uuid5(SLOT_NAMESPACE, f"{cron_id}\n{to_iso(slot)}"))
+
+
+class CronService:
+    def __init__(
+        self,
+        *,
+        store: DynamoCronStore,
+        jobs: JobService,
+        registry: JobTypeRegistry,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+
+    # --- create and change ---------------------------------------------------------------
+
+    def create(self, fields: CronJobFields, principal: Principal, *, cron_id: str | None = None,
+               declared_by: str | None = None) -> CronJob:
+        given = fields.model_dump(exclude_unset=True)
+        missing = [name for name in REQUIRED_ON_CREATE if given.get(name) in (None, "")]
+        if missing:
+            raise BadRequestError(
+                f"Missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.",
+                code="validation_error",
+                details=[{"field": name, "message": "required"} for name in missing],
+            )
+        values = {**DEFAULTS, **given}
+        store_id = self._store_for(values.get("store_id"), principal)
+        values["store_id"] = store_id
+        values["plugin_id"] = principal.plugin_for_new_job(values.get("plugin_id"))
+        self._check_quota(store_id)
+        now = self.clock.now()
+        stamp = to_iso(now)
+        cron = CronJob(
+            id=cron_id or str(uuid.uuid4()),
+            created_at=stamp,
+            updated_at=stamp,
+            created_by=principal.label,
+            updated_by=principal.label,
+            declared_by=declared_by,
+            **{k: v for k, v in values.items() if k in CronJob.model_fields},
+        )
+        cron = self._validated(cron, principal, now, reschedule=True)
+        return self.store.create(cron)
+
+    def update(self, cron_id: str, fields: CronJobFields, principal: Principal, *, replace: bool) -> CronJob:
+        given = fields.model_dump(exclude_unset=True)
+        if replace:
+            missing = [name for name in REQUIRED_ON_CREATE if given.get(name) in (None, "")]
+            if missing:
+                raise BadRequestError(
+                    f"PUT replaces the whole cron job; missing: {', '.join(missing)}.",
+                    code="validation_error",
+                    details=[{"field": name, "message": "required"} for name in missing],
+                )
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.get(cron_id, principal)
+            if "store_id" in given and given["store_id"] != current.store_id:
+                raise BadRequestError(
+                    "A cron job cannot move to another store; create it there instead.",
+                    code="validation_error",
+                    details=[{"field": "store_id", "message": "cannot change"}],
+                )
+            base = {**current.model_dump(), **(DEFAULTS if replace else {}), **given}
+            if "plugin_id" in given:
+                base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
+            now = self.clock.now()
+            base.update(updated_at=to_iso(now), updated_by=principal.label, version=current.version + 1)
+            schedule_changed = any(
+                base[k] != getattr(current, k) for k in ("cron_expression", "timezone")
+            ) or (base["is_active"] and not current.is_active)
+            if base["is_active"] and not current.is_active:
+                base["paused_reason"] = None
+            updated = self._validated(CronJob.model_validate(base), principal, now, reschedule=schedule_changed)
+            try:
+                return self.store.replace(updated, expected_version=current.version)
+            except StaleWriteError:
+                continue
+        raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
+
+    def set_active(self, cron_id: str, principal: Principal, active: bool | None) -> CronJob:
+        """Pause (False), resume (True) or toggle (None)."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.get(cron_id, principal)
+            target = (not current.is_active) if active is None else active
+            if target == current.is_active:
+                return current
+            now = self.clock.now()
+            changes: dict[str, Any] = {
+                "is_active": target,
+                "updated_at": to_iso(now),
+                "updated_by": principal.label,
+                "version": current.version + 1,
+                "paused_reason": None if target else f"paused by {principal.label}",
+            }
+            if target and current.next_run_at is None:
+                # Deactivated after its last slot or its max_runs: resume from now.
+                changes["next_run_at"] = to_iso(self._schedule(current).next_after(now))
+            if target:
+                changes["consecutive_failures"] = 0
+            # A resumed job keeps its next_run_at: the slots missed while paused follow its
+            # misfire policy at the next tick (DESIGN.md §2.4).
+            try:
+                return self.store.replace(current.model_copy(update=changes), expected_version=current.version)
+            except StaleWriteError:
+                continue
+        raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
+
+    def delete(self, cron_id: str, principal: Principal) -> None:
+        current = self.get(cron_id, principal)
+        try:
+            self.store.delete(current)
+        except StaleWriteError:
+            raise ConflictError(f"Cron job {cron_id} changed meanwhile; read it and try again.",
+                                code="write_contention") from None
+
+    # --- read ----------------------------------------------------------------------------
+
+    def get(self, cron_id: str, principal: Principal) -> CronJob:
+        cron = self.store.get(cron_id) if len(cron_id) <= 128 else None
+        if cron is None or not self._visible(cron, principal):
+            raise CronJobNotFoundError(f"No cron job {cron_id!r}.")
+        return cron
+
+    @staticmethod
+    def _visible(cron: CronJob, principal: Principal) -> bool:
+        return principal.can_see(cron.store_id, cron.plugin_id)
+
+    def list(self, principal: Principal, *, store_id: str | None, plugin_id: str | None, job_type: str | None,
+             is_active: bool | None, limit: int, next_token: str | None) -> CronPage:
+        if principal.role == Role.PLUGIN:
+            if plugin_id not in (None, principal.plugin_id):
+                return CronPage(crons=[], next_token=None)
+            plugin_id = principal.plugin_id
+        parts: list[ConditionBase] = []
+        if plugin_id is not None:
+            parts.append(Attr("plugin_id").eq(plugin_id))
+        if job_type is not None:
+            parts.append(Attr("job_type").eq(job_type))
+        if is_active is not None:
+            parts.append(Attr("is_active").eq(is_active))
+        condition: ConditionBase | None = None
+        for part in parts:
+            condition = part if condition is None else condition & part
+        if store_id is None and principal.is_admin:
+            return self.store.list_all(limit=limit, next_token=next_token, condition=condition)
+        if store_id is None:
+            if len(principal.stores) != 1:
+                raise BadRequestError("Name a store_id: this token may see several stores.",
+                                      code="store_id_required", details=[{"field": "store_id", "message": "required"}])
+            store_id = next(iter(principal.stores))
+        if not principal.is_admin and store_id not in principal.stores:
+            return CronPage(crons=[], next_token=None)
+        return self.store.list_for_store(store_id, limit=limit, next_token=next_token, condition=condition)
+
+    def executions(self, cron_id: str, principal: Principal, *, limit: int, next_token: str | None) -> JobPage:
+        cron = self.get(cron_id, principal)
+        return self.jobs.store.list(JobFilter(cron_job_id=cron.id), limit=limit, next_token=next_token)
+
+    def preview(self, request: PreviewRequest) -> dict[str, Any]:
+        schedule = parse_schedule(request.cron_expression, request.timezone)
+        after = request.after or self.clock.now()
+        return {
+            "valid": True,
+            "cron_expression": schedule.expression,
+            "timezone": schedule.timezone,
+            "description": schedule.description,
+            "next_runs": [to_iso_seconds(t) for t in schedule.next_times(after, request.count)],
+        }
+
+    # --- firing --------------------------------------------------------------------------
+
+    def run_now(self, cron_id: str, principal: Principal) -> Job:
+        cron = self.get(cron_id, principal)
+        now = self.clock.now()
+        job = self.execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
+        return self.jobs.submit(job, now).job
+
+    def execution_job(self, cron: CronJob, *, slot: datetime, now: datetime, job_id: str | None = None,
+                      created_by: str | None = None, run_after: str | None = None) -> Job:
+        stamp = to_iso(now)
+        return Job(
+            id=job_id or slot_job_id(cron.id, slot),
+            type=cron.job_type,
+            priority=cron.priority,
+            status=JobStatus.PENDING,
+            payload=cron.configuration,
+            store_id=cron.store_id,
+            plugin_id=cron.plugin_id,
+            metadata={"cron_job_name": cron.name, "timezone": cron.timezone},
+            max_retries=cron.max_retries,
+            created_at=stamp,
+            updated_at=stamp,
+            scheduled_at=to_iso(max(slot, now) if job_id else slot),
+            timeout_seconds=cron.timeout_seconds,
+            cron_job_id=cron.id,
+            created_by=created_by or f"cron:{cron.id}",
+            run_after=run_after,
+        )
+
+    def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
+        return self.jobs.submit(job, now, SYSTEM_PRINCIPAL)
+
+    # --- declared by plugins -------------------------------------------------------------
+
+    def ensure_declared(self, key: str, fields: dict[str, Any], plugin: str) -> CronJob:
+        """Create a plugin's cron job unless it exists: restarting a plugin makes no duplicate."""
+        cron_id = str(uuid.uuid5(DECLARED_NAMESPACE, f"{plugin}\n{key}"))
+        existing = self.store.get(cron_id)
+        if existing is not None:
+            return existing
+        try:
+            return self.create(parse_model(CronJobFields, fields), SYSTEM_PRINCIPAL, cron_id=cron_id,
+                               declared_by=f"plugin:{plugin}:{key}")
+        except CronExistsError:
+            found = self.store.get(cron_id)
+            assert found is not None
+            return found
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _schedule(self, cron: CronJob) -> CronSchedule:
+        return parse_schedule(cron.cron_expression, cron.timezone)
+
+    def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, reschedule: bool) -> CronJob:
+        schedule = self._schedule(cron)
+        job_type = self.registry.get(cron.job_type)
+        if job_type.admin_only and not principal.is_admin:
+            raise ForbiddenError(f"Only an admin may create {cron.job_type!r} cron jobs.", code="admin_only_type")
+        if cron.max_retries > self.settings.max_retries_limit:
+            raise BadRequestError(
+                f"max_retries may be at most {self.settings.max_retries_limit}.",
+                code="validation_error",
+                details=[{"field": "max_retries", "message": f"at most {self.settings.max_retries_limit}"}],
+            )
+        size = len(json.dumps(cron.configuration, separators=(",", ":")).encode())
+        if size > MAX_CONFIGURATION_BYTES:
+            raise PayloadTooLargeError(
+                f"configuration is {size} bytes; the limit is {MAX_CONFIGURATION_BYTES}.",
+                details=[{"field": "configuration", "message": f"over {MAX_CONFIGURATION_BYTES} bytes"}],
+            )
+        configuration = cron.configuration
+        if job_type.payload_model is not None:
+            configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
+                mode="json", exclude_unset=True
+            )
+        changes: dict[str, Any] = {"configuration": configuration, "schedule_description": schedule.description,
+                                   "cron_expression": schedule.expression, "timezone": schedule.timezone}
+        if reschedule or cron.next_run_at is None:
+            changes["next_run_at"] = to_iso(schedule.next_after(now)) if cron.is_active else cron.next_run_at
+        return cron.model_copy(update=changes)
+
+    def _store_for(self, requested: str | None, principal: Principal) -> str:
+        if requested is not None:
+            principal.require_store(requested)
+            return requested
+        if principal.is_admin:
+            return PLATFORM_STORE
+        if len(principal.stores) == 1:
+            return next(iter(principal.stores))
+        raise BadRequestError("Name a store_id: this token may act on several stores.", code="validation_error",
+                              details=[{"field": "store_id", "message": "required"}])
+
+    def _check_quota(self, store_id: str) -> None:
+        limit = self.settings.max_cron_jobs_per_store
+        if self.store.count_for_store(store_id, at_least=limit) >= limit:
+            raise TooManyRequestsError(f"Store {store_id!r} already has {limit} cron jobs, the most it may have.",
+                                       details=[{"field": "store_id", "message": f"limit {limit} reached"}])
+
+
+def to_iso_seconds(moment: datetime) -> str:
+    """Preview times are whole minutes: show them without the microseconds."""
+    return from_iso(to_iso(moment)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_running(job: Job | None) -> bool:
+    return job is not None and not is_terminal(job.status)
