@@ -8,12 +8,11 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import runtime
-from chalicelib.api import background_jobs, meta
+from chalicelib.api import background_jobs, cron_jobs, meta
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
 from chalicelib.config import queue_name
 from chalicelib.plugins import discover_plugins
-from chalicelib.scheduler import run_tick
 
 if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see chalicelib/devserver.py
     from chalicelib.devserver import tune_chalice_local
@@ -24,8 +23,12 @@ app = Chalice(app_name="tickwork")
 app.register_middleware(normalize_error_shape, "http")
 app.register_blueprint(meta.bp, url_prefix="/api")
 app.register_blueprint(background_jobs.bp, url_prefix="/api")
+app.register_blueprint(cron_jobs.bp, url_prefix="/api")
 
-discover_plugins(runtime.job_manager, os.environ.get("TICKWORK_PLUGINS_PACKAGE", "plugins"))
+for plugin in discover_plugins(runtime.job_manager, os.environ.get("TICKWORK_PLUGINS_PACKAGE", "plugins")):
+    # A plugin may serve routes of its own, under /api/<plugin-name>/ by convention.
+    for blueprint in getattr(plugin, "blueprints", []):
+        app.register_blueprint(blueprint, url_prefix="/api")
 
 # Queue names are read at import: Chalice bakes them into the event source mappings.
 QUEUE_PREFIX = os.environ.get("TICKWORK_QUEUE_PREFIX", "tickwork-")
@@ -59,8 +62,8 @@ def worker_low(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
 def tick(event: Any) -> dict[str, Any]:
     # event.time is EventBridge's scheduled time: a deterministic "now" even for a late start.
-    report = run_tick(from_iso(event.time))
-    return {"fired": report.fired}
+    report = runtime.current().scheduler.run_tick(from_iso(event.time))
+    return {"due": report.due, "fired": report.fired, "skipped": report.skipped, "errors": report.errors}
 
 
 WORKERS = {"urgent": worker_urgent, "high": worker_high, "normal": worker_normal, "low": worker_low}

@@ -24,6 +24,8 @@ class Settings:
     jobs_table: str = "tickwork-jobs"
     cron_jobs_table: str = "tickwork-cron-jobs"
     tick_interval_s: int = 60
+    # How often a buffered cron run (overlap_policy buffer_one) checks its predecessor.
+    run_after_poll_s: int = 10
     max_cron_jobs_per_store: int = 200
     queue_prefix: str = "tickwork-"
     backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S

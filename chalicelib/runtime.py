@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
+from chalicelib.crons.outcomes import CronOutcomeRecorder
+from chalicelib.crons.store import DynamoCronStore
 from chalicelib.errors import ServiceUnavailableError
 from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.registry import JobTypeRegistry
@@ -18,6 +20,10 @@ from chalicelib.jobs.service import JobService
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.store import DynamoJobStore
 from chalicelib.worker import JobWorker
+
+if TYPE_CHECKING:
+    from chalicelib.crons.service import CronService
+    from chalicelib.scheduler import Scheduler
 
 # Standard retry mode backs off on throttling; a connection pool as large as the local
 # runner's thread count avoids "connection pool is full" churn.
@@ -46,15 +52,53 @@ class Runtime:
         return SqsPriorityQueues(self.client("sqs"), self.settings.queue_prefix)
 
     @cached_property
+    def cron_store(self) -> DynamoCronStore:
+        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
+        return DynamoCronStore(resource.Table(self.settings.cron_jobs_table))
+
+    @cached_property
+    def cron_outcomes(self) -> CronOutcomeRecorder:
+        return CronOutcomeRecorder(self.cron_store, self.clock)
+
+    @cached_property
     def jobs(self) -> JobService:
         return JobService(
-            store=self.store, queues=self.queues, registry=registry, clock=self.clock, settings=self.settings
+            store=self.store,
+            queues=self.queues,
+            registry=registry,
+            clock=self.clock,
+            settings=self.settings,
+            on_finished=self.cron_outcomes,
         )
 
     @cached_property
     def worker(self) -> JobWorker:
         return JobWorker(
-            store=self.store, queues=self.queues, registry=registry, clock=self.clock, settings=self.settings
+            store=self.store,
+            queues=self.queues,
+            registry=registry,
+            clock=self.clock,
+            settings=self.settings,
+            on_finished=self.cron_outcomes,
+        )
+
+    @cached_property
+    def crons(self) -> CronService:
+        from chalicelib.crons.service import CronService  # loads the cron library only where needed
+
+        return CronService(
+            store=self.cron_store, jobs=self.jobs, registry=registry, clock=self.clock, settings=self.settings
+        )
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        from chalicelib.scheduler import Scheduler
+
+        return Scheduler(
+            crons=self.crons,
+            clock=self.clock,
+            interval_s=self.settings.tick_interval_s,
+            declarations=lambda: job_manager.cron_declarations,
         )
 
     @cached_property

@@ -268,6 +268,7 @@ class DynamoJobStore:
         """
         condition = (
             Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
+            & Attr("run_after").not_exists()
             & Attr("scheduled_at").lte(due_by)
             & (Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(due_by))
         )

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,7 +56,9 @@ class JobWorker:
         registry: JobTypeRegistry,
         clock: Clock,
         settings: Settings,
+        on_finished: Callable[[Job], None] | None = None,
     ) -> None:
+        self.on_finished = on_finished
         self.store = store
         self.queues = queues
         self.registry = registry
@@ -112,6 +115,12 @@ class JobWorker:
                 # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
                 self._set_visibility(queue_url, receipt, wait_s)
                 return RecordResult(Outcome.KEEP, "not due")
+            if job.run_after is not None:
+                before = self.store.get(job.run_after)
+                if before is not None and not is_terminal(before.status):
+                    # buffer_one: the cron's previous run still runs; look again shortly.
+                    self._set_visibility(queue_url, receipt, self.settings.run_after_poll_s)
+                    return RecordResult(Outcome.KEEP, "waiting for the previous run")
             return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
         # running or cancelling
         lease_left = (from_iso(job.lease_until).timestamp() - now.timestamp()) if job.lease_until else 0.0
@@ -122,10 +131,10 @@ class JobWorker:
             return RecordResult(Outcome.KEEP, "held by another worker")
         stamp = to_iso(now)
         if job.status == JobStatus.CANCELLING:
-            self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp)
+            self._finished(self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp))
             return RecordResult(Outcome.DONE, "cancelled after worker loss")
         if not has_retries_left(job.attempts, job.max_retries):
-            self.store.transition(
+            abandoned = self.store.transition(
                 job,
                 JobStatus.FAILED,
                 now=stamp,
@@ -133,6 +142,7 @@ class JobWorker:
                 error=f"The worker stopped (crash or timeout) during attempt {job.attempts} of "
                 f"{job.max_retries + 1}; no retries left.",
             )
+            self._finished(abandoned)
             return RecordResult(Outcome.DONE, "abandoned, out of retries")
         logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
         return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
@@ -202,7 +212,7 @@ class JobWorker:
 
     def _finish(self, attempt: Attempt, status: JobStatus, **fields: Any) -> RecordResult:
         try:
-            self.store.finish(
+            finished = self.store.finish(
                 attempt.job.id,
                 lease_token=attempt.token,
                 status=status,
@@ -214,7 +224,17 @@ class JobWorker:
             # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
             logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
             return RecordResult(Outcome.KEEP, "lease lost at finish")
+        self._finished(finished)
         return RecordResult(Outcome.DONE, status.value)
+
+    def _finished(self, job: Job) -> None:
+        if self.on_finished is None or not is_terminal(job.status):
+            return
+        try:
+            self.on_finished(job)
+        except Exception:
+            # The job's own outcome is recorded; a listener's failure must not turn it into a retry.
+            logger.exception("job %s: finish listener failed", job.id)
 
     def _set_visibility(self, queue_url: str, receipt: str, seconds: float) -> None:
         try:

@@ -31,6 +31,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     StaleWriteError,
     TooManyRequestsError,
+    UnknownJobTypeError,
 )
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
@@ -276,7 +277,10 @@ class CronService:
 
     def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, reschedule: bool) -> CronJob:
         schedule = self._schedule(cron)
-        job_type = self.registry.get(cron.job_type)
+        try:
+            job_type = self.registry.get(cron.job_type)
+        except UnknownJobTypeError as error:
+            raise UnknownJobTypeError(error.message, details=[{"field": "job_type", "message": error.message}]) from None
         if job_type.admin_only and not principal.is_admin:
             raise ForbiddenError(f"Only an admin may create {cron.job_type!r} cron jobs.", code="admin_only_type")
         if cron.max_retries > self.settings.max_retries_limit:

@@ -214,7 +214,7 @@ class DynamoCronStore:
         return cron_from_item(answer["Attributes"])
 
     def record_outcome(self, cron_id: str, *, job_id: str, status: str, error: str | None, finished_at: str,
-                       succeeded: bool) -> CronJob | None:
+                       succeeded: bool | None) -> CronJob | None:
         """Count a finished run. ADD is commutative, so runs finishing at once never lose a count."""
         names = {
             "#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#sc": "success_count",
@@ -223,14 +223,21 @@ class DynamoCronStore:
         values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at,
                                   ":one": 1, ":zero": 0, ":job": job_id}
         sets = ["#ls = :ls", "#lr = :lr", "#lj = :lj", "#u = :u"]
-        adds = ["#sc :one"] if succeeded else ["#fc :one", "#cf :one"]
+        # None (a cancelled run) changes neither count nor streak.
+        adds = ["#sc :one"] if succeeded else ["#fc :one", "#cf :one"] if succeeded is False else []
         if succeeded:
             sets.append("#cf = :zero")
         if error:
             names["#le"] = "last_error"
             values[":le"] = error[:2000]
             sets.append("#le = :le")
-        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        if not adds:
+            for name in ("#sc", "#fc", "#cf"):
+                names.pop(name)
+            values.pop(":one")
+        if not succeeded:
+            values.pop(":zero")
         try:
             answer = self._table.update_item(
                 Key={"id": cron_id},

@@ -13,6 +13,7 @@ from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.registry import JobType, JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.models import Job, ScheduleJobRequest, parse_model
+from chalicelib.scheduler_declarations import CronDeclaration
 
 
 class JobManager:
@@ -25,6 +26,15 @@ class JobManager:
     def __init__(self, registry: JobTypeRegistry, service: Callable[[], JobService]) -> None:
         self.registry = registry
         self._service = service
+        self.cron_declarations: list[CronDeclaration] = []
+
+    def declare_cron_job(self, plugin: str, key: str, **fields: Any) -> None:
+        """Ask for a cron job (the guide's ``createDailySyncJob``) without calling AWS at import.
+
+        The tick creates it once, under an id derived from (plugin, key): restarts, cold starts
+        and several containers make no duplicate, and later edits by its users are kept.
+        """
+        self.cron_declarations.append(CronDeclaration(plugin=plugin, key=key, fields=fields))
 
     def register_job_type(
         self,

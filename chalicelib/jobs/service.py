@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,9 @@ class JobService:
         registry: JobTypeRegistry,
         clock: Clock,
         settings: Settings,
+        on_finished: Callable[[Job], None] | None = None,
     ) -> None:
+        self.on_finished = on_finished
         self.store = store
         self.queues = queues
         self.registry = registry
@@ -232,7 +235,10 @@ class JobService:
             now = to_iso(self.clock.now())
             try:
                 if job.status in (JobStatus.PENDING, JobStatus.RETRYING):
-                    return self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now)
+                    cancelled = self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now)
+                    if self.on_finished is not None:
+                        self.on_finished(cancelled)
+                    return cancelled
                 if job.status == JobStatus.RUNNING:
                     return self.store.transition(job, JobStatus.CANCELLING, now=now)
                 if job.status == JobStatus.CANCELLING:
