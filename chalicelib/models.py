@@ -130,7 +130,8 @@ class Job(BaseModel):
     idempotency_key: str | None = None
     timeout_seconds: int | None = None
     cron_job_id: str | None = None
-    run_after: str | None = None  # buffer_one: start only once this job has finished
+    run_after: str | None = None  # the cron's previous run, for the overlap policy
+    overlap_policy: str | None = None  # "skip" or "buffer_one" when run_after is set
     created_by: str | None = None
     logs: list[str] = Field(default_factory=list)
     version: int = 0

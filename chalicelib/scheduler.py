@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.cron import CronError, parse_schedule
@@ -20,10 +19,12 @@ from chalicelib.crons.models import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
 from chalicelib.errors import StaleWriteError
 from chalicelib.scheduler_declarations import CronDeclaration
-from chalicelib.lifecycle import JobStatus, is_terminal
-from chalicelib.store import JobExistsError
 
 logger = logging.getLogger("tickwork.tick")
+
+# A lease this long expired means its message did not come back (it returns within a lease).
+LOST_LEASE_GRACE_S = 300
+SWEEP_BATCH = 100
 
 
 @dataclass
@@ -34,12 +35,19 @@ class TickReport:
     skipped: int = 0
     lost_races: int = 0
     errors: int = 0
+    requeued: int = 0
     job_ids: list[str] = field(default_factory=list)
 
 
 class Scheduler:
-    def __init__(self, *, crons: CronService, clock: Clock, interval_s: int = 60,
-                 declarations: Callable[[], list[CronDeclaration]] = list) -> None:
+    def __init__(
+        self,
+        *,
+        crons: CronService,
+        clock: Clock,
+        interval_s: int = 60,
+        declarations: Callable[[], list[CronDeclaration]] = list,
+    ) -> None:
         self.crons = crons
         self.clock = clock
         self.interval = timedelta(seconds=interval_s)
@@ -71,33 +79,61 @@ class Scheduler:
             except Exception:
                 report.errors += 1
                 logger.exception("cron job %s: tick failed; it is retried next tick", cron.id)
+        report.requeued = self.requeue_lost_leases(scheduled_at)
         return report
+
+    def requeue_lost_leases(self, now: datetime) -> int:
+        """Send a fresh message for jobs whose worker vanished and whose message is gone too.
+
+        A dead worker's message normally returns within a lease; this sweep covers the rest (a
+        message deleted by hand, or parked in the DLQ while its job still says running). The
+        worker that receives the new message reclaims the job through the expired lease.
+        """
+        cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
+        jobs = self.crons.jobs
+        requeued = 0
+        for job in jobs.store.expired_leases(cutoff, limit=SWEEP_BATCH):
+            try:
+                jobs.requeue(job)
+                requeued += 1
+            except Exception:
+                logger.exception("job %s: could not re-queue after its lease expired", job.id)
+        return requeued
 
     def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> None:
         assert cron.next_run_at is not None
         try:
             schedule = parse_schedule(cron.cron_expression, cron.timezone)
         except CronError as error:
-            self.crons.store.advance(cron, next_run_at=None, now=to_iso(self.clock.now()), fired=0, skipped=0,
-                                     current_job_id=None, deactivate_reason=f"invalid schedule: {error.message}")
+            self.crons.store.advance(
+                cron,
+                next_run_at=None,
+                now=to_iso(self.clock.now()),
+                fired=0,
+                skipped=0,
+                current_job_id=None,
+                deactivate_reason=f"invalid schedule: {error.message}",
+            )
             return
-        plan = plan_firings(schedule, from_iso(cron.next_run_at), now=tick_at, horizon=horizon,
-                            policy=cron.misfire_policy)
+        plan = plan_firings(
+            schedule, from_iso(cron.next_run_at), now=tick_at, horizon=horizon, policy=cron.misfire_policy
+        )
         slots = plan.fire
         deactivate = None
         if cron.max_runs is not None and cron.run_count + len(slots) >= cron.max_runs:
             slots = slots[: max(0, cron.max_runs - cron.run_count)]
             deactivate = f"reached max_runs ({cron.max_runs})"
         current = cron.current_job_id
-        fired = skipped = 0
+        now = self.clock.now()
         for slot in slots:
-            job_id = self._fire_slot(cron, slot, current)
-            if job_id is None:
-                skipped += 1
-                continue
-            fired += 1
-            current = job_id
-            report.job_ids.append(job_id)
+            # Each run names the one fired before it; the worker applies the overlap policy
+            # when the run is due, which is when "the previous run still runs" can be known.
+            run_after = current if cron.overlap_policy != OverlapPolicy.ALLOW else None
+            job = self.crons.execution_job(cron, slot=slot, now=now, run_after=run_after)
+            self.crons.fire(job, now)
+            current = job.id
+            report.job_ids.append(job.id)
+        fired = len(slots)
         if plan.next_run_at is None and deactivate is None:
             deactivate = "the schedule has no further slots"
         # Jobs first, then the conditional advance: a crash in between leaves next_run_at where
@@ -107,40 +143,9 @@ class Scheduler:
             next_run_at=to_iso(plan.next_run_at) if plan.next_run_at else None,
             now=to_iso(self.clock.now()),
             fired=fired,
-            skipped=skipped + plan.skipped,
+            skipped=plan.skipped,
             current_job_id=current if current != cron.current_job_id else None,
             deactivate_reason=deactivate,
         )
         report.fired += fired
-        report.skipped += skipped + plan.skipped
-
-    def _fire_slot(self, cron: CronJob, slot: datetime, current_id: str | None) -> str | None:
-        """Queue one slot's job; None when the overlap policy records it as skipped instead."""
-        now = self.clock.now()
-        previous = self.crons.jobs.store.get(current_id) if current_id else None
-        still_running = previous is not None and not is_terminal(previous.status)
-        run_after = None
-        if still_running and cron.overlap_policy == OverlapPolicy.SKIP:
-            self._record_skip(cron, slot, now, f"skipped: the previous run {current_id} was still running")
-            return None
-        if still_running and cron.overlap_policy == OverlapPolicy.BUFFER_ONE:
-            assert previous is not None
-            if previous.run_after is not None and previous.status == JobStatus.PENDING:
-                # One run already waits for its predecessor: buffer_one keeps at most one.
-                self._record_skip(cron, slot, now, f"skipped: run {current_id} already waits its turn")
-                return None
-            run_after = current_id
-        job = self.crons.execution_job(cron, slot=slot, now=now, run_after=run_after)
-        self.crons.fire(job, now)
-        return job.id
-
-    def _record_skip(self, cron: CronJob, slot: datetime, now: datetime, reason: str) -> None:
-        """A skipped slot is still an execution in the history: a job born cancelled."""
-        stamp = to_iso(now)
-        job = self.crons.execution_job(cron, slot=slot, now=now).model_copy(
-            update={"status": JobStatus.CANCELLED, "error": reason, "completed_at": stamp}
-        )
-        try:
-            self.crons.jobs.store.create(job)
-        except JobExistsError:
-            pass  # an overlapping tick recorded it first
+        report.skipped += plan.skipped

@@ -141,9 +141,7 @@ def decode_token(token: str | None, expected_keys: frozenset[str]) -> dict[str, 
         or set(key) != expected_keys
         or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in key.values())
     ):
-        raise BadRequestError(
-            "next_token is not a token this API issued for this listing.", code="invalid_next_token"
-        )
+        raise BadRequestError("next_token is not a token this API issued for this listing.", code="invalid_next_token")
     return key
 
 
@@ -220,6 +218,23 @@ class DynamoJobStore:
             condition = part if condition is None else condition & part
         return condition
 
+    def expired_leases(self, before: str, *, limit: int) -> list[Job]:
+        """Running or cancelling jobs whose lease ended before ``before`` (the tick's sweep)."""
+        found: list[Job] = []
+        for status in (JobStatus.RUNNING, JobStatus.CANCELLING):
+            request: dict[str, Any] = {
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": Key("status").eq(status.value),
+                "FilterExpression": Attr("lease_until").lt(before),
+            }
+            for _ in range(MAX_PAGES_PER_LIST):
+                page = self._table.query(**request)
+                found.extend(job_from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page or len(found) >= limit:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
     def count_by_status(self, store_ids: Iterable[str] | None) -> dict[str, int]:
         """Jobs per status, for some stores (index queries) or for all (admin)."""
         counts = {status.value: 0 for status in JobStatus}
@@ -268,7 +283,6 @@ class DynamoJobStore:
         """
         condition = (
             Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
-            & Attr("run_after").not_exists()
             & Attr("scheduled_at").lte(due_by)
             & (Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(due_by))
         )
@@ -305,6 +319,16 @@ class DynamoJobStore:
             "updated_at": now,
         }
         return self._update(job.id, changes, expected & Attr("version").eq(job.version), remove=["next_attempt_at"])
+
+    def release(self, job: Job, *, lease_token: str, now: str, not_before: str) -> Job:
+        """Give a claimed attempt back unused (its cron predecessor still runs): pending again."""
+        changes = {
+            "status": JobStatus.PENDING.value,
+            "attempts": max(0, job.attempts - 1),
+            "updated_at": now,
+            "next_attempt_at": not_before,
+        }
+        return self._update(job.id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until"])
 
     def heartbeat(
         self,

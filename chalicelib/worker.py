@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -115,12 +115,6 @@ class JobWorker:
                 # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
                 self._set_visibility(queue_url, receipt, wait_s)
                 return RecordResult(Outcome.KEEP, "not due")
-            if job.run_after is not None:
-                before = self.store.get(job.run_after)
-                if before is not None and not is_terminal(before.status):
-                    # buffer_one: the cron's previous run still runs; look again shortly.
-                    self._set_visibility(queue_url, receipt, self.settings.run_after_poll_s)
-                    return RecordResult(Outcome.KEEP, "waiting for the previous run")
             return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
         # running or cancelling
         lease_left = (from_iso(job.lease_until).timestamp() - now.timestamp()) if job.lease_until else 0.0
@@ -169,6 +163,10 @@ class JobWorker:
             progress_interval_s=self.settings.progress_interval_s,
             max_log_lines=self.settings.max_log_lines,
         )
+        if job.run_after is not None and job.overlap_policy is not None:
+            waiting = self._apply_overlap_policy(attempt, queue_url, receipt)
+            if waiting is not None:
+                return waiting
         try:
             handler_cls = self.registry.get(job.type).handler
         except UnknownJobTypeError as exc:
@@ -194,6 +192,36 @@ class JobWorker:
             # a lease nobody renews is what brings the job back.
             attempt.stop_heartbeat()
         return self._finish(attempt, JobStatus.COMPLETED, result=result, progress=100)
+
+    def _apply_overlap_policy(self, attempt: Attempt, queue_url: str, receipt: str) -> RecordResult | None:
+        """A cron run whose previous run still runs: skip it, or (buffer_one) wait for it.
+
+        Decided here, when the run is due, not when the tick queued it a minute ahead.
+        """
+        job = attempt.job
+        before = self.store.get(job.run_after) if job.run_after else None
+        if before is None or is_terminal(before.status):
+            return None
+        waits = job.overlap_policy == "buffer_one" and before.status != JobStatus.PENDING
+        if not waits:
+            # skip, or buffer_one with a run already waiting: at most one may wait.
+            reason = (
+                f"skipped: the previous run {before.id} was still {before.status.value}"
+                if before.status != JobStatus.PENDING
+                else f"skipped: run {before.id} already waits its turn"
+            )
+            return self._finish(
+                attempt, JobStatus.CANCELLED, error=reason, result={"skipped": True, "previous_run": before.id}
+            )
+        now = self.clock.now()
+        self.store.release(
+            job,
+            lease_token=attempt.token,
+            now=to_iso(now),
+            not_before=to_iso(now + timedelta(seconds=self.settings.run_after_poll_s)),
+        )
+        self._set_visibility(queue_url, receipt, self.settings.run_after_poll_s)
+        return RecordResult(Outcome.KEEP, "waiting for the previous run")
 
     def _after_failure(self, attempt: Attempt, exc: Exception, queue_url: str, receipt: str) -> RecordResult:
         job = attempt.job

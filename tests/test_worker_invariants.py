@@ -6,6 +6,7 @@ import dataclasses
 import json
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,11 @@ from chalicelib.clock import from_iso
 from chalicelib.config import Settings
 from chalicelib.lifecycle import JobStatus
 from tests import handlers
-from tests.conftest import Stack, built_stack
+from tests.conftest import T0, Stack, built_stack
+
+
+def T0_PLUS(minutes: int) -> datetime:  # noqa: N802 - reads as the constant it offsets
+    return T0 + timedelta(minutes=minutes)
 
 
 def queue_url(stack: Stack, priority: str = "normal") -> str:
@@ -259,3 +264,27 @@ def test_an_attempt_past_its_timeout_fails_as_timed_out_at_its_next_report(clock
     assert failed.status == JobStatus.FAILED
     assert failed.error == "JobTimedOut: the attempt ran past its timeout of 25 s"
     assert handlers.completions[job["id"]] == 0
+
+
+def test_the_tick_requeues_a_running_job_whose_worker_and_message_both_vanished(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+    sqs = stack.session.client("sqs")
+    message = sqs.receive_message(QueueUrl=queue_url(stack), MaxNumberOfMessages=1)["Messages"][0]
+    store = stack.runtime.store
+    store.claim_due(
+        job["id"],
+        lease_token="gone",
+        now="2026-11-28T12:00:00.000000Z",
+        lease_until="2026-11-28T12:01:00.000000Z",
+        due_by="2026-11-28T12:00:00.000000Z",
+    )
+    sqs.delete_message(QueueUrl=queue_url(stack), ReceiptHandle=message["ReceiptHandle"])  # deleted by mistake
+    assert stack.runtime.scheduler.run_tick(T0_PLUS(2)).requeued == 0  # lease lapsed, but only just
+    stack.clock.advance(600)  # type: ignore[union-attr]
+    assert stack.runtime.scheduler.run_tick(T0_PLUS(10)).requeued == 1
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED and done.attempts == 2

@@ -49,7 +49,10 @@ def plan_firings(
     cutoff = now - timedelta(seconds=grace_s)
     missed: list[datetime] = []
     if next_run_at < cutoff:
-        missed = [next_run_at, *schedule.times_between(next_run_at, cutoff - timedelta(microseconds=1), MAX_COUNTED_MISSES)]
+        missed = [
+            next_run_at,
+            *schedule.times_between(next_run_at, cutoff - timedelta(microseconds=1), MAX_COUNTED_MISSES),
+        ]
     first_upcoming = next_run_at if next_run_at >= cutoff else schedule.next_after(cutoff - timedelta(microseconds=1))
     upcoming: list[datetime] = []
     if first_upcoming <= horizon:
@@ -61,6 +64,9 @@ def plan_firings(
         return FiringPlan(fire=missed[:RUN_ALL_BATCH], next_run_at=missed[RUN_ALL_BATCH])
     if policy == MisfirePolicy.RUN_ALL:
         return FiringPlan(fire=missed + upcoming, next_run_at=after_horizon)
-    if policy == MisfirePolicy.RUN_ONCE and missed:
+    if policy == MisfirePolicy.RUN_ONCE and missed and not (upcoming and upcoming[0] <= now):
+        # One catch-up run for all the missed slots...
         return FiringPlan(fire=[missed[-1], *upcoming], skipped=len(missed) - 1, next_run_at=after_horizon)
+    # ...unless a slot is due right now anyway: it is the catch-up (coalesced, as APScheduler's
+    # coalesce does), so a resumed job does not run twice in the same minute.
     return FiringPlan(fire=upcoming, skipped=len(missed), next_run_at=after_horizon)

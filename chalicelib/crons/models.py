@@ -45,7 +45,9 @@ class CronJobFields(BaseModel):
         default=None, min_length=1, max_length=200, validation_alias=_either("cron_expression", "cronExpression")
     )
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    job_type: str | None = Field(default=None, min_length=3, max_length=128, validation_alias=_either("job_type", "jobType"))
+    job_type: str | None = Field(
+        default=None, min_length=3, max_length=128, validation_alias=_either("job_type", "jobType")
+    )
     configuration: dict[str, Any] | None = None
     plugin_id: str | None = Field(default=None, pattern=ID_PATTERN, validation_alias=_either("plugin_id", "pluginId"))
     store_id: str | None = Field(default=None, pattern=ID_PATTERN, validation_alias=_either("store_id", "storeId"))
@@ -55,10 +57,16 @@ class CronJobFields(BaseModel):
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=7 * 24 * 3600, validation_alias=_either("timeout_seconds", "timeoutSeconds")
     )
-    max_failures: int | None = Field(default=None, ge=1, le=1000, validation_alias=_either("max_failures", "maxFailures"))
+    max_failures: int | None = Field(
+        default=None, ge=1, le=1000, validation_alias=_either("max_failures", "maxFailures")
+    )
     max_runs: int | None = Field(default=None, ge=1, validation_alias=_either("max_runs", "maxRuns"))
-    misfire_policy: MisfirePolicy | None = Field(default=None, validation_alias=_either("misfire_policy", "misfirePolicy"))
-    overlap_policy: OverlapPolicy | None = Field(default=None, validation_alias=_either("overlap_policy", "overlapPolicy"))
+    misfire_policy: MisfirePolicy | None = Field(
+        default=None, validation_alias=_either("misfire_policy", "misfirePolicy")
+    )
+    overlap_policy: OverlapPolicy | None = Field(
+        default=None, validation_alias=_either("overlap_policy", "overlapPolicy")
+    )
     tags: list[str] | None = Field(default=None, max_length=20)
 
 
@@ -162,7 +170,9 @@ def cron_from_item(item: dict[str, Any]) -> CronJob:
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    cron_expression: str = Field(min_length=1, max_length=200, validation_alias=_either("cron_expression", "cronExpression"))
+    cron_expression: str = Field(
+        min_length=1, max_length=200, validation_alias=_either("cron_expression", "cronExpression")
+    )
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     after: datetime | None = None
     count: int = Field(default=5, ge=1, le=100)

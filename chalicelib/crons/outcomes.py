@@ -23,11 +23,12 @@ class CronOutcomeRecorder:
         if not job.cron_job_id or not is_terminal(job.status):
             return
         succeeded = {JobStatus.COMPLETED: True, JobStatus.FAILED: False}.get(job.status)
+        skipped = isinstance(job.result, dict) and job.result.get("skipped") is True
         now = to_iso(self.clock.now())
         cron = self.store.record_outcome(
             job.cron_job_id,
             job_id=job.id,
-            status=job.status.value,
+            status="skipped" if skipped else job.status.value,
             error=job.error if job.status == JobStatus.FAILED else None,
             finished_at=job.completed_at or now,
             succeeded=succeeded,

@@ -67,8 +67,9 @@ class CronService:
 
     # --- create and change ---------------------------------------------------------------
 
-    def create(self, fields: CronJobFields, principal: Principal, *, cron_id: str | None = None,
-               declared_by: str | None = None) -> CronJob:
+    def create(
+        self, fields: CronJobFields, principal: Principal, *, cron_id: str | None = None, declared_by: str | None = None
+    ) -> CronJob:
         given = fields.model_dump(exclude_unset=True)
         missing = [name for name in REQUIRED_ON_CREATE if given.get(name) in (None, "")]
         if missing:
@@ -119,9 +120,9 @@ class CronService:
                 base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
             now = self.clock.now()
             base.update(updated_at=to_iso(now), updated_by=principal.label, version=current.version + 1)
-            schedule_changed = any(
-                base[k] != getattr(current, k) for k in ("cron_expression", "timezone")
-            ) or (base["is_active"] and not current.is_active)
+            schedule_changed = any(base[k] != getattr(current, k) for k in ("cron_expression", "timezone")) or (
+                base["is_active"] and not current.is_active
+            )
             if base["is_active"] and not current.is_active:
                 base["paused_reason"] = None
             updated = self._validated(CronJob.model_validate(base), principal, now, reschedule=schedule_changed)
@@ -164,8 +165,9 @@ class CronService:
         try:
             self.store.delete(current)
         except StaleWriteError:
-            raise ConflictError(f"Cron job {cron_id} changed meanwhile; read it and try again.",
-                                code="write_contention") from None
+            raise ConflictError(
+                f"Cron job {cron_id} changed meanwhile; read it and try again.", code="write_contention"
+            ) from None
 
     # --- read ----------------------------------------------------------------------------
 
@@ -179,8 +181,17 @@ class CronService:
     def _visible(cron: CronJob, principal: Principal) -> bool:
         return principal.can_see(cron.store_id, cron.plugin_id)
 
-    def list(self, principal: Principal, *, store_id: str | None, plugin_id: str | None, job_type: str | None,
-             is_active: bool | None, limit: int, next_token: str | None) -> CronPage:
+    def list(
+        self,
+        principal: Principal,
+        *,
+        store_id: str | None,
+        plugin_id: str | None,
+        job_type: str | None,
+        is_active: bool | None,
+        limit: int,
+        next_token: str | None,
+    ) -> CronPage:
         if principal.role == Role.PLUGIN:
             if plugin_id not in (None, principal.plugin_id):
                 return CronPage(crons=[], next_token=None)
@@ -199,8 +210,11 @@ class CronService:
             return self.store.list_all(limit=limit, next_token=next_token, condition=condition)
         if store_id is None:
             if len(principal.stores) != 1:
-                raise BadRequestError("Name a store_id: this token may see several stores.",
-                                      code="store_id_required", details=[{"field": "store_id", "message": "required"}])
+                raise BadRequestError(
+                    "Name a store_id: this token may see several stores.",
+                    code="store_id_required",
+                    details=[{"field": "store_id", "message": "required"}],
+                )
             store_id = next(iter(principal.stores))
         if not principal.is_admin and store_id not in principal.stores:
             return CronPage(crons=[], next_token=None)
@@ -229,8 +243,16 @@ class CronService:
         job = self.execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
         return self.jobs.submit(job, now).job
 
-    def execution_job(self, cron: CronJob, *, slot: datetime, now: datetime, job_id: str | None = None,
-                      created_by: str | None = None, run_after: str | None = None) -> Job:
+    def execution_job(
+        self,
+        cron: CronJob,
+        *,
+        slot: datetime,
+        now: datetime,
+        job_id: str | None = None,
+        created_by: str | None = None,
+        run_after: str | None = None,
+    ) -> Job:
         stamp = to_iso(now)
         return Job(
             id=job_id or slot_job_id(cron.id, slot),
@@ -249,6 +271,7 @@ class CronService:
             cron_job_id=cron.id,
             created_by=created_by or f"cron:{cron.id}",
             run_after=run_after,
+            overlap_policy=cron.overlap_policy.value if run_after else None,
         )
 
     def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
@@ -263,8 +286,12 @@ class CronService:
         if existing is not None:
             return existing
         try:
-            return self.create(parse_model(CronJobFields, fields), SYSTEM_PRINCIPAL, cron_id=cron_id,
-                               declared_by=f"plugin:{plugin}:{key}")
+            return self.create(
+                parse_model(CronJobFields, fields),
+                SYSTEM_PRINCIPAL,
+                cron_id=cron_id,
+                declared_by=f"plugin:{plugin}:{key}",
+            )
         except CronExistsError:
             found = self.store.get(cron_id)
             assert found is not None
@@ -280,7 +307,9 @@ class CronService:
         try:
             job_type = self.registry.get(cron.job_type)
         except UnknownJobTypeError as error:
-            raise UnknownJobTypeError(error.message, details=[{"field": "job_type", "message": error.message}]) from None
+            raise UnknownJobTypeError(
+                error.message, details=[{"field": "job_type", "message": error.message}]
+            ) from None
         if job_type.admin_only and not principal.is_admin:
             raise ForbiddenError(f"Only an admin may create {cron.job_type!r} cron jobs.", code="admin_only_type")
         if cron.max_retries > self.settings.max_retries_limit:
@@ -300,8 +329,12 @@ class CronService:
             configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
                 mode="json", exclude_unset=True
             )
-        changes: dict[str, Any] = {"configuration": configuration, "schedule_description": schedule.description,
-                                   "cron_expression": schedule.expression, "timezone": schedule.timezone}
+        changes: dict[str, Any] = {
+            "configuration": configuration,
+            "schedule_description": schedule.description,
+            "cron_expression": schedule.expression,
+            "timezone": schedule.timezone,
+        }
         if reschedule or cron.next_run_at is None:
             changes["next_run_at"] = to_iso(schedule.next_after(now)) if cron.is_active else cron.next_run_at
         return cron.model_copy(update=changes)
@@ -314,14 +347,19 @@ class CronService:
             return PLATFORM_STORE
         if len(principal.stores) == 1:
             return next(iter(principal.stores))
-        raise BadRequestError("Name a store_id: this token may act on several stores.", code="validation_error",
-                              details=[{"field": "store_id", "message": "required"}])
+        raise BadRequestError(
+            "Name a store_id: this token may act on several stores.",
+            code="validation_error",
+            details=[{"field": "store_id", "message": "required"}],
+        )
 
     def _check_quota(self, store_id: str) -> None:
         limit = self.settings.max_cron_jobs_per_store
         if self.store.count_for_store(store_id, at_least=limit) >= limit:
-            raise TooManyRequestsError(f"Store {store_id!r} already has {limit} cron jobs, the most it may have.",
-                                       details=[{"field": "store_id", "message": f"limit {limit} reached"}])
+            raise TooManyRequestsError(
+                f"Store {store_id!r} already has {limit} cron jobs, the most it may have.",
+                details=[{"field": "store_id", "message": f"limit {limit} reached"}],
+            )
 
 
 def to_iso_seconds(moment: datetime) -> str:

@@ -95,9 +95,7 @@ class DynamoCronStore:
     def replace(self, cron: CronJob, *, expected_version: int) -> CronJob:
         """Write the whole definition if nobody changed it since it was read (PUT, PATCH, pause)."""
         try:
-            self._table.put_item(
-                Item=_item(cron), ConditionExpression=Attr("version").eq(expected_version)
-            )
+            self._table.put_item(Item=_item(cron), ConditionExpression=Attr("version").eq(expected_version))
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise StaleWriteError(f"Cron job {cron.id} changed meanwhile; read it and try again.") from exc
@@ -143,7 +141,9 @@ class DynamoCronStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
-    def list_for_store(self, store_id: str, *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
+    def list_for_store(
+        self, store_id: str, *, limit: int, next_token: str | None, condition: ConditionBase | None
+    ) -> CronPage:
         request: dict[str, Any] = {
             "IndexName": BY_STORE_INDEX,
             "KeyConditionExpression": Key("store_id").eq(store_id),
@@ -155,7 +155,9 @@ class DynamoCronStore:
         return self._page(self._table.scan, {}, limit=limit, next_token=next_token, condition=condition)
 
     @staticmethod
-    def _page(call: Any, request: dict[str, Any], *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
+    def _page(
+        call: Any, request: dict[str, Any], *, limit: int, next_token: str | None, condition: ConditionBase | None
+    ) -> CronPage:
         if condition is not None:
             request["FilterExpression"] = condition
         start = decode_token(next_token, index_key_names(CRON_TABLE_SHAPE, request.get("IndexName")))
@@ -171,8 +173,17 @@ class DynamoCronStore:
                 break
         return CronPage(crons=found, next_token=encode_token(start))
 
-    def advance(self, cron: CronJob, *, next_run_at: str | None, now: str, fired: int, skipped: int,
-                current_job_id: str | None, deactivate_reason: str | None) -> CronJob:
+    def advance(
+        self,
+        cron: CronJob,
+        *,
+        next_run_at: str | None,
+        now: str,
+        fired: int,
+        skipped: int,
+        current_job_id: str | None,
+        deactivate_reason: str | None,
+    ) -> CronJob:
         """Move ``next_run_at`` past the slots a tick handled.
 
         Race prevented: two ticks (overlapping, repeated, or a late one) read the same
@@ -213,31 +224,36 @@ class DynamoCronStore:
             raise
         return cron_from_item(answer["Attributes"])
 
-    def record_outcome(self, cron_id: str, *, job_id: str, status: str, error: str | None, finished_at: str,
-                       succeeded: bool | None) -> CronJob | None:
-        """Count a finished run. ADD is commutative, so runs finishing at once never lose a count."""
-        names = {
-            "#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#sc": "success_count",
-            "#fc": "failure_count", "#cf": "consecutive_failures", "#u": "updated_at", "#c": "current_job_id",
-        }
-        values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at,
-                                  ":one": 1, ":zero": 0, ":job": job_id}
+    def record_outcome(
+        self, cron_id: str, *, job_id: str, status: str, error: str | None, finished_at: str, succeeded: bool | None
+    ) -> CronJob | None:
+        """Count a finished run (``succeeded`` None: a cancelled run, counted nowhere).
+
+        ADD is commutative, so runs finishing at the same moment never lose a count.
+        """
+        names = {"#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#u": "updated_at"}
+        values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at}
         sets = ["#ls = :ls", "#lr = :lr", "#lj = :lj", "#u = :u"]
-        # None (a cancelled run) changes neither count nor streak.
-        adds = ["#sc :one"] if succeeded else ["#fc :one", "#cf :one"] if succeeded is False else []
+        adds: list[str] = []
+        if succeeded is not None:
+            values[":one"] = 1
         if succeeded:
+            names.update({"#sc": "success_count", "#cf": "consecutive_failures"})
+            values[":zero"] = 0
+            adds.append("#sc :one")
             sets.append("#cf = :zero")
+        elif succeeded is False:
+            names.update({"#fc": "failure_count", "#cf": "consecutive_failures"})
+            adds += ["#fc :one", "#cf :one"]
+        if status == "skipped":
+            names["#sk"] = "skipped_count"
+            values[":one"] = 1
+            adds.append("#sk :one")
         if error:
             names["#le"] = "last_error"
             values[":le"] = error[:2000]
             sets.append("#le = :le")
         expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-        if not adds:
-            for name in ("#sc", "#fc", "#cf"):
-                names.pop(name)
-            values.pop(":one")
-        if not succeeded:
-            values.pop(":zero")
         try:
             answer = self._table.update_item(
                 Key={"id": cron_id},
@@ -274,7 +290,8 @@ class DynamoCronStore:
             self._table.update_item(
                 Key={"id": cron.id},
                 UpdateExpression="SET is_active = :false, paused_reason = :r, updated_at = :u REMOVE due_shard",
-                ConditionExpression=Attr("consecutive_failures").gte(cron.max_failures or 0) & Attr("is_active").eq(True),
+                ConditionExpression=Attr("consecutive_failures").gte(cron.max_failures or 0)
+                & Attr("is_active").eq(True),
                 ExpressionAttributeValues={":false": False, ":r": reason, ":u": now},
             )
         except ClientError as exc:

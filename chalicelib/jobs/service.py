@@ -167,6 +167,10 @@ class JobService:
             return max(now, request.run_at)
         return now
 
+    def requeue(self, job: Job) -> None:
+        """Send another message for a stored job (duplicates are harmless: claims are conditional)."""
+        self._enqueue(job, self.clock.now())
+
     def _enqueue(self, job: Job, now: datetime) -> None:
         delay_s = max(0.0, (from_iso(job.scheduled_at) - now).total_seconds())
         self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=int(delay_s))
