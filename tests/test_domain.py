@@ -12,7 +12,16 @@ from chalicelib.lifecycle import PRIORITY_ORDER, Priority, attempts_allowed, has
 from chalicelib.priority import polling_order
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE_MODULES = ["backoff.py", "lifecycle.py", "priority.py", "clock.py", "config.py"]
+PURE_MODULES = [
+    "backoff.py",
+    "lifecycle.py",
+    "priority.py",
+    "clock.py",
+    "config.py",
+    "cron.py",
+    "cron_describe.py",
+    "crons/firing.py",
+]
 FORBIDDEN_IMPORTS = {"boto3", "botocore", "chalice", "requests", "moto"}
 
 
