@@ -18,10 +18,11 @@ America/Santiago and America/Havana (midnight shifts) and Pacific/Chatham (:45 s
 expressions, a start every 10 minutes over ±30 h (73,440 calls each):
 
 - croniter: 580 wrong answers. Fixed-time jobs fire twice in a repeated hour (``30 1 * * *``,
-  New York, 2026-11-01: 05:30Z and 06:30Z; ``0 0 * * *`` in Havana likewise), ``0 */6 * * *``
-  skips or shifts slots in Havana and Santiago. It also ORs ``0 0 */10 * 1`` (not Vixie), raises on
-  a never-firing ``0 0 31 2 *`` only when iterated (0.9 ms here; ``is_valid`` says True), and made
-  10-21k next() calls/s.
+  New York, 2026-11-01: 05:30Z and 06:30Z; ``0 0 * * *`` in Havana likewise); ``0 */6 * * *``
+  gains a 01:00 run when midnight is skipped (Havana, Santiago); ``*/7 2 * * *`` runs at 03:00 on
+  a spring-forward day. It also ORs ``0 0 */10 * 1`` (not Vixie), reads a one-value range as ``*``
+  (``10 9 28-28 * *`` fired on 11-13), raises on a never-firing ``0 0 31 2 *`` only when iterated
+  (0.9 ms here; ``is_valid`` says True), and made 10-21k next() calls/s.
 - cronsim, aware datetimes: 206 wrong answers. It fires fixed-time jobs once in the repeated hour,
   but can return a time before its start there (start 06:10Z, ``30 1 * * *`` -> 05:30Z); with
   that filtered, 181 remain, all in zones whose shift is not a whole hour at a whole hour: in
@@ -29,8 +30,11 @@ expressions, a start every 10 minutes over ±30 h (73,440 calls each):
   in Chatham ``*/7 2 * * *`` misses the repeated 02:4x. It made 26-101k next() calls/s, has no
   dependencies, ANDs/ORs day fields like Vixie and rejects ``0 0 31 2 *`` at parse.
 
-So cronsim does the calendar work on naive wall-clock times (no timezone: there it is exact and
-fast) and this module maps wall time to real time, with the two Vixie rules made explicit:
+So cronsim does the calendar work on naive wall-clock times (no timezone: there it is exact; on
+2,902 random naive cases without one-value ranges it agreed with croniter given the Vixie day
+rule, the 4 differences being never-firing expressions both reject) and this module maps wall
+time to real time, with the two Vixie rules made explicit. Against the same model: 0 wrong
+answers in 164,670 calls (nine zones) and in 558 random expressions near transitions.
 
 - A *fixed-time* job (neither minute nor hour field starts with ``*``) fires at the first real
   instant showing its wall time: once in a repeated (fall-back) hour, and right after the jump
