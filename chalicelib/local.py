@@ -58,6 +58,10 @@ def prepare_environment(moto_port: int | None) -> Any:
     if not os.environ.get("AWS_ENDPOINT_URL"):
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.local_moto import serialize_moto_requests
+
+        serialize_moto_requests()
+
         port = moto_port or free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
@@ -80,23 +84,14 @@ class Tick(threading.Thread):
         self._stop_event = stop
 
     def run(self) -> None:
-        from chalicelib.local_runner import LambdaContext
+        from chalicelib.local_runner import LambdaContext, scheduled_event
 
         while True:
             now = datetime.now(UTC)
             next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             if self._stop_event.wait((next_minute - now).total_seconds()):
                 return
-            event = {
-                "version": "0",
-                "id": next_minute.isoformat(),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "time": next_minute.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": os.environ["AWS_REGION"],
-                "resources": ["arn:aws:events:local:000000000000:rule/tickwork-tick"],
-                "detail": {},
-            }
+            event = scheduled_event(next_minute, os.environ["AWS_REGION"])
             try:
                 self._function(event, LambdaContext(function_name="tickwork-tick", timeout_s=60))
             except Exception:

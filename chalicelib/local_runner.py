@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib.lifecycle import Priority
@@ -63,6 +64,21 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
             }
         )
     return {"Records": records}
+
+
+def scheduled_event(moment: datetime, region: str) -> dict[str, Any]:
+    """EventBridge's scheduled event, as Lambda hands it to ``app.tick``."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:000000000000:rule/tickwork-tick"],
+        "detail": {},
+    }
 
 
 class QueuePoller:

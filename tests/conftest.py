@@ -32,9 +32,12 @@ from chalicelib.auth import Role, mint_token
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings, queue_name
 from chalicelib.lifecycle import PRIORITY_ORDER
+from chalicelib.local_moto import serialize_moto_requests
 from chalicelib.local_runner import QueuePoller
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
+
+serialize_moto_requests()  # conditional writes atomic, as in DynamoDB (see chalicelib/local_moto.py)
 
 SECRET = os.environ["TICKWORK_JWT_SECRET"]
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

@@ -229,3 +229,14 @@ def test_the_tick_reads_only_due_cron_jobs(cron_stack: Stack, admin: str) -> Non
     cron_stack.post(f"/api/cron-jobs/{paused['id']}/pause", {}, admin)
     found = cron_stack.runtime.cron_store.due(to_iso(at(6)))
     assert [c.id for c in found] == [due["id"]]
+
+
+def test_the_tick_lambda_handler_fires_due_slots_from_an_eventbridge_event(cron_stack: Stack, admin: str) -> None:
+    import app as app_module
+    from chalicelib.local_runner import LambdaContext, scheduled_event
+
+    cron = create_cron(cron_stack, admin)
+    cron_stack.clock.advance(300)  # type: ignore[union-attr]
+    answer = app_module.tick(scheduled_event(at(5), "us-east-1"), LambdaContext("tick", 60))
+    assert answer["fired"] == 1
+    assert [job.scheduled_at for job in executions(cron_stack, cron["id"])] == [to_iso(at(5))]
