@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 import uuid
 from collections.abc import Callable
@@ -173,7 +174,8 @@ class JobService:
 
     def _enqueue(self, job: Job, now: datetime) -> None:
         delay_s = max(0.0, (from_iso(job.scheduled_at) - now).total_seconds())
-        self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=int(delay_s))
+        # Rounded up: SQS delays are whole seconds, and a cron run must not start before its slot.
+        self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=math.ceil(delay_s))
 
     # --- read --------------------------------------------------------------------------
 
