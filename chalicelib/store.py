@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import BadRequestError, StaleWriteError
+from chalicelib.dynamo import (
+    ConditionFailedWithItemError,
+    decode_token,
+    encode_token,
+    index_key_names,
+    is_condition_failure,
+    old_item,
+    read_pages,
+)
+from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus
 from chalicelib.models import Job, job_from_item, job_to_item
 
@@ -112,39 +118,6 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
 JOBS_TABLE_SHAPE = jobs_table_definition("jobs")
 
 
-def encode_token(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def index_key_names(definition: dict[str, Any], index_name: str | None) -> frozenset[str]:
-    """The attributes of a LastEvaluatedKey on the table (None) or one of its indexes."""
-    names = {k["AttributeName"] for k in definition["KeySchema"]}
-    for index in definition.get("GlobalSecondaryIndexes", []):
-        if index["IndexName"] == index_name:
-            names |= {k["AttributeName"] for k in index["KeySchema"]}
-    return frozenset(names)
-
-
-def decode_token(token: str | None, expected_keys: frozenset[str]) -> dict[str, Any] | None:
-    """Decode a next_token; one made for another listing (or forged) is a 400, not a DynamoDB error."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequestError("next_token is not a token this API issued.", code="invalid_next_token") from exc
-    if (
-        not isinstance(key, dict)
-        or set(key) != expected_keys
-        or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in key.values())
-    ):
-        raise BadRequestError("next_token is not a token this API issued for this listing.", code="invalid_next_token")
-    return key
-
-
 class DynamoJobStore:
     """Jobs in one DynamoDB table. Methods that change a job name the state they expect."""
 
@@ -187,19 +160,8 @@ class DynamoJobStore:
         else:
             call = self._table.scan
         start_key = decode_token(next_token, index_key_names(JOBS_TABLE_SHAPE, request.get("IndexName")))
-        jobs: list[Job] = []
-        for _ in range(MAX_PAGES_PER_LIST):
-            # Limit counts items read before the filter, so asking for what is still missing
-            # leaves LastEvaluatedKey exactly after the last item read: resuming skips nothing.
-            page_request = dict(request, Limit=limit - len(jobs))
-            if start_key:
-                page_request["ExclusiveStartKey"] = start_key
-            page = call(**page_request)
-            jobs.extend(job_from_item(item) for item in page.get("Items", []))
-            start_key = page.get("LastEvaluatedKey")
-            if not start_key or len(jobs) >= limit:
-                break
-        return JobPage(jobs=jobs, next_token=encode_token(start_key))
+        items, last_key = read_pages(call, request, limit=limit, start_key=start_key, max_pages=MAX_PAGES_PER_LIST)
+        return JobPage(jobs=[job_from_item(item) for item in items], next_token=encode_token(last_key))
 
     @staticmethod
     def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:
@@ -297,7 +259,7 @@ class DynamoJobStore:
             return self._update(
                 job_id, changes, condition, remove=["next_attempt_at"], increment="attempts", old_on_failure=True
             )
-        except _ConditionFailedWithItemError as failure:
+        except ConditionFailedWithItemError as failure:
             raise ClaimRefusedError(job_from_item(failure.item) if failure.item else None) from None
 
     def claim(self, job: Job, *, lease_token: str, now: str, lease_until: str) -> Job:
@@ -448,27 +410,8 @@ class DynamoJobStore:
             )
         except ClientError as exc:
             if is_condition_failure(exc) and old_on_failure:
-                raise _ConditionFailedWithItemError(_old_item(exc)) from exc
+                raise ConditionFailedWithItemError(old_item(exc)) from exc
             if is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
             raise
         return job_from_item(answer["Attributes"])
-
-
-class _ConditionFailedWithItemError(Exception):
-    def __init__(self, item: dict[str, Any] | None) -> None:
-        super().__init__("condition failed")
-        self.item = item
-
-
-def _old_item(exc: ClientError) -> dict[str, Any] | None:
-    """The item DynamoDB returned with a failed condition, in the resource API's plain types."""
-    raw = exc.response.get("Item")
-    if not raw:
-        return None
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in raw.items()}
-
-
-def is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

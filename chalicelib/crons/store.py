@@ -9,8 +9,8 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from chalicelib.crons.models import CronJob, cron_from_item, cron_to_item
+from chalicelib.dynamo import decode_token, encode_token, index_key_names, is_condition_failure, read_pages
 from chalicelib.errors import StaleWriteError
-from chalicelib.store import decode_token, encode_token, index_key_names, is_condition_failure
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
 # are due and nothing else, however many paused or finished ones are stored.
@@ -161,17 +161,8 @@ class DynamoCronStore:
         if condition is not None:
             request["FilterExpression"] = condition
         start = decode_token(next_token, index_key_names(CRON_TABLE_SHAPE, request.get("IndexName")))
-        found: list[CronJob] = []
-        for _ in range(10):
-            page_request = dict(request, Limit=limit - len(found))
-            if start:
-                page_request["ExclusiveStartKey"] = start
-            page = call(**page_request)
-            found.extend(cron_from_item(item) for item in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start or len(found) >= limit:
-                break
-        return CronPage(crons=found, next_token=encode_token(start))
+        items, last_key = read_pages(call, request, limit=limit, start_key=start, max_pages=10)
+        return CronPage(crons=[cron_from_item(item) for item in items], next_token=encode_token(last_key))
 
     def advance(
         self,

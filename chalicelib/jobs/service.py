@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
