@@ -21,9 +21,9 @@ os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("TICKWORK_JWT_SECRET", "bench-secret-0123456789abcdef0123456789abcdef")
 
-import boto3  # noqa: E402
-from chalice.test import Client  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+from chalice.test import Client
+from moto import mock_aws
 
 BASELINE_CALLS_PER_JOB = 4
 

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.<name>`` (requests_per_job, keepalive)."""

@@ -1,0 +1,1 @@
+"""End-to-end tests: the embedded stack as a real process, spoken to over real HTTP."""
