@@ -39,7 +39,20 @@ class RequestCounter:
         session.events.register("before-call.*.*", self)
 
 
-def run(jobs: int) -> dict[str, Any]:
+def register_noop() -> str:
+    """A handler that reports no progress: the issue counts a job's life without progress calls."""
+    from chalicelib import runtime
+    from chalicelib.jobs.base import BaseJobHandler
+
+    class Noop(BaseJobHandler):
+        def execute(self) -> dict[str, bool]:
+            return {"ok": True}
+
+    runtime.registry.register("plugin:bench:noop", Noop)
+    return "plugin:bench:noop"
+
+
+def run(jobs: int, job_type: str, payload: str) -> dict[str, Any]:
     with mock_aws():
         import app as app_module
         from chalicelib import runtime
@@ -57,7 +70,10 @@ def run(jobs: int) -> dict[str, Any]:
         counter.attach(session)
         runtime.use(Runtime(settings=settings, session=session))
         sqs = session.client("sqs")
-        urls = {p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER}
+        urls = {
+            p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"]
+            for p in PRIORITY_ORDER
+        }
         poller = QueuePoller(
             sqs=sqs,
             queue_urls=urls,
@@ -69,15 +85,12 @@ def run(jobs: int) -> dict[str, Any]:
         admin = mint_token(settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
         headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
         # Warm-up: one job, so per-container lookups (GetQueueUrl, secret) are not billed per job.
-        client.http.post("/api/background-jobs/schedule", headers=headers,
-                         body='{"type":"plugin:my-plugin:import","storeId":"s","payload":{"count":1}}')
+        body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
+        client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
         poller.drain()
         counter.calls.clear()
         for _ in range(jobs):
-            answer = client.http.post(
-                "/api/background-jobs/schedule", headers=headers,
-                body='{"type":"plugin:my-plugin:import","storeId":"s","payload":{"count":1}}',
-            )
+            answer = client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
             assert answer.status_code == 201
         scheduled = Counter(counter.calls)
         # One job at a time through the worker: Lambda's receive and delete are billed too.
@@ -85,22 +98,34 @@ def run(jobs: int) -> dict[str, Any]:
             pass
         runtime.use(None)
         total = sum(counter.calls.values())
-        return {"jobs": jobs, "calls": dict(sorted(counter.calls.items())), "schedule_calls": sum(scheduled.values()),
-                "total": total}
+        return {
+            "jobs": jobs,
+            "calls": dict(sorted(counter.calls.items())),
+            "schedule_calls": sum(scheduled.values()),
+            "total": total,
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=50)
     args = parser.parse_args()
-    report = run(args.jobs)
-    jobs = report["jobs"]
-    print(f"AWS requests for {jobs} jobs, schedule -> completed (moto, in-process):")
-    for name, count in report["calls"].items():
-        print(f"  {name:40s} {count:6d}  ({count / jobs:.2f}/job)")
-    per_job = report["total"] / jobs
-    print(f"  {'total':40s} {report['total']:6d}  ({per_job:.2f}/job)")
-    print(f"  baseline (put + send + receive + delete): {BASELINE_CALLS_PER_JOB}/job; ratio {per_job / BASELINE_CALLS_PER_JOB:.2f}")
+    noop = register_noop()
+    for title, job_type, payload in (
+        ("no progress reports (plugin:bench:noop)", noop, "{}"),
+        ("the guide's import job, 1 item (progress 10, 50, 100)", "plugin:my-plugin:import", '{"count":1}'),
+    ):
+        report = run(args.jobs, job_type, payload)
+        jobs = report["jobs"]
+        print(f"AWS requests per job, schedule -> completed, {title}; {jobs} jobs, moto in-process:")
+        for name, count in report["calls"].items():
+            print(f"  {name:40s} {count:6d}  ({count / jobs:.2f}/job)")
+        per_job = report["total"] / jobs
+        print(f"  {'total':40s} {report['total']:6d}  ({per_job:.2f}/job)")
+        print(
+            f"  baseline (put + send + receive + delete): {BASELINE_CALLS_PER_JOB}/job; "
+            f"ratio {per_job / BASELINE_CALLS_PER_JOB:.2f}\n"
+        )
 
 
 if __name__ == "__main__":
