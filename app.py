@@ -12,6 +12,7 @@ from chalicelib.api import background_jobs, cron_jobs, meta
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
 from chalicelib.config import queue_name
+from chalicelib.jobs.builtin import register_builtin_types
 from chalicelib.plugins import discover_plugins
 
 if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see chalicelib/devserver.py
@@ -25,6 +26,7 @@ app.register_blueprint(meta.bp, url_prefix="/api")
 app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")
 
+register_builtin_types(runtime.registry)
 for plugin in discover_plugins(runtime.job_manager, os.environ.get("TICKWORK_PLUGINS_PACKAGE", "plugins")):
     # A plugin may serve routes of its own, under /api/<plugin-name>/ by convention.
     for blueprint in getattr(plugin, "blueprints", []):

@@ -106,8 +106,9 @@ def build_http_server(app_obj: Any, host: str, port: int) -> Any:
 
     tune_chalice_local()
     # As `chalice local` does: a thread-local current_request for the threaded server.
-    CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
-    app_obj.__class__ = CustomLocalChalice
+    if not isinstance(app_obj, LocalChalice):  # a second server in one process: already local
+        CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+        app_obj.__class__ = CustomLocalChalice
     return LocalDevServer(app_obj, Config.create(app_name="tickwork", chalice_app=app_obj), host, port)
 
 
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.local_runner import QueuePoller
     from chalicelib.provision import provision
 
+    # api_call jobs call this very API (the guide's /api/my-plugin/sync).
+    os.environ.setdefault("TICKWORK_API_BASE_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env()
     session = boto3.session.Session(region_name=settings.region)
     provision(session, settings)

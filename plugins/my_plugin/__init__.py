@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from chalicelib.jobs.manager import JobManager
+from plugins.my_plugin import routes
 from plugins.my_plugin.jobs.import_job import ImportPayload, MyImportJob
 
 logger = logging.getLogger(__name__)
 
 PLUGIN_NAME = "my-plugin"
-IMPORT_TYPE = f"plugin:{PLUGIN_NAME}:import"
+IMPORT_TYPE = routes.IMPORT_TYPE
+blueprints = [routes.bp]
 
 
 def initialize_plugin(job_manager: JobManager) -> None:

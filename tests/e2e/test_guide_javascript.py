@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e.conftest import RunningStack
 
@@ -57,7 +58,6 @@ def test_the_guides_bulk_import_example_runs_unchanged_until_the_job_completes(
     assert "type: 'plugin:my-plugin:import'" in finished[1], done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="POST /api/cron-jobs lands with the Cron jobs issue")
 def test_the_guides_daily_sync_cron_example_runs_unchanged_and_creates_the_cron_job(
     node: str, embedded_stack: RunningStack
 ) -> None:
@@ -66,3 +66,11 @@ def test_the_guides_daily_sync_cron_example_runs_unchanged_and_creates_the_cron_
     assert "Cron job created:" in done.stdout
     created_id = done.stdout.split("Cron job created:", 1)[1].strip().splitlines()[0]
     assert created_id not in ("", "undefined"), done.stdout
+    stored = requests.get(
+        embedded_stack.url(f"/api/cron-jobs/{created_id}"),
+        headers={"Authorization": f"Bearer {embedded_stack.admin_token}"},
+        timeout=10,
+    ).json()["job"]
+    assert stored["name"] == "Daily Product Sync" and stored["job_type"] == "api_call"
+    assert stored["store_id"] == "store-uuid" and stored["plugin_id"] == "your-plugin-uuid"
+    assert stored["next_run_at"].endswith("T02:00:00.000000Z")

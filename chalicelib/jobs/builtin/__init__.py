@@ -1,0 +1,10 @@
+"""Built-in job types, usable as a background job ``type`` and as a cron ``job_type``."""
+
+from __future__ import annotations
+
+from chalicelib.jobs.builtin.api_call import ApiCallConfig, ApiCallJob
+from chalicelib.jobs.registry import JobTypeRegistry
+
+
+def register_builtin_types(registry: JobTypeRegistry) -> None:
+    registry.register("api_call", ApiCallJob, payload_model=ApiCallConfig)

@@ -1,0 +1,97 @@
+"""``api_call``: call a route of this service (a plugin's own endpoint), as the service itself.
+
+The configured ``url`` is a path; the base is ``TICKWORK_API_BASE_URL`` (the embedded stack sets
+it to its own address; on AWS it is the API Gateway stage URL). This type alone carries the
+internal service token, so it must never reach another host: absolute URLs are refused at
+creation and redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib import runtime
+from chalicelib.auth import Role, mint_token
+from chalicelib.jobs.base import BaseJobHandler
+
+MAX_RESULT_BODY_CHARS = 2000
+INTERNAL_TOKEN_TTL_S = 300
+INTERNAL_SUBJECT = "tickwork-internal"
+
+
+class ApiCallError(Exception):
+    """Raised when the internal route answers with a non-2xx status: the attempt fails and retries."""
+
+
+class ApiCallConfig(BaseModel):
+    """The guide's api_call configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000, description="a path of this API, e.g. /api/my-plugin/sync")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict, max_length=50)
+    body: Any = None
+    timeout: float = Field(default=30, gt=0, le=300, description="seconds")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _relative_path(cls, value: str) -> str:
+        # "//host/x" is protocol-relative: another host, with our token. Only plain paths pass.
+        if not value.startswith("/") or value.startswith("//") or "\\" in value:
+            raise ValueError("must be a path of this API starting with '/', e.g. /api/my-plugin/sync")
+        return value
+
+
+class ApiCallJob(BaseJobHandler):
+    """Calls an internal API route with the service token; non-2xx fails the attempt."""
+
+    def execute(self) -> dict[str, Any]:
+        config = ApiCallConfig.model_validate(self.job.payload)
+        base = os.environ.get("TICKWORK_API_BASE_URL", "").rstrip("/")
+        if not base:
+            raise ApiCallError("TICKWORK_API_BASE_URL is not set: api_call does not know this API's address")
+        token = mint_token(
+            runtime.current().jwt_secret, role=Role.ADMIN, subject=INTERNAL_SUBJECT, ttl_s=INTERNAL_TOKEN_TTL_S
+        )
+        headers = {k: v for k, v in config.headers.items() if k.lower() != "authorization"}
+        headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "X-Tickwork-Job-Id": self.job.id,
+                "X-Tickwork-Store-Id": self.job.store_id,
+            }
+        )
+        if self.job.cron_job_id:
+            headers["X-Tickwork-Cron-Job-Id"] = self.job.cron_job_id
+        started = time.monotonic()
+        response = requests.request(
+            config.method,
+            base + config.url,
+            headers=headers,
+            data=json.dumps(config.body) if config.body is not None else None,
+            timeout=config.timeout,
+            allow_redirects=False,
+        )
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        text = response.text[:MAX_RESULT_BODY_CHARS]
+        self.log(f"{config.method} {config.url} -> {response.status_code} in {elapsed_ms} ms")
+        if not 200 <= response.status_code < 300:
+            raise ApiCallError(f"{config.method} {config.url} answered {response.status_code}: {text[:300]}")
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = text
+        return {"status_code": response.status_code, "elapsed_ms": elapsed_ms, "body": body}
