@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from chalicelib.runtime import Runtime
 from chalicelib.store import JobFilter
 from tests.conftest import Stack, built_stack
 
-T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_the_daily_slot_calls_the_plugin_route_which_schedules_and_runs_a_full_s
     stack = served_stack
     stack.runtime.scheduler.ensure_declared()
     [cron] = declared_crons(stack, admin)
-    three_am = datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)
+    three_am = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
     stack.clock.advance((three_am - T).total_seconds())  # type: ignore[union-attr]
     assert stack.runtime.scheduler.run_tick(three_am).fired == 1
     stack.poller.drain()  # the api_call, then the sync job it scheduled
