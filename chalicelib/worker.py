@@ -162,6 +162,7 @@ class JobWorker:
             lease_s=self.settings.lease_s,
             progress_interval_s=self.settings.progress_interval_s,
             max_log_lines=self.settings.max_log_lines,
+            on_overrun=lambda error: self._after_failure(attempt, error, queue_url, receipt),
         )
         if job.run_after is not None and job.overlap_policy is not None:
             waiting = self._apply_overlap_policy(attempt, queue_url, receipt)

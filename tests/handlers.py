@@ -135,3 +135,16 @@ class OverrunJob(BaseJobHandler):
 
 
 runtime.registry.register("plugin:test-kit:overrun", OverrunJob)
+
+
+class SilentJob(BaseJobHandler):
+    """Works without ever reporting progress, until its gate opens."""
+
+    def execute(self) -> dict[str, Any]:
+        _start(self.job.id)
+        gates.setdefault(self.job.id, threading.Event()).wait(timeout=10)
+        _complete(self.job.id)
+        return {"finished": True}
+
+
+runtime.registry.register("plugin:test-kit:silent", SilentJob)

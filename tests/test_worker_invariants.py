@@ -288,3 +288,20 @@ def test_the_tick_requeues_a_running_job_whose_worker_and_message_both_vanished(
     stack.poller.drain()
     done = stack.job(job["id"])
     assert done.status == JobStatus.COMPLETED and done.attempts == 2
+
+
+def test_a_silent_attempt_past_its_timeout_is_failed_by_the_heartbeat(settings: Settings, admin: str) -> None:
+    with built_stack(dataclasses.replace(settings, lease_s=3)) as stack:
+        job = stack.schedule(admin, type="plugin:test-kit:silent", payload={}, timeout_seconds=1, maxRetries=0)
+        handlers.gates[job["id"]] = threading.Event()
+        worker = threading.Thread(target=stack.poller.poll_once)
+        worker.start()
+        deadline = time.monotonic() + 5
+        while stack.job(job["id"]).status != JobStatus.FAILED:
+            assert time.monotonic() < deadline, "the overrun was never recorded"
+            time.sleep(0.05)
+        handlers.gates[job["id"]].set()  # the handler finishes late...
+        worker.join(10)
+        failed = stack.job(job["id"])
+        assert failed.status == JobStatus.FAILED  # ...and its result is refused
+        assert failed.error == "JobTimedOut: the attempt ran past its timeout of 1 s"

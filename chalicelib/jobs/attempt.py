@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from chalicelib.clock import Clock, to_iso
@@ -40,8 +41,10 @@ class Attempt:
         lease_s: int,
         progress_interval_s: float,
         max_log_lines: int,
+        on_overrun: Callable[[JobTimedOut], None] | None = None,
     ) -> None:
         self.job = job
+        self._on_overrun = on_overrun
         self._store = store
         self._queues = queues
         self._queue_url = queue_url
@@ -111,10 +114,13 @@ class Attempt:
         return self._cancel_requested
 
     def _check_deadline(self, now: datetime) -> None:
-        # Cooperative, like cancellation: Python cannot stop a thread from outside, so the
-        # handler learns at its next progress report or cancellation check.
+        # Python cannot stop a thread from outside: a reporting handler learns here, at its
+        # next progress report or cancellation check; a silent one is failed by the heartbeat.
         if self._deadline is not None and now > self._deadline:
-            raise JobTimedOut(f"the attempt ran past its timeout of {self.job.timeout_seconds} s")
+            raise self._overrun_error()
+
+    def _overrun_error(self) -> JobTimedOut:
+        return JobTimedOut(f"the attempt ran past its timeout of {self.job.timeout_seconds} s")
 
     # --- lease -------------------------------------------------------------------------
 
@@ -129,9 +135,21 @@ class Attempt:
 
     def _beat(self) -> None:
         # Renew at a third of the lease: two beats may fail before the lease can lapse.
-        while not self._stop.wait(self._lease_s / 3):
+        while True:
+            wait_s = self._lease_s / 3
+            if self._deadline is not None:
+                wait_s = max(0.0, min(wait_s, (self._deadline - self._clock.now()).total_seconds() + 0.01))
+            if self._stop.wait(wait_s):
+                return
+            now = self._clock.now()
+            if self._deadline is not None and now > self._deadline and self._on_overrun is not None:
+                # A handler that never reports cannot be told it overran: record the timeout
+                # from here. Its late reports and result are refused (the lease is gone).
+                self._lost = True
+                self._on_overrun(self._overrun_error())
+                return
             try:
-                self._write(self._clock.now(), extend=True)
+                self._write(now, extend=True)
             except LeaseLost:
                 return
             except Exception:  # a transient AWS error: the next beat tries again
