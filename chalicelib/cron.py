@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
 
-from chalicelib.cron_describe import describe_fields
+from chalicelib.cron_describe import MONTHS, describe_fields
 from chalicelib.errors import BadRequestError
 
 MAX_EXPRESSION_LENGTH = 200
@@ -84,20 +84,6 @@ ZONE_KEY = re.compile(r"^[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*$")
 
 MONTH_NAMES = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 DAY_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
-MONTH_FULL_NAMES = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
@@ -231,7 +217,7 @@ def _check_fields(fields: list[str]) -> None:
         if min(plain_days) > longest:
             impossible = sorted(plain_days)
             day_text = f"day {impossible[0]}" if len(impossible) == 1 else "days " + ", ".join(map(str, impossible))
-            month_text = " or ".join(MONTH_FULL_NAMES[month - 1] for month in sorted(numbers[MONTH]))
+            month_text = " or ".join(MONTHS[month - 1] for month in sorted(numbers[MONTH]))
             verb = "does" if len(impossible) == 1 else "do"
             raise CronError(f"never fires: {day_text} {verb} not exist in {month_text} ('{months}' in the month field)")
 

@@ -136,29 +136,18 @@ class DynamoJobStore:
         request: dict[str, Any] = {}
         if filters is not None:
             request["FilterExpression"] = filters
-        if job_filter.cron_job_id is not None:
-            request.update(
-                IndexName=BY_CRON_INDEX,
-                KeyConditionExpression=Key("cron_job_id").eq(job_filter.cron_job_id),
-                ScanIndexForward=False,
-            )
-            call = self._table.query
-        elif job_filter.store_id is not None:
-            request.update(
-                IndexName=BY_STORE_INDEX,
-                KeyConditionExpression=Key("store_id").eq(job_filter.store_id),
-                ScanIndexForward=False,
-            )
-            call = self._table.query
-        elif job_filter.status is not None:
-            request.update(
-                IndexName=BY_STATUS_INDEX,
-                KeyConditionExpression=Key("status").eq(job_filter.status.value),
-                ScanIndexForward=False,
-            )
-            call = self._table.query
-        else:
-            call = self._table.scan
+        # The most selective key names the index; the rest are filters (_filter_expression).
+        keyed = (
+            (BY_CRON_INDEX, "cron_job_id", job_filter.cron_job_id),
+            (BY_STORE_INDEX, "store_id", job_filter.store_id),
+            (BY_STATUS_INDEX, "status", job_filter.status.value if job_filter.status else None),
+        )
+        call = self._table.scan
+        for index, attribute, value in keyed:
+            if value is not None:
+                request.update(IndexName=index, KeyConditionExpression=Key(attribute).eq(value), ScanIndexForward=False)
+                call = self._table.query
+                break
         start_key = decode_token(next_token, index_key_names(JOBS_TABLE_SHAPE, request.get("IndexName")))
         items, last_key = read_pages(call, request, limit=limit, start_key=start_key, max_pages=MAX_PAGES_PER_LIST)
         return JobPage(jobs=[job_from_item(item) for item in items], next_token=encode_token(last_key))

@@ -49,6 +49,21 @@ def token(
     return mint_token(SECRET, role=Role(role), subject=sub, stores=stores, plugin_id=plugin_id)
 
 
+ERROR_KEYS = {"success", "error", "code", "details"}
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """A 4xx in the one error shape of DESIGN.md §2.6, with the expected machine code."""
+    body = response.json_body
+    assert response.status_code == status, body
+    assert set(body) == ERROR_KEYS, body
+    assert body["success"] is False
+    assert isinstance(body["error"], str) and body["error"].strip()
+    assert body["code"] == code, body
+    assert isinstance(body["details"], list)
+    return body
+
+
 def auth(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
 

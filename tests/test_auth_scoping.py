@@ -11,10 +11,9 @@ import jwt
 import pytest
 
 from chalicelib.auth import Role, mint_token
-from tests.conftest import SECRET, Stack, token
+from tests.conftest import SECRET, Stack, assert_error, token
 
 SCHEDULE = "/api/background-jobs/schedule"
-ERROR_KEYS = {"success", "error", "code", "details"}
 PROTECTED = [
     ("GET", "/api/background-jobs"),
     ("GET", "/api/background-jobs/stats"),
@@ -25,17 +24,6 @@ PROTECTED = [
     ("POST", SCHEDULE),
     ("GET", "/api/job-types"),
 ]
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    body = response.json_body
-    assert response.status_code == status, body
-    assert set(body) == ERROR_KEYS, body
-    assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"].strip()
-    assert body["code"] == code, body
-    assert isinstance(body["details"], list)
-    return body
 
 
 def b64url(data: dict[str, Any]) -> str:

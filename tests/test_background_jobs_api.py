@@ -10,23 +10,11 @@ from typing import Any
 import pytest
 
 from chalicelib.clock import from_iso
-from tests.conftest import Stack, token
+from tests.conftest import Stack, assert_error, token
 
 SCHEDULE = "/api/background-jobs/schedule"
 IMPORT = "plugin:my-plugin:import"
 SYNC = "plugin:inventory-sync:full"
-ERROR_KEYS = {"success", "error", "code", "details"}
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    body = response.json_body
-    assert response.status_code == status, body
-    assert set(body) == ERROR_KEYS, body
-    assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"].strip()
-    assert body["code"] == code, body
-    assert isinstance(body["details"], list)
-    return body
 
 
 def list_all(stack: Stack, tok: str, query: str = "") -> list[dict[str, Any]]:

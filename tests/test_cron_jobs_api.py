@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
-from tests.conftest import Stack, built_stack, token
+from tests.conftest import Stack, assert_error, built_stack, token
 
 T = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
@@ -35,13 +35,6 @@ def guide_body(**changes: Any) -> dict[str, Any]:
         "timezone": "UTC",
     }
     body.update(changes)
-    return body
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.json_body
-    body = response.json_body
-    assert body["success"] is False and body["code"] == code and body["error"] and isinstance(body["details"], list)
     return body
 
 

@@ -6,22 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Stack
+from tests.conftest import Stack, assert_error
 
 SCHEDULE = "/api/background-jobs/schedule"
 IMPORT = "plugin:my-plugin:import"
-ERROR_KEYS = {"success", "error", "code", "details"}
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    body = response.json_body
-    assert response.status_code == status, body
-    assert set(body) == ERROR_KEYS, body
-    assert body["success"] is False
-    assert isinstance(body["error"], str) and body["error"].strip()
-    assert body["code"] == code, body
-    assert isinstance(body["details"], list)
-    return body
 
 
 def fields_named(body: dict[str, Any]) -> set[str]:

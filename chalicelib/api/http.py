@@ -53,6 +53,10 @@ class Call:
             raise _too_deep()
         return body
 
+    def optional_json_body(self) -> dict[str, Any]:
+        """The body, or {} when there is none (routes a cron's api_call may POST to empty)."""
+        return self.json_body() if (self.request.raw_body or b"").strip() else {}
+
     def query(self, name: str) -> str | None:
         params = self.request.query_params or {}
         value = params.get(name)

@@ -18,7 +18,7 @@ PLUGIN_ID = "inventory-sync"
 @endpoint(bp, "/inventory-sync/run", ["POST"])
 def run(call: Call) -> Response:
     """Schedule a full sync: for ``storeId`` in the body, else the store of the calling job."""
-    body = call.json_body() if (call.request.raw_body or b"").strip() else {}
+    body = call.optional_json_body()
     store_id = body.get("storeId") or call.request.headers.get("x-tickwork-store-id") or PLATFORM_STORE
     payload = SyncPayload.model_validate({"storeId": store_id, "syncType": body.get("syncType", "full")})
     job = runtime.job_manager.schedule_job(

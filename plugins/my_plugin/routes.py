@@ -16,7 +16,7 @@ PLUGIN_ID = "my-plugin"
 @endpoint(bp, "/my-plugin/sync", ["POST"])
 def sync(call: Call) -> Response:
     """Start an import for a store: ``storeId`` in the body, else the calling job's store."""
-    body = call.json_body() if (call.request.raw_body or b"").strip() else {}
+    body = call.optional_json_body()
     store_id = body.get("storeId") or call.request.headers.get("x-tickwork-store-id")
     if not store_id and len(call.principal.stores) == 1:
         store_id = next(iter(call.principal.stores))
