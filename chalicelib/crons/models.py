@@ -118,7 +118,6 @@ class CronJob(BaseModel):
     last_error: str | None = None
     last_job_id: str | None = None
     current_job_id: str | None = None
-    buffered_job_id: str | None = None
     run_count: int = 0
     success_count: int = 0
     failure_count: int = 0
@@ -133,7 +132,7 @@ class CronJob(BaseModel):
     version: int = 0
 
     def to_public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"version", "current_job_id", "buffered_job_id"})
+        return self.model_dump(mode="json", exclude={"version", "current_job_id"})
 
 
 JSON_FIELDS = ("configuration",)

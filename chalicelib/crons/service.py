@@ -35,7 +35,7 @@ from chalicelib.errors import (
 )
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
-from chalicelib.lifecycle import JobStatus, is_terminal
+from chalicelib.lifecycle import JobStatus
 from chalicelib.models import Job, parse_model
 from chalicelib.store import JobFilter, JobPage
 
@@ -366,6 +366,3 @@ def to_iso_seconds(moment: datetime) -> str:
     """Preview times are whole minutes: show them without the microseconds."""
     return from_iso(to_iso(moment)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def is_running(job: Job | None) -> bool:
-    return job is not None and not is_terminal(job.status)
