@@ -68,7 +68,13 @@ class JobWorker:
     def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
         failures = []
         for record in event.get("Records", []):
-            result = self.handle_record(record)
+            try:
+                result = self.handle_record(record)
+            except Exception:
+                # An AWS error (throttling, a timeout) on one record: only that message comes
+                # back after its visibility timeout; the batch's finished records stay finished.
+                logger.exception("message %s: unexpected error; it will be delivered again", record.get("messageId"))
+                result = RecordResult(Outcome.KEEP, "error")
             if result.outcome == Outcome.KEEP:
                 failures.append({"itemIdentifier": record["messageId"]})
         # Returning every record as failed (rather than raising, as powertools does) is

@@ -365,4 +365,3 @@ class CronService:
 def to_iso_seconds(moment: datetime) -> str:
     """Preview times are whole minutes: show them without the microseconds."""
     return from_iso(to_iso(moment)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
