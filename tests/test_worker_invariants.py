@@ -305,3 +305,19 @@ def test_a_silent_attempt_past_its_timeout_is_failed_by_the_heartbeat(settings: 
         failed = stack.job(job["id"])
         assert failed.status == JobStatus.FAILED  # ...and its result is refused
         assert failed.error == "JobTimedOut: the attempt ran past its timeout of 1 s"
+
+
+def test_an_aws_error_on_one_record_fails_only_that_record(stack: Stack, admin: str) -> None:
+    import app as app_module
+    from chalicelib.local_runner import LambdaContext, sqs_event
+
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+    sqs = stack.session.client("sqs")
+    url = queue_url(stack)
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    good = sqs_event([message], arn, "us-east-1")["Records"][0]
+    broken = dict(good, messageId="broken", eventSourceARN=arn.rsplit(":", 1)[0] + ":no-such-queue")
+    answer = app_module.worker_normal({"Records": [broken, good]}, LambdaContext("worker_normal", 60))
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
+    assert stack.job(job["id"]).status == JobStatus.COMPLETED
