@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.errors import BadRequestError
 from chalicelib.lifecycle import JobStatus, Priority
+from chalicelib.masking import mask
 
 # plugin:<plugin-name>:<action>, names in lowercase kebab case as in the guide.
 PLUGIN_TYPE_PATTERN = re.compile(r"^plugin:[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -139,6 +140,8 @@ class Job(BaseModel):
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
         data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version"})
+        for name in ("payload", "metadata", "result"):
+            data[name] = mask(data[name])
         if with_logs:
             data["logs"] = list(self.logs)
         return data

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.lifecycle import Priority
+from chalicelib.masking import mask
 from chalicelib.models import ID_PATTERN
 
 MAX_CONFIGURATION_BYTES = 64 * 1024
@@ -132,7 +133,9 @@ class CronJob(BaseModel):
     version: int = 0
 
     def to_public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"version", "current_job_id"})
+        data = self.model_dump(mode="json", exclude={"version", "current_job_id"})
+        data["configuration"] = mask(data["configuration"])
+        return data
 
 
 JSON_FIELDS = ("configuration",)

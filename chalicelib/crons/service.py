@@ -36,6 +36,7 @@ from chalicelib.errors import (
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.lifecycle import JobStatus
+from chalicelib.masking import keep_masked
 from chalicelib.models import Job, parse_model
 from chalicelib.store import JobFilter, JobPage
 
@@ -116,6 +117,7 @@ class CronService:
                     details=[{"field": "store_id", "message": "cannot change"}],
                 )
             base = {**current.model_dump(), **(DEFAULTS if replace else {}), **given}
+            base["configuration"] = keep_masked(base["configuration"], current.configuration)
             if "plugin_id" in given:
                 base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
             now = self.clock.now()
