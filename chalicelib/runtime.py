@@ -18,6 +18,7 @@ from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.queues import SqsPriorityQueues
+from chalicelib.secrets import SecretResolver
 from chalicelib.store import DynamoJobStore
 from chalicelib.worker import JobWorker
 
@@ -100,6 +101,10 @@ class Runtime:
             interval_s=self.settings.tick_interval_s,
             declarations=lambda: job_manager.cron_declarations,
         )
+
+    @cached_property
+    def secrets(self) -> SecretResolver:
+        return SecretResolver(self.client("ssm"), self.client("secretsmanager"))
 
     @cached_property
     def jwt_secret(self) -> str:

@@ -14,10 +14,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ["TICKWORK_JWT_SECRET"] = "test-secret-0123456789abcdef0123456789abcdef"
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -155,3 +157,39 @@ def admin() -> str:
 @pytest.fixture
 def owner_a() -> str:
     return token("store_owner", stores=["store-a"], sub="owner-a")
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Records what it receives; /fail answers 500; /hop redirects to the URL in its query."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        body = self.rfile.read(length).decode()
+        Receiver.received.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+        if self.path.startswith("/hop"):
+            self.send_response(302)
+            self.send_header("Location", self.path.split("to=", 1)[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        status = 500 if self.path == "/fail" else 200
+        payload = b'{"ok": true}' if status == 200 else b"boom"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

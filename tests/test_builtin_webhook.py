@@ -3,51 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from chalicelib.lifecycle import JobStatus
-from tests.conftest import Stack, assert_error
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """Records what it receives; /fail answers 500; /hop redirects to the URL in its query."""
-
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        body = self.rfile.read(length).decode()
-        Receiver.received.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-        if self.path.startswith("/hop"):
-            self.send_response(302)
-            self.send_header("Location", self.path.split("to=", 1)[1])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        status = 500 if self.path == "/fail" else 200
-        payload = b'{"ok": true}' if status == 200 else b"boom"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+from tests.conftest import Receiver, Stack, assert_error
 
 
 def webhook(stack: Stack, tok: str, url: str, **config: Any) -> dict[str, Any]:

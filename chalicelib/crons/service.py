@@ -39,6 +39,7 @@ from chalicelib.lifecycle import JobStatus
 from chalicelib.masking import keep_masked
 from chalicelib.models import Job, parse_model
 from chalicelib.store import JobFilter, JobPage
+from chalicelib.templating import check_placeholders
 
 # Firing ids are uuid5(cron id, slot): a slot fired by two ticks is one job.
 SLOT_NAMESPACE = uuid.UUID("0f7d3c52-8a1e-4f8b-b0f4-3f4f3c9a2e61")
@@ -327,6 +328,8 @@ class CronService:
                 details=[{"field": "configuration", "message": f"over {MAX_CONFIGURATION_BYTES} bytes"}],
             )
         configuration = cron.configuration
+        if job_type.plugin is None:  # built-in types take {{...}} templates; plugins' payloads are theirs
+            check_placeholders(configuration, "configuration")
         if job_type.payload_model is not None:
             configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
                 mode="json", exclude_unset=True

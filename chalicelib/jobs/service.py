@@ -28,6 +28,7 @@ from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.models import Job, JobMessage, ScheduleJobRequest, parse_model
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
+from chalicelib.templating import check_placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class JobService:
         plugin_id = principal.plugin_for_new_job(request.effective_plugin_id())
         self._check_sizes(request)
         payload = request.payload
+        if job_type.plugin is None:  # built-in types take {{...}} templates; plugins' payloads are theirs
+            check_placeholders(payload, "payload")
         if job_type.payload_model is not None:
             payload = parse_model(job_type.payload_model, payload, field_prefix="payload").model_dump(
                 mode="json", exclude_unset=True

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
 from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.builtin.rendering import rendered_configuration
 
 MAX_RESULT_BODY_CHARS = 2000
 INTERNAL_TOKEN_TTL_S = 300
@@ -58,7 +59,7 @@ class ApiCallJob(BaseJobHandler):
     """Calls an internal API route with the service token; non-2xx fails the attempt."""
 
     def execute(self) -> dict[str, Any]:
-        config = ApiCallConfig.model_validate(self.job.payload)
+        config = ApiCallConfig.model_validate(rendered_configuration(self.job))
         base = os.environ.get("TICKWORK_API_BASE_URL", "").rstrip("/")
         if not base:
             raise ApiCallError("TICKWORK_API_BASE_URL is not set: api_call does not know this API's address")

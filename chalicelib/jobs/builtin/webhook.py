@@ -11,6 +11,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.builtin.rendering import rendered_configuration
 from chalicelib.jobs.builtin.ssrf import BlockedAddressError, check_url_syntax, resolve_checked
 
 MAX_REDIRECTS = 5
@@ -50,7 +51,7 @@ class WebhookJob(BaseJobHandler):
     """Sends the configured request, following redirects only to addresses it may reach."""
 
     def execute(self) -> dict[str, Any]:
-        config = WebhookConfig.model_validate(self.job.payload)
+        config = WebhookConfig.model_validate(rendered_configuration(self.job))
         data = config.body if isinstance(config.body, str) or config.body is None else json.dumps(config.body)
         headers = dict(config.headers)
         if config.body is not None and not isinstance(config.body, str):

@@ -1,0 +1,22 @@
+"""Render a built-in job's configuration at run time (templates, env values, secrets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import runtime
+from chalicelib.models import Job
+from chalicelib.templating import job_variables, render
+
+
+def rendered_configuration(job: Job) -> Any:
+    current = runtime.current()
+    variables = job_variables(
+        job_id=job.id,
+        store_id=job.store_id,
+        cron_job_id=job.cron_job_id,
+        scheduled_at=job.scheduled_at,
+        timezone=str(job.metadata.get("timezone") or "UTC"),
+        now=current.clock.now(),
+    )
+    return render(job.payload, variables, current.secrets)

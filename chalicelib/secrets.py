@@ -1,0 +1,58 @@
+"""Values for ``{{env:NAME}}`` and ``{{secret:NAME}}``: the environment, SSM, then Secrets Manager."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+NOT_FOUND_CODES = {"ParameterNotFound", "ResourceNotFoundException"}
+
+
+class MissingSecretError(Exception):
+    """Raised when a placeholder names a variable or secret that does not exist (the name, never a value)."""
+
+
+class SecretResolver:
+    """Resolves placeholders at run time; values are cached per container, never stored or logged."""
+
+    def __init__(self, ssm: Any, secretsmanager: Any) -> None:
+        self._ssm = ssm
+        self._secretsmanager = secretsmanager
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, name: str) -> str:
+        if kind == "env":
+            if name not in os.environ:
+                raise MissingSecretError(f"environment variable {name} is not set")
+            return os.environ[name]
+        with self._lock:
+            if name in self._cache:
+                return self._cache[name]
+        value = self._from_ssm(name)
+        if value is None:
+            value = self._from_secrets_manager(name)
+        if value is None:
+            raise MissingSecretError(f"secret {name} is neither an SSM parameter nor a Secrets Manager secret")
+        with self._lock:
+            self._cache[name] = value
+        return value
+
+    def _from_ssm(self, name: str) -> str | None:
+        try:
+            return str(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES | {"ValidationException"}:
+                return None
+            raise
+
+    def _from_secrets_manager(self, name: str) -> str | None:
+        try:
+            return str(self._secretsmanager.get_secret_value(SecretId=name)["SecretString"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+                return None
+            raise
