@@ -21,6 +21,8 @@ PURE_MODULES = [
     "cron.py",
     "cron_describe.py",
     "crons/firing.py",
+    "templating.py",
+    "masking.py",
 ]
 FORBIDDEN_IMPORTS = {"boto3", "botocore", "chalice", "requests", "moto"}
 
