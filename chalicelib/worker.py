@@ -23,7 +23,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import StaleWriteError, UnknownJobTypeError
 from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.jobs.signals import JobCancelled, LeaseLost
+from chalicelib.jobs.signals import JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.models import Job, JobMessage
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
@@ -235,7 +235,7 @@ class JobWorker:
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         logger.warning("job %s attempt %s failed: %s\n%s", job.id, job.attempts, error, traceback.format_exc())
         attempt.log(f"attempt {job.attempts} failed: {error}")
-        if not has_retries_left(job.attempts, job.max_retries):
+        if isinstance(exc, PermanentJobError) or not has_retries_left(job.attempts, job.max_retries):
             return self._finish(attempt, JobStatus.FAILED, error=error)
         delay_s = compute_backoff(job.attempts, self.settings.backoff_s)
         next_at = to_iso(self.clock.now() + timedelta(seconds=delay_s))

@@ -24,3 +24,10 @@ class LeaseLost(BaseException):
 
 class JobTimedOut(Exception):  # noqa: N818 - reads as what happened
     """Raised in a handler that runs past its job's ``timeout_seconds``: the attempt fails (and may retry)."""
+
+
+class PermanentJobError(Exception):
+    """Raise from a handler when another attempt cannot help (bad configuration, missing setting).
+
+    The job fails at once, whatever retries it has left, with this error's message.
+    """
