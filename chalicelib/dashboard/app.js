@@ -1,0 +1,740 @@
+// tickwork dashboard: plain JavaScript, no build step.
+//
+// Every piece of data comes from the token-protected /api routes; this file and the page are
+// public and hold none. Untrusted strings (job types, messages, logs, errors, names) only ever
+// reach the page as text nodes or attribute values: nothing here assigns innerHTML.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'tickwork.token';
+  const LIST_POLL_MS = 1500;
+  const DETAIL_POLL_MS = 1000;
+  const PREVIEW_DELAY_MS = 250;
+  const PAGE_SIZE = 50;
+  const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+  const CANCELLABLE = new Set(['pending', 'retrying', 'running']);
+  const RETRYABLE = new Set(['failed', 'cancelled']);
+  const PRIORITIES = ['urgent', 'high', 'normal', 'low'];
+  const STATUSES = ['pending', 'running', 'retrying', 'cancelling', 'completed', 'failed', 'cancelled'];
+  // The page is served at <root>/ and the API lives at <root>/api/.
+  const API_BASE = new URL('api/', document.baseURI);
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+
+  // ---- DOM helpers: text only ----------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
+      else if (name === 'class') el.className = value;
+      else if (name === 'dataset') Object.assign(el.dataset, value);
+      else el.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : String(child));
+    }
+    return el;
+  }
+
+  function shortId(id) {
+    return String(id || '').slice(0, 8);
+  }
+
+  function when(iso) {
+    if (!iso) return h('span', { class: 'muted' }, '—');
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso);
+    return h('time', { datetime: iso, title: iso }, date.toLocaleString());
+  }
+
+  function relative(iso) {
+    if (!iso) return '';
+    const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+    const abs = Math.abs(seconds);
+    const [n, unit] = abs < 90 ? [abs, 's'] : abs < 5400 ? [Math.round(abs / 60), 'min'] :
+      abs < 129600 ? [Math.round(abs / 3600), 'h'] : [Math.round(abs / 86400), 'd'];
+    return seconds >= 0 ? `in ${n} ${unit}` : `${n} ${unit} ago`;
+  }
+
+  function badge(status) {
+    return h('span', { class: `badge s-${String(status || 'unknown').replace(/[^a-z_]/g, '')}` }, status || 'unknown');
+  }
+
+  function progressBar(job) {
+    const value = Math.max(0, Math.min(100, Number(job.progress) || 0));
+    return h('div', { class: 'progress' },
+      h('progress', { max: '100', value: String(value), 'aria-label': `Progress of job ${job.id}` }),
+      h('span', { class: 'pct' }, `${value} %`));
+  }
+
+  function pretty(value) {
+    return h('pre', { class: 'json' }, JSON.stringify(value, null, 2));
+  }
+
+  function cell(label, ...content) {
+    // data-label lets the phone layout show each cell as "label: value".
+    return h('td', { 'data-label': label }, ...content);
+  }
+
+  function button(label, onclick, attrs = {}) {
+    return h('button', { type: 'button', class: 'small', onclick, ...attrs }, label);
+  }
+
+  // Rows keyed by id and redrawn only when their data changed: polling does not steal focus
+  // from a button in a row that stayed the same.
+  function renderRows(tbody, items, build) {
+    const existing = new Map([...tbody.children].map((row) => [row.dataset.key, row]));
+    const rows = items.map((item) => {
+      const signature = JSON.stringify(item);
+      const old = existing.get(item.id);
+      if (old && old.dataset.signature === signature) return old;
+      const row = build(item);
+      row.dataset.key = item.id;
+      row.dataset.signature = signature;
+      return row;
+    });
+    tbody.replaceChildren(...rows);
+  }
+
+  // ---- notices -------------------------------------------------------------------------
+
+  let noticeTimer = null;
+  function notify(message, kind = 'info') {
+    const box = $('#notice');
+    box.className = `notice ${kind}`;
+    box.textContent = message;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { box.textContent = ''; box.className = 'notice'; }, 6000);
+  }
+
+  // ---- API -----------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(message, code, status, details) {
+      super(message);
+      this.code = code || 'error';
+      this.status = status;
+      this.details = Array.isArray(details) ? details : [];
+    }
+  }
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  }
+
+  async function api(method, path, body) {
+    const bearer = token();
+    if (!bearer) throw new ApiError('Paste a token first.', 'no_token', 401);
+    const headers = { Authorization: `Bearer ${bearer}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(new URL(path, API_BASE), {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+      });
+    } catch (error) {
+      throw new ApiError(`The API did not answer (${error.message}).`, 'network', 0);
+    }
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok || !data || data.success === false) {
+      const error = new ApiError(
+        (data && data.error) || `The API answered HTTP ${response.status}.`,
+        data && data.code, response.status, data && data.details);
+      if (response.status === 401) signedOut(error.message);
+      throw error;
+    }
+    return data;
+  }
+
+  function query(params) {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value) search.set(key, value);
+    const text = search.toString();
+    return text ? `?${text}` : '';
+  }
+
+  const jobPath = (id) => `background-jobs/${encodeURIComponent(id)}`;
+  const cronPath = (id) => `cron-jobs/${encodeURIComponent(id)}`;
+
+  // ---- session ---------------------------------------------------------------------------
+
+  function describeToken(value) {
+    // Display only: the server verifies the signature; this just names the role for the header.
+    try {
+      const part = value.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const claims = JSON.parse(atob(part));
+      const stores = Array.isArray(claims.stores) && claims.stores.length ? ` · stores ${claims.stores.join(', ')}` : '';
+      return `${claims.role || 'unknown role'}${claims.plugin_id ? ` (${claims.plugin_id})` : ''}${stores}`;
+    } catch (_) {
+      return 'token';
+    }
+  }
+
+  function signedOut(reason) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    stopPolling();
+    for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
+    $('#session').hidden = true;
+    for (const view of document.querySelectorAll('.view')) view.hidden = true;
+    $('#token-panel').hidden = false;
+    $('#token-error').textContent = reason || '';
+    $('#token-input').focus();
+  }
+
+  async function signIn(value) {
+    sessionStorage.setItem(TOKEN_KEY, value);
+    try {
+      const data = await api('GET', 'job-types');
+      fillJobTypes(data.job_types || []);
+    } catch (error) {
+      if (error.status !== 401) signedOut(error.message);
+      return false;
+    }
+    $('#token-panel').hidden = true;
+    $('#token-error').textContent = '';
+    $('#session').hidden = false;
+    $('#whoami').textContent = `Signed in: ${describeToken(value)}`;
+    show(currentTab());
+    return true;
+  }
+
+  function fillJobTypes(types) {
+    const list = $('#job-type-list');
+    list.replaceChildren(...types.map((t) => h('option', { value: t.type || t.name || '' })));
+  }
+
+  function fillTimezones() {
+    const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+    $('#timezone-list').replaceChildren(...['UTC', ...zones].map((z) => h('option', { value: z })));
+  }
+
+  // ---- views and polling ---------------------------------------------------------------
+
+  const TABS = ['jobs', 'crons', 'failed', 'queues'];
+  const views = {};
+  let pollTimer = null;
+  let pollBusy = false;
+
+  function currentTab() {
+    const name = location.hash.replace(/^#/, '');
+    return TABS.includes(name) ? name : 'jobs';
+  }
+
+  function show(name) {
+    for (const tab of TABS) {
+      $(`#view-${tab}`).hidden = tab !== name;
+      const link = $(`[data-tab="${tab}"]`);
+      if (tab === name) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+    }
+    startPolling();
+  }
+
+  async function refreshCurrent() {
+    if (pollBusy || !token() || document.hidden) return;
+    pollBusy = true;
+    try {
+      await views[currentTab()].refresh();
+    } catch (error) {
+      if (error.status !== 401) notify(error.message, 'error');
+    } finally {
+      pollBusy = false;
+    }
+  }
+
+  function startPolling() {
+    stopPolling();
+    refreshCurrent();
+    pollTimer = setInterval(refreshCurrent, LIST_POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  // A paged list: polling refreshes the first page; "Load more" appends older pages and
+  // pauses the refresh (it would otherwise drop them) until the filter changes.
+  function pagedList({ tbody, empty, more, path, key, build }) {
+    let items = [];
+    let nextToken = null;
+    let extended = false;
+    const draw = () => {
+      renderRows(tbody, items, build);
+      empty.hidden = items.length > 0;
+      more.hidden = !nextToken;
+    };
+    const fetchPage = async (from) => {
+      const data = await api('GET', path(from));
+      return [data[key] || [], data.next_token || null];
+    };
+    more.addEventListener('click', async () => {
+      try {
+        const [page, next] = await fetchPage(nextToken);
+        items = items.concat(page.filter((item) => !items.some((known) => known.id === item.id)));
+        nextToken = next;
+        extended = true;
+        draw();
+      } catch (error) {
+        notify(error.message, 'error');
+      }
+    });
+    return {
+      async refresh(force = false) {
+        if (extended && !force) return;
+        const [page, next] = await fetchPage(null);
+        items = page;
+        nextToken = next;
+        extended = false;
+        draw();
+      },
+    };
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------
+
+  function jobActions(job, after) {
+    const buttons = [];
+    if (CANCELLABLE.has(job.status)) {
+      buttons.push(button('Cancel', () => act(() => api('POST', `${jobPath(job.id)}/cancel`),
+        `Job ${shortId(job.id)} cancel requested.`, after), { 'aria-label': `Cancel job ${job.id}` }));
+    }
+    if (RETRYABLE.has(job.status)) {
+      buttons.push(button('Retry', () => act(() => api('POST', `${jobPath(job.id)}/retry`),
+        `Job ${shortId(job.id)} queued again.`, after), { 'aria-label': `Retry job ${job.id}` }));
+    }
+    return buttons;
+  }
+
+  async function act(call, message, after) {
+    try {
+      await call();
+      notify(message, 'ok');
+    } catch (error) {
+      notify(error.message, 'error');
+    }
+    if (after) await after();
+    await refreshCurrent();
+  }
+
+  function jobLink(job) {
+    return h('button', { type: 'button', class: 'link mono', onclick: () => openJob(job.id),
+      'aria-label': `Open job ${job.id}`, title: job.id }, shortId(job.id));
+  }
+
+  function buildJobRow(job) {
+    return h('tr', { dataset: { jobId: job.id, status: job.status } },
+      cell('Job', jobLink(job)),
+      cell('Type', h('span', { class: 'mono' }, job.type), job.plugin_id ? h('small', {}, ` plugin ${job.plugin_id}`) : null),
+      cell('Store', job.store_id),
+      cell('Status', badge(job.status), job.attempts > 1 ? h('small', {}, ` attempt ${job.attempts}`) : null),
+      cell('Progress', progressBar(job)),
+      cell('Message', job.progress_message || (job.error ? h('span', { class: 'error' }, job.error) : '')),
+      cell('Updated', when(job.updated_at)),
+      cell('Actions', h('div', { class: 'actions' }, jobActions(job))));
+  }
+
+  const jobFilters = () => Object.fromEntries(new FormData($('#job-filters')).entries());
+
+  views.jobs = pagedList({
+    tbody: $('#jobs-table tbody'),
+    empty: $('#jobs-empty'),
+    more: $('#jobs-more'),
+    key: 'jobs',
+    path: (from) => `background-jobs${query({ ...jobFilters(), limit: String(PAGE_SIZE), next_token: from })}`,
+    build: buildJobRow,
+  });
+
+  $('#job-filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    views.jobs.refresh(true).catch((error) => notify(error.message, 'error'));
+  });
+  $('#job-filters').addEventListener('reset', () => {
+    setTimeout(() => views.jobs.refresh(true).catch((error) => notify(error.message, 'error')), 0);
+  });
+
+  // ---- job detail ----------------------------------------------------------------------
+
+  let openJobId = null;
+  let jobTimer = null;
+
+  function field(label, ...value) {
+    return [h('dt', {}, label), h('dd', {}, ...value)];
+  }
+
+  function renderJob(job) {
+    $('#job-dialog-title').textContent = `Job ${shortId(job.id)} · ${job.type}`;
+    const logs = Array.isArray(job.logs) ? job.logs : [];
+    $('#job-dialog-body').replaceChildren(
+      h('div', { class: 'detail-progress' }, badge(job.status), progressBar(job),
+        h('p', { class: 'message' }, job.progress_message || '')),
+      h('div', { class: 'actions' }, jobActions(job, () => loadJob(job.id))),
+      h('dl', { class: 'facts' },
+        field('Id', h('span', { class: 'mono' }, job.id)),
+        field('Type', h('span', { class: 'mono' }, job.type)),
+        field('Priority', job.priority),
+        field('Store', job.store_id),
+        field('Plugin', job.plugin_id || '—'),
+        field('Attempts', `${job.attempts} of ${Number(job.max_retries) + 1}`),
+        field('Scheduled', when(job.scheduled_at)),
+        field('Started', when(job.started_at)),
+        field('Finished', when(job.completed_at)),
+        job.next_attempt_at ? field('Next attempt', when(job.next_attempt_at)) : [],
+        job.cron_job_id ? field('Cron job', h('span', { class: 'mono' }, job.cron_job_id)) : [],
+        field('Created by', job.created_by || '—')),
+      job.error ? [h('h3', {}, 'Error'), h('pre', { class: 'error-text' }, job.error)] : [],
+      job.result !== null && job.result !== undefined ? [h('h3', {}, 'Result'), pretty(job.result)] : [],
+      h('h3', {}, 'Payload'), pretty(job.payload || {}),
+      h('h3', {}, `Log (${logs.length})`),
+      logs.length ? h('ol', { class: 'log' }, logs.map((line) => h('li', {}, line))) : h('p', { class: 'muted' }, 'No log lines.'));
+  }
+
+  async function loadJob(id) {
+    try {
+      const { job } = await api('GET', jobPath(id));
+      if (openJobId !== id) return;
+      renderJob(job);
+      clearTimeout(jobTimer);
+      if (!TERMINAL.has(job.status)) jobTimer = setTimeout(() => loadJob(id), DETAIL_POLL_MS);
+    } catch (error) {
+      if (openJobId === id) $('#job-dialog-body').replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+    }
+  }
+
+  function openJob(id) {
+    openJobId = id;
+    $('#job-dialog-title').textContent = `Job ${shortId(id)}`;
+    $('#job-dialog-body').replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    const dialog = $('#job-dialog');
+    if (!dialog.open) dialog.showModal();
+    loadJob(id);
+  }
+
+  $('#job-dialog').addEventListener('close', () => { openJobId = null; clearTimeout(jobTimer); });
+
+  // ---- failed jobs and queues ----------------------------------------------------------
+
+  const failedList = pagedList({
+    tbody: $('#failed-table tbody'),
+    empty: $('#failed-empty'),
+    more: $('#failed-more'),
+    key: 'jobs',
+    path: (from) => `background-jobs${query({ status: 'failed', limit: String(PAGE_SIZE), next_token: from })}`,
+    build: (job) => h('tr', { dataset: { jobId: job.id } },
+      cell('Job', jobLink(job)),
+      cell('Type', h('span', { class: 'mono' }, job.type)),
+      cell('Store', job.store_id),
+      cell('Attempts', String(job.attempts)),
+      cell('Error', h('span', { class: 'error' }, job.error || '')),
+      cell('Failed at', when(job.completed_at || job.updated_at)),
+      cell('Actions', h('div', { class: 'actions' }, jobActions(job)))),
+  });
+
+  function queueRows(queues, columns) {
+    return PRIORITIES.filter((p) => queues[p]).map((p) => h('tr', { dataset: { priority: p } },
+      cell('Priority', badge(p)), columns.map(([label, name]) => cell(label, String(queues[p][name] ?? 0)))));
+  }
+
+  async function loadStats() {
+    const { stats } = await api('GET', 'background-jobs/stats');
+    return stats || {};
+  }
+
+  views.failed = {
+    async refresh() {
+      const [, stats] = await Promise.all([failedList.refresh(), loadStats()]);
+      const queues = stats.queues || null;
+      $('#dlq-table').hidden = !queues;
+      $('#dlq-empty').hidden = Boolean(queues);
+      if (queues) $('#dlq-table tbody').replaceChildren(...queueRows(queues, [['Messages', 'dead_letter']]));
+    },
+  };
+
+  views.queues = {
+    async refresh() {
+      const stats = await loadStats();
+      const counts = stats.counts || {};
+      $('#status-counts').replaceChildren(...STATUSES.map((s) => h('li', { dataset: { status: s } },
+        h('span', { class: 'count' }, String(counts[s] || 0)), badge(s))));
+      const queues = stats.queues || null;
+      $('#queues-table').hidden = !queues;
+      $('#queues-empty').hidden = Boolean(queues);
+      if (queues) {
+        $('#queues-table tbody').replaceChildren(...queueRows(queues, [
+          ['Waiting', 'visible'], ['Delayed', 'delayed'], ['In flight', 'in_flight'], ['Dead-letter', 'dead_letter']]));
+      }
+    },
+  };
+
+  // ---- cron jobs -----------------------------------------------------------------------
+
+  function cronActions(cron, after) {
+    const toggle = cron.is_active
+      ? button('Pause', () => act(() => api('POST', `${cronPath(cron.id)}/pause`), `${cron.name} paused.`, after),
+        { 'aria-label': `Pause ${cron.name}` })
+      : button('Resume', () => act(() => api('POST', `${cronPath(cron.id)}/resume`), `${cron.name} resumed.`, after),
+        { 'aria-label': `Resume ${cron.name}` });
+    return [
+      toggle,
+      button('Run now', () => act(() => api('POST', `${cronPath(cron.id)}/run`), `${cron.name}: a run was queued.`, after),
+        { 'aria-label': `Run ${cron.name} now` }),
+      button('Edit', () => openEditor(cron), { class: 'small secondary', 'aria-label': `Edit ${cron.name}` }),
+    ];
+  }
+
+  function schedule(cron) {
+    return [h('span', { class: 'mono' }, cron.cron_expression), h('br'),
+      h('small', {}, `${cron.schedule_description || ''} (${cron.timezone})`)];
+  }
+
+  views.crons = pagedList({
+    tbody: $('#crons-table tbody'),
+    empty: $('#crons-empty'),
+    more: $('#crons-more'),
+    key: 'jobs',
+    path: (from) => `cron-jobs${query({ limit: String(PAGE_SIZE), next_token: from })}`,
+    build: (cron) => h('tr', { dataset: { cronId: cron.id, active: String(cron.is_active) } },
+      cell('Name', h('button', { type: 'button', class: 'link', onclick: () => openCron(cron.id),
+        'aria-label': `Open cron job ${cron.name}` }, cron.name),
+      cron.description ? [h('br'), h('small', {}, cron.description)] : null),
+      cell('Schedule', schedule(cron)),
+      cell('Next run', cron.is_active ? [when(cron.next_run_at), h('br'), h('small', {}, relative(cron.next_run_at))]
+        : h('span', { class: 'muted' }, 'paused')),
+      cell('Last run', cron.last_status ? badge(cron.last_status) : h('span', { class: 'muted' }, 'never'),
+        cron.last_run_at ? [' ', h('small', {}, relative(cron.last_run_at))] : null,
+        cron.last_error ? [h('br'), h('small', { class: 'error' }, cron.last_error)] : null),
+      cell('Runs', `${cron.success_count} ok · ${cron.failure_count} failed`),
+      cell('State', h('span', { class: cron.is_active ? 'badge s-active' : 'badge s-paused' },
+        cron.is_active ? 'active' : 'paused'),
+      cron.paused_reason ? [h('br'), h('small', {}, cron.paused_reason)] : null),
+      cell('Actions', h('div', { class: 'actions' }, cronActions(cron)))),
+  });
+
+  // ---- cron detail and history ---------------------------------------------------------
+
+  let openCronId = null;
+  let cronTimer = null;
+
+  async function loadCron(id) {
+    try {
+      const [{ job: cron }, { executions }] = await Promise.all([
+        api('GET', cronPath(id)), api('GET', `${cronPath(id)}/executions${query({ limit: '20' })}`)]);
+      if (openCronId !== id) return;
+      let nextRuns = [];
+      try {
+        const preview = await api('POST', 'cron-jobs/preview',
+          { cron_expression: cron.cron_expression, timezone: cron.timezone, count: 5 });
+        nextRuns = preview.next_runs || [];
+      } catch (_) { nextRuns = []; }
+      renderCron(cron, executions || [], nextRuns);
+      clearTimeout(cronTimer);
+      cronTimer = setTimeout(() => loadCron(id), LIST_POLL_MS * 2);
+    } catch (error) {
+      if (openCronId === id) $('#cron-dialog-body').replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+    }
+  }
+
+  function renderCron(cron, executions, nextRuns) {
+    $('#cron-dialog-title').textContent = cron.name;
+    $('#cron-dialog-body').replaceChildren(
+      cron.description ? h('p', {}, cron.description) : [],
+      h('div', { class: 'actions' }, cronActions(cron, () => loadCron(cron.id))),
+      h('dl', { class: 'facts' },
+        field('Schedule', schedule(cron)),
+        field('State', cron.is_active ? 'active' : `paused${cron.paused_reason ? ` (${cron.paused_reason})` : ''}`),
+        field('Job type', h('span', { class: 'mono' }, cron.job_type)),
+        field('Store', cron.store_id),
+        field('Plugin', cron.plugin_id || '—'),
+        field('Priority', cron.priority),
+        field('Runs', `${cron.run_count} (${cron.success_count} ok, ${cron.failure_count} failed, ${cron.skipped_count} skipped)`),
+        field('Last status', cron.last_status || 'never run'),
+        cron.last_error ? field('Last error', h('span', { class: 'error' }, cron.last_error)) : []),
+      h('h3', {}, 'Next runs'),
+      cron.is_active
+        ? h('ol', { class: 'runs' }, nextRuns.map((t) => h('li', {}, when(t), ' ', h('small', {}, relative(t)))))
+        : h('p', { class: 'muted' }, 'Paused: it fires again when resumed (missed slots follow its misfire policy).'),
+      h('h3', {}, 'Configuration'), pretty(cron.configuration || {}),
+      h('h3', {}, 'Execution history'),
+      executions.length
+        ? h('table', { class: 'grid compact', id: 'executions-table' },
+          h('caption', { class: 'sr-only' }, 'Runs of this cron job, newest first'),
+          h('thead', {}, h('tr', {}, ['Job', 'Status', 'Progress', 'Started', 'Finished', 'Actions']
+            .map((label) => h('th', { scope: 'col' }, label)))),
+          h('tbody', {}, executions.map((job) => h('tr', { dataset: { jobId: job.id } },
+            cell('Job', jobLink(job)), cell('Status', badge(job.status), job.error ? [h('br'), h('small', { class: 'error' }, job.error)] : null),
+            cell('Progress', progressBar(job)), cell('Started', when(job.started_at || job.scheduled_at)),
+            cell('Finished', when(job.completed_at)),
+            cell('Actions', h('div', { class: 'actions' }, jobActions(job, () => loadCron(cron.id))))))))
+        : h('p', { class: 'muted' }, 'No runs yet.'));
+  }
+
+  function openCron(id) {
+    openCronId = id;
+    $('#cron-dialog-body').replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    const dialog = $('#cron-dialog');
+    if (!dialog.open) dialog.showModal();
+    loadCron(id);
+  }
+
+  $('#cron-dialog').addEventListener('close', () => { openCronId = null; clearTimeout(cronTimer); });
+
+  // ---- cron editor with live preview ---------------------------------------------------
+
+  let editingId = null;
+  let previewTimer = null;
+  let previewSeq = 0;
+  const form = $('#cron-form');
+
+  function clearFieldErrors() {
+    $('#cron-form-error').textContent = '';
+    for (const span of form.querySelectorAll('[data-error-for]')) span.textContent = '';
+    for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+  }
+
+  function showFieldError(name, message) {
+    const top = String(name || '').split('.')[0];
+    const span = form.querySelector(`[data-error-for="${CSS.escape(top)}"]`);
+    if (!span) return false;
+    span.textContent = span.textContent ? `${span.textContent} ${message}` : message;
+    const input = form.elements[top];
+    if (input && input.setAttribute) input.setAttribute('aria-invalid', 'true');
+    return true;
+  }
+
+  function openEditor(cron) {
+    editingId = cron ? cron.id : null;
+    form.reset();
+    clearFieldErrors();
+    $('#editor-title').textContent = cron ? `Edit ${cron.name}` : 'New cron job';
+    const values = cron || {};
+    const set = (name, value) => { if (value !== undefined && value !== null) form.elements[name].value = String(value); };
+    set('name', values.name);
+    set('description', values.description);
+    set('cron_expression', values.cron_expression);
+    set('timezone', values.timezone || 'UTC');
+    set('job_type', values.job_type);
+    set('store_id', values.store_id);
+    set('plugin_id', values.plugin_id);
+    set('priority', values.priority || 'normal');
+    set('max_retries', values.max_retries ?? 3);
+    set('timeout_seconds', values.timeout_seconds);
+    set('misfire_policy', values.misfire_policy || 'run_once');
+    set('overlap_policy', values.overlap_policy || 'skip');
+    form.elements.configuration.value = JSON.stringify(values.configuration || {}, null, 2);
+    form.elements.is_active.checked = cron ? Boolean(cron.is_active) : true;
+    $('#cron-preview').replaceChildren();
+    $('#editor-dialog').showModal();
+    schedulePreview();
+    form.elements.name.focus();
+  }
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(runPreview, PREVIEW_DELAY_MS);
+  }
+
+  async function runPreview() {
+    const expression = form.elements.cron_expression.value.trim();
+    const timezone = form.elements.timezone.value.trim() || 'UTC';
+    const box = $('#cron-preview');
+    const seq = ++previewSeq;
+    if (!expression) {
+      box.replaceChildren(h('p', { class: 'muted' }, 'Type an expression to see its next runs.'));
+      return;
+    }
+    try {
+      const preview = await api('POST', 'cron-jobs/preview', { cron_expression: expression, timezone, count: 5 });
+      if (seq !== previewSeq) return;  // an older answer arriving after a newer one
+      box.dataset.valid = 'true';
+      box.replaceChildren(
+        h('p', { class: 'description' }, preview.description),
+        h('ol', { class: 'runs', 'aria-label': 'Next runs' }, (preview.next_runs || []).map((t) => h('li', {},
+          h('span', { class: 'mono' }, new Date(t).toLocaleString(undefined, { timeZone: timezone, timeZoneName: 'short' })),
+          ' ', h('small', {}, `(${relative(t)}, your time ${new Date(t).toLocaleString()})`)))));
+    } catch (error) {
+      if (seq !== previewSeq) return;
+      box.dataset.valid = 'false';
+      box.replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+    }
+  }
+
+  form.elements.cron_expression.addEventListener('input', schedulePreview);
+  form.elements.timezone.addEventListener('input', schedulePreview);
+
+  function formBody() {
+    const value = (name) => form.elements[name].value.trim();
+    const body = {
+      name: value('name'),
+      description: value('description'),
+      cron_expression: value('cron_expression'),
+      timezone: value('timezone') || 'UTC',
+      job_type: value('job_type'),
+      store_id: value('store_id'),
+      priority: value('priority'),
+      misfire_policy: value('misfire_policy'),
+      overlap_policy: value('overlap_policy'),
+      is_active: form.elements.is_active.checked,
+    };
+    if (value('plugin_id')) body.plugin_id = value('plugin_id');
+    if (value('max_retries') !== '') body.max_retries = Number(value('max_retries'));
+    if (value('timeout_seconds') !== '') body.timeout_seconds = Number(value('timeout_seconds'));
+    const text = value('configuration') || '{}';
+    try {
+      body.configuration = JSON.parse(text);
+    } catch (error) {
+      throw new ApiError('Configuration is not valid JSON.', 'validation_error', 400,
+        [{ field: 'configuration', message: `not valid JSON (${error.message})` }]);
+    }
+    if (body.configuration === null || typeof body.configuration !== 'object' || Array.isArray(body.configuration)) {
+      throw new ApiError('Configuration must be a JSON object.', 'validation_error', 400,
+        [{ field: 'configuration', message: 'must be a JSON object, e.g. {"url": "/api/..."}' }]);
+    }
+    return body;
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFieldErrors();
+    const save = $('#cron-save');
+    save.disabled = true;
+    try {
+      const body = formBody();
+      const { job } = editingId ? await api('PATCH', cronPath(editingId), body) : await api('POST', 'cron-jobs', body);
+      $('#editor-dialog').close();
+      notify(`${job.name} saved; next run ${job.next_run_at ? new Date(job.next_run_at).toLocaleString() : 'when resumed'}.`, 'ok');
+      await views.crons.refresh(true);
+    } catch (error) {
+      $('#cron-form-error').textContent = error.message;
+      for (const detail of error.details) showFieldError(detail.field, detail.message);
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  $('#cron-new').addEventListener('click', () => openEditor(null));
+
+  // ---- wiring --------------------------------------------------------------------------
+
+  for (const closer of document.querySelectorAll('[data-close]')) {
+    closer.addEventListener('click', () => closer.closest('dialog').close());
+  }
+  $('#token-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const value = $('#token-input').value.trim().replace(/^Bearer\s+/i, '');
+    if (!value) {
+      $('#token-error').textContent = 'Paste a token first.';
+      return;
+    }
+    $('#token-input').value = '';
+    await signIn(value);
+  });
+  $('#forget-token').addEventListener('click', () => signedOut('Token forgotten.'));
+  window.addEventListener('hashchange', () => { if (token()) show(currentTab()); });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden && token()) refreshCurrent(); });
+
+  fillTimezones();
+  if (token()) signIn(token()); else signedOut('');
+})();
