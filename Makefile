@@ -14,9 +14,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
+	.ci/ensure-postgres
 	PORT=$(PORT) $(BIN)/python -m chalicelib.local
 
 test: $(STAMP)
+	.ci/ensure-postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

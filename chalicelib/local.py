@@ -70,6 +70,21 @@ def prepare_environment(moto_port: int | None) -> Any:
     return server
 
 
+def start_database() -> Any:
+    """A throwaway PostgreSQL for database_query jobs, unless DATABASE_URL names one already."""
+    if os.environ.get("DATABASE_URL"):
+        return None
+    from chalicelib.local_postgres import PostgresUnavailableError, ThrowawayPostgres
+
+    try:
+        database = ThrowawayPostgres(free_port())
+        os.environ["DATABASE_URL"] = database.start()
+    except PostgresUnavailableError as exc:
+        logger.warning("no local PostgreSQL (%s); database_query jobs will fail naming DATABASE_URL", exc)
+        return None
+    return database
+
+
 def publish_secret(session: Any, secret: str) -> None:
     # Plain `chalice local` reads the secret from SSM (.chalice/config.json), like Lambda does.
     session.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=secret, Type="SecureString", Overwrite=True)
@@ -119,11 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("TICKWORK_LOCAL_WORKERS", "2")))
     parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
+    parser.add_argument("--no-database", action="store_true", help="do not start a throwaway PostgreSQL")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     moto = prepare_environment(args.moto_port or None)
+    database = None if args.no_database else start_database()
     import boto3
 
     from chalicelib import runtime
@@ -180,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"tickwork is running\n  API:          {base}/api  (health: {base}/api/health)", flush=True)
     print(f"  AWS endpoint: {os.environ['AWS_ENDPOINT_URL']}" + ("  (embedded moto)" if moto else ""), flush=True)
+    if database is not None:
+        print(f"  PostgreSQL:   127.0.0.1:{database.port} (throwaway, for database_query jobs)", flush=True)
+    elif not os.environ.get("DATABASE_URL"):
+        print("  PostgreSQL:   none; database_query jobs fail until DATABASE_URL is set", flush=True)
     print(f"  workers:      {args.workers} pollers over urgent > high > normal > low", flush=True)
     print(f"  admin token:  {admin}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
@@ -191,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         thread.join(timeout=10)
     if moto is not None:
         moto.stop()
+    if database is not None:
+        database.stop()
     print("stopped.", flush=True)
     return 0
 

@@ -193,3 +193,35 @@ def receiver() -> Iterator[str]:
     thread.start()
     yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session. Under CI its absence fails the run (`.ci/run` installs it)."""
+    from chalicelib.local import free_port
+    from chalicelib.local_postgres import PostgresUnavailableError, ThrowawayPostgres
+
+    try:
+        server = ThrowawayPostgres(free_port())
+        url = server.start()
+    except PostgresUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed for database_query tests: {exc}")
+        pytest.skip(f"no PostgreSQL server binaries here ({exc}); `.ci/run` installs them")
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """DATABASE_URL set for the job, and a connection to look at the data with; tables are dropped after."""
+    import pg8000.native
+
+    from chalicelib.jobs.builtin.database_query import connection_target
+
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    connection = pg8000.native.Connection(**connection_target(postgres_url))
+    yield connection
+    connection.run("DROP SCHEMA public CASCADE")
+    connection.run("CREATE SCHEMA public")
+    connection.close()

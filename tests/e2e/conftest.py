@@ -45,6 +45,7 @@ def stack_env(state_dir: Path, aws_endpoint_url: str | None = None) -> dict[str,
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
     env.pop("TICKWORK_JWT_SECRET", None)
+    env.pop("DATABASE_URL", None)  # the stack starts its own throwaway PostgreSQL, as `make run` does
     env["TICKWORK_STATE_DIR"] = str(state_dir)
     env["PYTHONUNBUFFERED"] = "1"
     if aws_endpoint_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -88,6 +89,18 @@ def test_an_import_job_scheduled_over_http_completes_with_its_counts(embedded_st
     assert status["result"] == {"total": 200, "successful": 200, "failed": 0}
     assert status["progress"] == 100
     assert status["max_retries"] == 3
+
+
+def test_make_run_brings_its_own_postgresql_for_database_query_jobs(embedded_stack: RunningStack) -> None:
+    if "PostgreSQL:   none" in embedded_stack.output.text() and not os.environ.get("CI"):
+        pytest.skip("no PostgreSQL server binaries on this machine; `.ci/ensure-postgres` installs them")
+    body = {"type": "database_query", "storeId": "store-e2e", "payload": {"query": "SELECT 41 + 1 AS answer"}}
+    answer = requests.post(
+        embedded_stack.url("/api/background-jobs/schedule"), json=body, headers=embedded_stack.headers(), timeout=10
+    )
+    assert answer.status_code == 201, answer.text
+    status = wait_until_finished(embedded_stack, answer.json()["job"]["id"])
+    assert status["result"]["columns"] == ["answer"] and status["result"]["rows"] == [[42]]
 
 
 def test_a_cli_store_owner_token_works_on_its_store_and_cannot_see_another_store(

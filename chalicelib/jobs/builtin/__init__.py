@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.jobs.builtin.api_call import ApiCallConfig, ApiCallJob
+from chalicelib.jobs.builtin.database_query import DatabaseQueryConfig, DatabaseQueryJob
 from chalicelib.jobs.builtin.webhook import WebhookConfig, WebhookJob
 from chalicelib.jobs.registry import JobTypeRegistry
 
@@ -10,3 +11,4 @@ from chalicelib.jobs.registry import JobTypeRegistry
 def register_builtin_types(registry: JobTypeRegistry) -> None:
     registry.register("api_call", ApiCallJob, payload_model=ApiCallConfig)
     registry.register("webhook", WebhookJob, payload_model=WebhookConfig)
+    registry.register("database_query", DatabaseQueryJob, payload_model=DatabaseQueryConfig, admin_only=True)
