@@ -103,6 +103,14 @@ class Runtime:
         )
 
     @cached_property
+    def ses(self) -> Any:
+        return self.client("ses")
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @cached_property
     def secrets(self) -> SecretResolver:
         return SecretResolver(self.client("ssm"), self.client("secretsmanager"))
 
