@@ -32,11 +32,16 @@
       else if (name === 'dataset') Object.assign(el.dataset, value);
       else el.setAttribute(name, value === true ? '' : String(value));
     }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      el.append(child instanceof Node ? child : String(child));
-    }
+    fill(el, children, false);
     return el;
+  }
+
+  // Append (or, with replace, set) children: nested arrays flattened, null/false skipped,
+  // strings as text nodes.
+  function fill(el, children, replace = true) {
+    const nodes = [children].flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
+      .map((c) => (c instanceof Node ? c : document.createTextNode(String(c))));
+    if (replace) el.replaceChildren(...nodes); else el.append(...nodes);
   }
 
   function shortId(id) {
@@ -368,7 +373,7 @@
   function renderJob(job) {
     $('#job-dialog-title').textContent = `Job ${shortId(job.id)} · ${job.type}`;
     const logs = Array.isArray(job.logs) ? job.logs : [];
-    $('#job-dialog-body').replaceChildren(
+    fill($('#job-dialog-body'), [
       h('div', { class: 'detail-progress' }, badge(job.status), progressBar(job),
         h('p', { class: 'message' }, job.progress_message || '')),
       h('div', { class: 'actions' }, jobActions(job, () => loadJob(job.id))),
@@ -389,7 +394,7 @@
       job.result !== null && job.result !== undefined ? [h('h3', {}, 'Result'), pretty(job.result)] : [],
       h('h3', {}, 'Payload'), pretty(job.payload || {}),
       h('h3', {}, `Log (${logs.length})`),
-      logs.length ? h('ol', { class: 'log' }, logs.map((line) => h('li', {}, line))) : h('p', { class: 'muted' }, 'No log lines.'));
+      logs.length ? h('ol', { class: 'log' }, logs.map((line) => h('li', {}, line))) : h('p', { class: 'muted' }, 'No log lines.')]);
   }
 
   async function loadJob(id) {
@@ -487,7 +492,8 @@
 
   function schedule(cron) {
     return [h('span', { class: 'mono' }, cron.cron_expression), h('br'),
-      h('small', {}, `${cron.schedule_description || ''} (${cron.timezone})`)];
+      h('small', {}, (cron.schedule_description || '').includes(cron.timezone)
+        ? cron.schedule_description : `${cron.schedule_description || ''} (${cron.timezone})`)];
   }
 
   views.crons = pagedList({
@@ -539,7 +545,7 @@
 
   function renderCron(cron, executions, nextRuns) {
     $('#cron-dialog-title').textContent = cron.name;
-    $('#cron-dialog-body').replaceChildren(
+    fill($('#cron-dialog-body'), [
       cron.description ? h('p', {}, cron.description) : [],
       h('div', { class: 'actions' }, cronActions(cron, () => loadCron(cron.id))),
       h('dl', { class: 'facts' },
@@ -568,7 +574,7 @@
             cell('Progress', progressBar(job)), cell('Started', when(job.started_at || job.scheduled_at)),
             cell('Finished', when(job.completed_at)),
             cell('Actions', h('div', { class: 'actions' }, jobActions(job, () => loadCron(cron.id))))))))
-        : h('p', { class: 'muted' }, 'No runs yet.'));
+        : h('p', { class: 'muted' }, 'No runs yet.')]);
   }
 
   function openCron(id) {
