@@ -156,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     session = boto3.session.Session(region_name=settings.region)
     provision(session, settings)
     publish_secret(session, os.environ["TICKWORK_JWT_SECRET"])
+    if moto is not None:
+        # email jobs send from a verified identity; on the embedded SES we verify one ourselves.
+        os.environ.setdefault("TICKWORK_EMAIL_SENDER", "tickwork@example.com")
+        session.client("ses").verify_email_identity(EmailAddress=os.environ["TICKWORK_EMAIL_SENDER"])
     runtime.use(None)
 
     sys.path.insert(0, os.getcwd())

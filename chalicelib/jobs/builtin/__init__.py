@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.jobs.builtin.api_call import ApiCallConfig, ApiCallJob
 from chalicelib.jobs.builtin.database_query import DatabaseQueryConfig, DatabaseQueryJob
+from chalicelib.jobs.builtin.email_job import EmailConfig, EmailJob
 from chalicelib.jobs.builtin.webhook import WebhookConfig, WebhookJob
 from chalicelib.jobs.registry import JobTypeRegistry
 
@@ -11,4 +12,5 @@ from chalicelib.jobs.registry import JobTypeRegistry
 def register_builtin_types(registry: JobTypeRegistry) -> None:
     registry.register("api_call", ApiCallJob, payload_model=ApiCallConfig)
     registry.register("webhook", WebhookJob, payload_model=WebhookConfig)
+    registry.register("email", EmailJob, payload_model=EmailConfig)
     registry.register("database_query", DatabaseQueryJob, payload_model=DatabaseQueryConfig, admin_only=True)

@@ -9,14 +9,17 @@ from chalicelib.models import Job
 from chalicelib.templating import job_variables, render
 
 
-def rendered_configuration(job: Job) -> Any:
-    current = runtime.current()
-    variables = job_variables(
+def run_variables(job: Job) -> dict[str, str]:
+    """The template variables of this run: its time, its cron job's calendar day, its ids."""
+    return job_variables(
         job_id=job.id,
         store_id=job.store_id,
         cron_job_id=job.cron_job_id,
         scheduled_at=job.scheduled_at,
         timezone=str(job.metadata.get("timezone") or "UTC"),
-        now=current.clock.now(),
+        now=runtime.current().clock.now(),
     )
-    return render(job.payload, variables, current.secrets)
+
+
+def rendered_configuration(job: Job) -> Any:
+    return render(job.payload, run_variables(job), runtime.current().secrets)
