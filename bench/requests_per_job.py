@@ -1,132 +1,177 @@
-"""AWS API calls for one job's life (schedule -> completed), counted at the botocore layer.
+"""AWS requests per job, per cron firing and per progress update, counted at the botocore layer.
 
-    .venv/bin/python -m bench.requests_per_job [--jobs 50]
+    .venv/bin/python -m bench.requests_per_job [--jobs 50] [--quick]
 
-Runs against moto in-process through the real API route and the real Lambda worker function;
-counts every request botocore sends, by service and operation, and reports calls per job.
-The baseline in the same run is the minimum a queue-backed design needs: put the job, send
-the message, receive it, delete it (4 calls).
+Runs against moto in-process through the real API route, the real tick and the real Lambda
+worker function; counts every request botocore sends (before-call hook), by operation.
+
+- Job life: schedule -> completed for a handler that reports nothing. The figure with the
+  target leaves out what Lambda's event source does for us (ReceiveMessage, DeleteMessageBatch);
+  the second row adds them back, as each batch of up to 10 shares them. Empty polls are the
+  local poller's idle cost and are counted apart. Baseline: put the job, send the message,
+  conditional update to running, update to completed (4).
+- Cron firing: (requests of a tick firing N slots - requests of an idle tick) / N. Baseline:
+  put the job, send it, advance the cron (3).
+- Progress update: a handler reporting 10 times with the write interval at 0, against the
+  no-op handler: extra requests / reports. Baseline 1 (one UpdateItem).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from collections import Counter
+import dataclasses
+import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.setdefault("TICKWORK_JWT_SECRET", "bench-secret-0123456789abcdef0123456789abcdef")
+from bench.common import MotoStack, Row, Target, bench_environment, moto_stack, noop_type, register_once, run_cli
 
-import boto3
-from chalice.test import Client
-from moto import mock_aws
+bench_environment()
 
-BASELINE_CALLS_PER_JOB = 4
+WAVE = 10  # jobs queued at a time: SQS stays short (moto slows as a queue fills)
+PROGRESS_REPORTS = 10
+CRONS = 10
+T0 = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
+LAMBDA_SIDE = ("sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.ReceiveMessage(empty)")
 
 
-class RequestCounter:
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    def attach(self, session: boto3.session.Session) -> None:
-        session.events.register("before-call.*.*", self)
-
-
-def register_noop() -> str:
-    """A handler that reports no progress: the issue counts a job's life without progress calls."""
-    from chalicelib import runtime
+def progress_type() -> str:
     from chalicelib.jobs.base import BaseJobHandler
 
-    class Noop(BaseJobHandler):
-        def execute(self) -> dict[str, bool]:
-            return {"ok": True}
+    class BenchProgress(BaseJobHandler):
+        def execute(self) -> dict[str, int]:
+            for step in range(1, PROGRESS_REPORTS + 1):
+                self.update_progress(step, f"step {step}")
+            return {"steps": PROGRESS_REPORTS}
 
-    runtime.registry.register("plugin:bench:noop", Noop)
-    return "plugin:bench:noop"
+    return register_once("plugin:bench:progress", BenchProgress)
 
 
-def run(jobs: int, job_type: str, payload: str) -> dict[str, Any]:
-    with mock_aws():
-        import app as app_module
-        from chalicelib import runtime
-        from chalicelib.auth import Role, mint_token
-        from chalicelib.config import Settings, queue_name
-        from chalicelib.lifecycle import PRIORITY_ORDER
-        from chalicelib.local_runner import QueuePoller
-        from chalicelib.provision import provision
-        from chalicelib.runtime import Runtime
+def job_lives(stack: MotoStack, job_type: str, payload: str, jobs: int) -> dict[str, int]:
+    """Requests for ``jobs`` jobs scheduled over HTTP and run by the worker, by operation."""
+    from chalice.test import Client
 
-        settings = Settings.from_env()
-        session = boto3.session.Session(region_name="us-east-1")
-        provision(session, settings)
-        counter = RequestCounter()
-        counter.attach(session)
-        runtime.use(Runtime(settings=settings, session=session))
-        sqs = session.client("sqs")
-        urls = {
-            p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"]
-            for p in PRIORITY_ORDER
-        }
-        poller = QueuePoller(
-            sqs=sqs,
-            queue_urls=urls,
-            workers={p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER},
-            region="us-east-1",
-            receive_visibility_s=settings.lease_s,
-        )
-        client = Client(app_module.app)
-        admin = mint_token(settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
-        headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
-        # Warm-up: one job, so per-container lookups (GetQueueUrl, secret) are not billed per job.
-        body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
-        client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
-        poller.drain()
-        counter.calls.clear()
-        for _ in range(jobs):
+    from chalicelib.auth import Role, mint_token
+
+    client = Client(stack.app.app)
+    admin = mint_token(stack.settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
+    # Warm-up: per-container lookups (GetQueueUrl) are not billed per job.
+    client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
+    stack.poller.drain()
+    stack.counter.reset()
+    done = 0
+    while done < jobs:
+        wave = min(WAVE, jobs - done)
+        for _ in range(wave):
             answer = client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
-            assert answer.status_code == 201
-        scheduled = Counter(counter.calls)
-        # One job at a time through the worker: Lambda's receive and delete are billed too.
-        while poller.poll_once():
-            pass
-        runtime.use(None)
-        total = sum(counter.calls.values())
-        return {
-            "jobs": jobs,
-            "calls": dict(sorted(counter.calls.items())),
-            "schedule_calls": sum(scheduled.values()),
-            "total": total,
-        }
+            assert answer.status_code == 201, answer.body
+        stack.poller.drain()
+        done += wave
+    return dict(stack.counter.calls)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=50)
-    args = parser.parse_args()
-    noop = register_noop()
-    for title, job_type, payload in (
-        ("no progress reports (plugin:bench:noop)", noop, "{}"),
-        ("the guide's import job, 1 item (progress 10, 50, 100)", "plugin:my-plugin:import", '{"count":1}'),
-    ):
-        report = run(args.jobs, job_type, payload)
-        jobs = report["jobs"]
-        print(f"AWS requests per job, schedule -> completed, {title}; {jobs} jobs, moto in-process:")
-        for name, count in report["calls"].items():
-            print(f"  {name:40s} {count:6d}  ({count / jobs:.2f}/job)")
-        per_job = report["total"] / jobs
-        print(f"  {'total':40s} {report['total']:6d}  ({per_job:.2f}/job)")
-        print(
-            f"  baseline (put + send + receive + delete): {BASELINE_CALLS_PER_JOB}/job; "
-            f"ratio {per_job / BASELINE_CALLS_PER_JOB:.2f}\n"
+def cron_firing(stack: MotoStack, clock: Any) -> tuple[float, int]:
+    """Requests per fired slot on the tick side, and the slots fired."""
+    from chalicelib.auth import SYSTEM_PRINCIPAL
+    from chalicelib.crons.models import CronJobFields
+
+    scheduler = stack.runtime.scheduler
+    scheduler.run_tick(T0)  # plugins' declared crons are created once per process: not billed here
+    stack.counter.reset()
+    scheduler.run_tick(T0)
+    idle = stack.counter.total
+    for n in range(CRONS):
+        fields = CronJobFields(
+            name=f"bench {n}", cron_expression="* * * * *", job_type=noop_type(), store_id="s", configuration={}
         )
+        stack.runtime.crons.create(fields, SYSTEM_PRINCIPAL)
+    clock.advance(60)
+    stack.counter.reset()
+    report = scheduler.run_tick(T0 + timedelta(minutes=1))
+    busy = stack.counter.total
+    assert report.fired >= CRONS and report.errors == 0, report
+    stack.purge_queues()
+    return (busy - idle) / report.fired, report.fired
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=50, help="jobs per measurement")
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    from chalicelib.clock import ManualClock
+    from chalicelib.config import Settings
+
+    jobs = 10 if args.quick else args.jobs
+    noop, progress = noop_type(), progress_type()
+    with moto_stack() as stack:
+        plain = job_lives(stack, noop, "{}", jobs)
+        guide = job_lives(stack, "plugin:my-plugin:import", '{"count":1}', jobs)
+    # Every report written: the interval is the only thing that merges reports (by design).
+    eager = dataclasses.replace(Settings.from_env(), progress_interval_s=0.0)
+    with moto_stack(settings=eager) as stack:
+        base = job_lives(stack, noop, "{}", jobs)
+        reporting = job_lives(stack, progress, "{}", jobs)
+    clock = ManualClock(T0)
+    with moto_stack(clock=clock) as stack:
+        firing, fired = cron_firing(stack, clock)
+
+    excl = sum(n for name, n in plain.items() if name not in LAMBDA_SIDE) / jobs
+    incl = sum(n for name, n in plain.items() if name != "sqs.ReceiveMessage(empty)") / jobs
+    per_update = (sum(reporting.values()) - sum(base.values())) / (PROGRESS_REPORTS * jobs)
+    guide_excl = sum(n for name, n in guide.items() if name not in LAMBDA_SIDE) / jobs
+    detail = ", ".join(f"{name.split('.')[1]} {n / jobs:.2f}" for name, n in sorted(plain.items()) if n)
+    return [
+        Row(
+            "2 AWS requests per job life, no progress, excl. Lambda's receive+delete",
+            "req",
+            excl,
+            4,
+            "put+send+2 updates",
+            Target("ours", "<=", 5),
+            note=f"per job over {jobs} jobs: {detail}",
+            extra={"calls": plain, "jobs": jobs},
+        ),
+        Row(
+            "2 AWS requests per job life, incl. Lambda's receive+delete (batches of <=10)",
+            "req",
+            incl,
+            4.2,
+            "+1 receive, 1 delete per 10",
+        ),
+        Row(
+            "2 AWS requests per progress update",
+            "req",
+            per_update,
+            1,
+            "1 UpdateItem",
+            Target("ours", "<=", 1),
+            extra={"reports": PROGRESS_REPORTS * jobs},
+        ),
+        Row(
+            "2 AWS requests per cron firing (tick side)",
+            "req",
+            firing,
+            3,
+            "put+send+advance",
+            note=f"(tick firing {fired} slots - idle tick) / slots; no target in the issue",
+        ),
+        Row(
+            "2 AWS requests per job life, guide's import job (1 item), excl. receive+delete",
+            "req",
+            guide_excl,
+            6,
+            "4 + 2 progress writes",
+            extra={"calls": guide},
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("requests_per_job", __doc__ or "", add_arguments, measure, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
