@@ -18,6 +18,7 @@ from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.queues import SqsPriorityQueues
+from chalicelib.retention import FinishedJobs
 from chalicelib.secrets import SecretResolver
 from chalicelib.store import DynamoJobStore
 from chalicelib.worker import JobWorker
@@ -101,6 +102,11 @@ class Runtime:
             interval_s=self.settings.tick_interval_s,
             declarations=lambda: job_manager.cron_declarations,
         )
+
+    @cached_property
+    def finished_jobs(self) -> FinishedJobs:
+        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
+        return FinishedJobs(resource.Table(self.settings.jobs_table))
 
     @cached_property
     def ses(self) -> Any:

@@ -1,0 +1,58 @@
+"""Old finished jobs in the jobs table: found oldest first through the status index, deleted one by one.
+
+Each delete is conditional on the status it was found in, so a job that a user retried between
+the query and the delete (failed -> pending) is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from chalicelib.dynamo import is_condition_failure
+from chalicelib.lifecycle import JobStatus
+from chalicelib.store import BY_STATUS_INDEX
+
+
+class FinishedJobs:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def older_than(
+        self, status: JobStatus, cutoff: str, *, limit: int, store_id: str | None = None
+    ) -> list[dict[str, str]]:
+        """Up to ``limit`` jobs in ``status`` created and last changed before ``cutoff``, oldest first."""
+        keys = Key("status").eq(status.value) & Key("created_at").lt(cutoff)
+        filters = Attr("updated_at").lt(cutoff)
+        if store_id is not None:
+            filters = filters & Attr("store_id").eq(store_id)
+        request: dict[str, Any] = {
+            "IndexName": BY_STATUS_INDEX,
+            "KeyConditionExpression": keys,
+            "FilterExpression": filters,
+            "ProjectionExpression": "id, created_at, store_id",
+            "ScanIndexForward": True,
+        }
+        found: list[dict[str, str]] = []
+        while len(found) < limit:
+            page = self._table.query(**request)
+            found.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def delete(self, job_id: str, status: JobStatus) -> bool:
+        """True if deleted; False if the job changed status (or went) since it was found."""
+        try:
+            self._table.delete_item(
+                Key={"id": job_id},
+                ConditionExpression=Attr("status").eq(status.value),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
