@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
 from chalicelib.errors import ForbiddenError, UnauthorizedError
 
 ALGORITHM = "HS256"
@@ -78,6 +76,8 @@ def mint_token(
         claims["stores"] = list(stores)
     if plugin_id:
         claims["plugin_id"] = plugin_id
+    import jwt  # deferred: PyJWT loads cryptography when present (~40 ms); workers never need it
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -91,6 +91,8 @@ def principal_from_header(header: str | None, secret: str) -> Principal:
 
 
 def principal_from_token(token: str, secret: str) -> Principal:
+    import jwt  # deferred: see mint_token
+
     try:
         # algorithms is pinned: a token saying alg "none" or RS256 is refused, not trusted.
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
