@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +90,104 @@ def test_internal_literal_addresses_and_other_schemes_are_a_400_at_creation(stac
     )
     body = assert_error(response, 400, "validation_error")
     assert body["details"][0]["field"] == "payload.url"
+
+
+class FakeNameServer:
+    """Answers chosen names like a (hostile) DNS server would; every other name resolves for real."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+        self._real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+
+    def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in self.answers:
+            return self._real(host, port, *args, **kwargs)
+        self.asked.append(host)
+        # A rebinding server answers with the next address each time it is asked.
+        address = self.answers[host][min(len(self.asked) - 1, len(self.answers[host]) - 1)]
+        return self._real(address, port, *args, **kwargs)
+
+
+def test_a_name_rebound_after_the_check_still_reaches_only_the_checked_address(
+    stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    dns = FakeNameServer(monkeypatch, {"rebind.example": ["127.0.0.1", "169.254.169.254"]})
+    port = receiver.split(":")[1]
+    job = webhook(stack, admin, f"http://rebind.example:{port}/hook", body={"n": 1})
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED, done.error
+    assert dns.asked == ["rebind.example"]  # resolved once, by the check; the connection used that answer
+    [request] = Receiver.received
+    assert request["headers"]["Host"] == f"rebind.example:{port}"
+
+
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real HTTPS server on loopback whose certificate names hooks.example; yields its port and CA file."""
+    cert, key = self_signed_certificate(tmp_path, "hooks.example")
+    Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], cert
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("name", "delivered"), [("hooks.example", True), ("other.example", False)])
+def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(
+    stack: Stack,
+    admin: str,
+    tls_receiver: tuple[int, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    delivered: bool,
+) -> None:
+    port, ca_file = tls_receiver
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    FakeNameServer(monkeypatch, {name: ["127.0.0.1"]})
+    job = webhook(stack, admin, f"https://{name}:{port}/hook", body={"n": 1})
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    if delivered:
+        assert done.status == JobStatus.COMPLETED, done.error
+        assert Receiver.received[0]["headers"]["Host"] == f"hooks.example:{port}"
+    else:  # the certificate is for hooks.example, not for the name the job asked for
+        assert done.status == JobStatus.FAILED and "SSLError" in (done.error or "")
+        assert Receiver.received == []
