@@ -17,9 +17,12 @@ from chalicelib.models import JobMessage
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 WORKER_TIMEOUT_S = 900
 QUEUE_VISIBILITY_TIMEOUT_S = 6 * WORKER_TIMEOUT_S
-# Receives before SQS moves a message to the DLQ. Retries and long delays hop on visibility,
-# each hop a receive: this must stay above max_retries_limit + 1 plus the delay hops.
-DLQ_MAX_RECEIVE_COUNT = 50
+# Receives before SQS moves a message to the DLQ. Every attempt is a receive, and so is every
+# visibility hop of a long delay (up to 12 h each, for as long as the message is retained) and
+# every poll of a buffer_one run waiting for its predecessor (run_after_poll_s): 25 retries, 28
+# hops and ~100 polls already pass 50. Poison messages are forwarded to the DLQ at once
+# (forward_to_dead_letter), so this is only a backstop: the SQS maximum.
+DLQ_MAX_RECEIVE_COUNT = 1000
 MESSAGE_RETENTION_S = 14 * 24 * 3600
 
 
