@@ -667,6 +667,16 @@
     }
   }
 
+  // Each field's error message is part of its accessible description.
+  for (const span of form.querySelectorAll('[data-error-for]')) {
+    const input = form.elements[span.dataset.errorFor];
+    span.id = `cron-error-${span.dataset.errorFor}`;
+    if (input && input.setAttribute) {
+      const described = input.getAttribute('aria-describedby');
+      input.setAttribute('aria-describedby', described ? `${described} ${span.id}` : span.id);
+    }
+  }
+
   form.elements.cron_expression.addEventListener('input', schedulePreview);
   form.elements.timezone.addEventListener('input', schedulePreview);
 
@@ -715,6 +725,9 @@
     } catch (error) {
       $('#cron-form-error').textContent = error.message;
       for (const detail of error.details) showFieldError(detail.field, detail.message);
+      // Take the user to the first field at fault (its message is read with it).
+      const first = form.querySelector('[aria-invalid="true"]');
+      if (first) first.focus();
     } finally {
       save.disabled = false;
     }

@@ -128,11 +128,15 @@ class RunningStack:
 
 
 def start_stack(
-    state_dir: Path, *, aws_endpoint_url: str | None = None, extra_args: list[str] | None = None
+    state_dir: Path,
+    *,
+    aws_endpoint_url: str | None = None,
+    extra_args: list[str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> RunningStack:
     state_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = stack_env(state_dir, aws_endpoint_url)
+    env = {**stack_env(state_dir, aws_endpoint_url), **(extra_env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--no-tick", *(extra_args or [])],
         cwd=REPO_ROOT,
@@ -181,9 +185,11 @@ def wait_until_healthy(stack: RunningStack, timeout_s: float) -> None:
 
 
 @contextmanager
-def running_stack(state_dir: Path, *, aws_endpoint_url: str | None = None) -> Iterator[RunningStack]:
+def running_stack(
+    state_dir: Path, *, aws_endpoint_url: str | None = None, extra_env: Mapping[str, str] | None = None
+) -> Iterator[RunningStack]:
     """A started stack, stopped with SIGINT on exit; asserts a clean exit (code 0)."""
-    stack = start_stack(state_dir, aws_endpoint_url=aws_endpoint_url)
+    stack = start_stack(state_dir, aws_endpoint_url=aws_endpoint_url, extra_env=extra_env)
     try:
         yield stack
     finally:

@@ -1,0 +1,321 @@
+"""The dashboard in a real browser: Debian's chromium, driven by Playwright, on the embedded stack.
+
+Screenshots go to test-artifacts/dashboard/ (TICKWORK_TEST_ARTIFACTS moves it). Under CI=true
+a missing chromium fails the run; locally the module is skipped with the install command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import REPO_ROOT, RunningStack, poll_json, running_stack
+from tests.e2e.stack_plugins.steps import STEPS_TYPE
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 20_000
+ARTIFACTS = Path(os.environ.get("TICKWORK_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "dashboard"
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it with apt-get install -y chromium")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); under CI=true this fails instead")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    # Our own stack: the slow test-kit plugin instead of the shipped ones, and progress written
+    # every 0.2 s (not 1 s) so a few seconds of job show several values.
+    env = {"TICKWORK_PLUGINS_PACKAGE": "tests.e2e.stack_plugins", "TICKWORK_PROGRESS_INTERVAL_S": "0.2"}
+    with running_stack(tmp_path_factory.mktemp("dashboard-state"), extra_env=env) as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Any, stack: RunningStack) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.set_default_timeout(WAIT_MS)
+    tab.goto(stack.url("/"))
+    yield tab
+    context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def shot(tab: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(tab: Any, token: str) -> None:
+    tab.get_by_label("API token").fill(token)
+    tab.get_by_role("button", name="Use token").click()
+    tab.locator("#whoami").filter(has_text="admin").wait_for()
+
+
+def schedule_steps(stack: RunningStack, **payload: Any) -> dict[str, Any]:
+    body = {"type": STEPS_TYPE, "payload": payload, "storeId": "store-ui", "maxRetries": 0}
+    answer = requests.post(stack.url("/api/background-jobs/schedule"), json=body, headers=stack.headers(), timeout=10)
+    assert answer.status_code == 201, answer.text
+    job: dict[str, Any] = answer.json()["job"]
+    return job
+
+
+def api_job(stack: RunningStack, job_id: str) -> dict[str, Any]:
+    answer = requests.get(stack.url(f"/api/background-jobs/{job_id}"), headers=stack.headers(), timeout=10)
+    assert answer.status_code == 200, answer.text
+    job: dict[str, Any] = answer.json()["job"]
+    return job
+
+
+def create_cron(stack: RunningStack, name: str) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "description": "health check, nightly",
+        "cron_expression": "0 3 * * *",
+        "timezone": "Europe/Berlin",
+        "job_type": "api_call",
+        "configuration": {"url": "/api/health", "method": "GET"},
+        "store_id": "store-ui",
+    }
+    answer = requests.post(stack.url("/api/cron-jobs"), json=body, headers=stack.headers(), timeout=10)
+    assert answer.status_code == 201, answer.text
+    cron: dict[str, Any] = answer.json()["job"]
+    return cron
+
+
+def test_the_page_asks_for_a_token_and_keeps_it_for_the_tab_only(page: Any, stack: RunningStack) -> None:
+    assert page.locator("#token-panel").is_visible()
+    assert page.locator("#view-jobs").is_hidden(), "no data view before a token"
+    page.get_by_label("API token").fill("not-a-token")
+    page.get_by_role("button", name="Use token").click()
+    page.locator("#token-error").filter(has_text="token").wait_for()
+    shot(page, "01-token-refused")
+
+    sign_in(page, stack.admin_token)
+    assert page.evaluate("sessionStorage.getItem('tickwork.token')") == stack.admin_token
+    assert page.evaluate("localStorage.length") == 0
+    page.reload()
+    page.locator("#view-jobs").wait_for()
+    assert page.locator("#token-panel").is_hidden(), "a reload keeps the session's token"
+
+    page.get_by_role("button", name="Forget token").click()
+    page.locator("#token-panel").wait_for()
+    assert page.evaluate("sessionStorage.getItem('tickwork.token')") is None
+
+
+def test_a_job_scheduled_through_the_api_shows_its_progress_live_until_100(page: Any, stack: RunningStack) -> None:
+    sign_in(page, stack.admin_token)
+    job = schedule_steps(stack, steps=12, step_s=0.35, label=HOSTILE)
+    row = page.locator(f'#jobs-table tr[data-job-id="{job["id"]}"]')
+    row.wait_for()
+    bar = row.locator("progress")
+
+    seen: list[int] = []
+    midway_shot = False
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        value = int(float(bar.get_attribute("value") or 0))
+        if not seen or seen[-1] != value:
+            seen.append(value)
+        if 0 < value < 100 and not midway_shot:
+            shot(page, "02-job-progress-midway")
+            midway_shot = True
+        if value == 100 and row.get_attribute("data-status") == "completed":
+            break
+        page.wait_for_timeout(100)
+    assert seen[-1] == 100, f"the bar did not reach 100: {seen}"
+    assert any(0 < v < 100 for v in seen), f"no value between 0 and 100 was shown: {seen}"
+    assert seen == sorted(seen), f"progress went backwards: {seen}"
+    assert row.locator(".pct").inner_text() == "100 %"
+    assert row.locator(".badge").inner_text() == "completed"
+    shot(page, "03-job-completed")
+
+    # The message carries markup; it must show as text and never run.
+    assert HOSTILE in row.inner_text()
+    assert page.evaluate("window.__pwned") is None
+
+    page.get_by_role("button", name=f"Open job {job['id']}").click()
+    dialog = page.locator("#job-dialog")
+    dialog.locator("pre.json").first.wait_for()
+    assert '"steps": 12' in dialog.inner_text()
+    assert "12 steps of 0.35 s" in dialog.locator(".log").inner_text()
+    shot(page, "04-job-detail")
+    dialog.get_by_role("button", name="Close job details").click()
+
+
+def test_filters_narrow_the_list(page: Any, stack: RunningStack) -> None:
+    sign_in(page, stack.admin_token)
+    job = schedule_steps(stack, steps=1, step_s=0)
+    poll_json(stack.url(f"/api/background-jobs/{job['id']}/status"), stack.headers(), _finished)
+    page.locator(f'#jobs-table tr[data-job-id="{job["id"]}"]').wait_for()
+    filters = page.locator("#job-filters")
+    filters.get_by_label("Status").select_option("failed")
+    filters.get_by_role("button", name="Apply").click()
+    # The completed job leaves the list (another test's failed job may stay).
+    page.locator(f'#jobs-table tr[data-job-id="{job["id"]}"]').wait_for(state="detached")
+    statuses = page.locator("#jobs-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert set(statuses) <= {"failed"}
+    filters.get_by_label("Status").select_option("completed")
+    filters.get_by_label("Type").fill(STEPS_TYPE)
+    filters.get_by_label("Store").fill("store-ui")
+    filters.get_by_role("button", name="Apply").click()
+    page.locator(f'#jobs-table tr[data-job-id="{job["id"]}"]').wait_for()
+    filters.get_by_label("Store").fill("store-nobody")
+    filters.get_by_role("button", name="Apply").click()
+    page.locator("#jobs-empty").wait_for()
+
+
+def _finished(body: dict[str, Any]) -> bool:
+    return body["job"]["status"] in ("completed", "failed")  # type: ignore[no-any-return]
+
+
+def test_a_failed_job_is_listed_and_its_retry_runs_it_again(page: Any, stack: RunningStack, tmp_path: Path) -> None:
+    marker = tmp_path / "fail-while-present"
+    marker.write_text("x")
+    job = schedule_steps(stack, steps=2, step_s=0, fail_if_exists=str(marker))
+    failed = poll_json(stack.url(f"/api/background-jobs/{job['id']}/status"), stack.headers(), _finished)
+    assert failed["job"]["status"] == "failed"  # type: ignore[index]
+
+    sign_in(page, stack.admin_token)
+    page.goto(stack.url("/#failed"))
+    row = page.locator(f'#failed-table tr[data-job-id="{job["id"]}"]')
+    row.wait_for()
+    assert "marker file present" in row.inner_text()
+    page.locator("#dlq-table tbody tr").nth(3).wait_for()
+    assert page.locator("#dlq-table tbody tr").count() == 4
+    shot(page, "05-failed-jobs")
+
+    marker.unlink()
+    row.get_by_role("button", name=f"Retry job {job['id']}").click()
+    page.locator("#notice").filter(has_text="queued again").wait_for()
+    done = poll_json(stack.url(f"/api/background-jobs/{job['id']}/status"), stack.headers(), _finished)
+    assert done["job"]["status"] == "completed"  # type: ignore[index]
+    row.wait_for(state="detached")
+
+
+def test_a_cron_job_is_paused_and_resumed_from_the_page(page: Any, stack: RunningStack) -> None:
+    cron = create_cron(stack, "Nightly <b>health</b>")
+    sign_in(page, stack.admin_token)
+    page.get_by_role("link", name="Cron jobs").click()
+    row = page.locator(f'#crons-table tr[data-cron-id="{cron["id"]}"]')
+    row.wait_for()
+    assert "Nightly <b>health</b>" in row.inner_text()
+    assert "At 03:00 every day" in row.inner_text()
+    shot(page, "06-cron-active")
+
+    row.get_by_role("button", name="Pause Nightly <b>health</b>").click()
+    page.locator(f'#crons-table tr[data-cron-id="{cron["id"]}"][data-active="false"]').wait_for()
+    stored = requests.get(stack.url(f"/api/cron-jobs/{cron['id']}"), headers=stack.headers(), timeout=10).json()
+    assert stored["job"]["is_active"] is False
+    shot(page, "07-cron-paused")
+
+    paused_row = page.locator(f'#crons-table tr[data-cron-id="{cron["id"]}"]')
+    paused_row.get_by_role("button", name="Resume Nightly <b>health</b>").click()
+    page.locator(f'#crons-table tr[data-cron-id="{cron["id"]}"][data-active="true"]').wait_for()
+
+    # Run now, then its history shows the run.
+    paused_row.get_by_role("button", name="Run Nightly <b>health</b> now").click()
+    page.locator("#notice").filter(has_text="a run was queued").wait_for()
+    page.get_by_role("button", name="Open cron job Nightly <b>health</b>").click()
+    dialog = page.locator("#cron-dialog")
+    dialog.locator("#executions-table tbody tr").first.wait_for()
+    dialog.locator(".runs li").first.wait_for()
+    assert dialog.locator(".runs li").count() == 5
+    shot(page, "08-cron-history")
+
+
+def test_the_cron_editor_previews_as_you_type_and_shows_validation_errors(page: Any, stack: RunningStack) -> None:
+    sign_in(page, stack.admin_token)
+    page.goto(stack.url("/#crons"))
+    page.get_by_role("button", name="New cron job").click()
+    form = page.locator("#cron-form")
+    preview = page.locator("#cron-preview")
+
+    form.get_by_label("Cron expression").fill("0 0 31 2 *")
+    preview.locator(".error").filter(has_text="never fires").wait_for()
+    form.get_by_label("Cron expression").fill("*/15 9-17 * * mon-fri")
+    form.get_by_label("Timezone").fill("America/New_York")
+    preview.locator(".description").filter(has_text="Monday through Friday").wait_for()
+    assert preview.locator("li").count() == 5
+    shot(page, "09-cron-editor-preview")
+
+    form.get_by_label("Job type").fill("api_call")
+    form.get_by_label("Store", exact=True).fill("store-ui")
+    form.get_by_label("Configuration (JSON object)").fill('{"url": "/api/health", "method": "GET"}')
+    form.get_by_role("button", name="Save").click()  # no name yet
+    form.locator('[data-error-for="name"]').filter(has_text="at least 1 character").wait_for()
+    assert form.get_by_label("Name", exact=True).get_attribute("aria-invalid") == "true"
+    shot(page, "10-cron-editor-errors")
+
+    form.get_by_label("Name", exact=True).fill("Office hours ping")
+    form.get_by_role("button", name="Save").click()
+    page.locator("#editor-dialog").wait_for(state="hidden")
+    page.locator("#crons-table tr", has_text="Office hours ping").wait_for()
+
+
+def test_queue_depths_per_priority_are_shown(page: Any, stack: RunningStack) -> None:
+    sign_in(page, stack.admin_token)
+    page.goto(stack.url("/#queues"))
+    rows = page.locator("#queues-table tbody tr")
+    rows.first.wait_for()
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.priority)") == ["urgent", "high", "normal", "low"]
+    assert int(page.locator('#status-counts li[data-status="completed"] .count').inner_text()) >= 0
+    shot(page, "11-queues")
+
+
+def test_the_page_fits_a_phone_screen(browser: Any, stack: RunningStack) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT_MS)
+    try:
+        tab.goto(stack.url("/"))
+        schedule_steps(stack, steps=1, step_s=0)
+        sign_in(tab, stack.admin_token)
+        tab.locator("#jobs-table tbody tr").first.wait_for()
+        assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "no sideways scrolling"
+        shot(tab, "12-phone-jobs")
+        tab.goto(stack.url("/#crons"))
+        tab.locator("#crons-table tbody tr").first.wait_for()
+        assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot(tab, "13-phone-crons")
+    finally:
+        context.close()
