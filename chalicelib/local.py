@@ -23,7 +23,7 @@ from typing import Any
 
 STATE_DIR = Path(os.environ.get("TICKWORK_STATE_DIR", ".tickwork"))
 SECRET_FILE = STATE_DIR / "jwt-secret"
-SECRET_PARAMETER = "/tickwork/jwt-secret"
+SECRET_PARAMETER = "/tickwork/dev/jwt-secret"  # the dev stage's, in .chalice/config.json
 DEFAULT_REGION = "us-east-1"
 
 logger = logging.getLogger("tickwork.local")
