@@ -1,0 +1,474 @@
+"""The deployable package (`make package`): `chalice package` with deploy/'s merge template.
+
+The prod stage is packaged once per module (about 10-20 s: Chalice resolves and vendors the
+requirements). The template's tables and queues are created on moto through CloudFormation
+and compared with what provision.py creates; the zip is unpacked and imported, plugins and
+all, by a clean interpreter that sees only the zip and what the Lambda runtime brings.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import app as app_module
+from chalicelib import runtime
+from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings, dead_letter_queue_name, queue_name
+from chalicelib.lifecycle import PRIORITY_ORDER
+from chalicelib.provision import provision
+from chalicelib.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S
+from deploy.checks import check_template
+from deploy.package import Packaged, cfn_lint, package
+from deploy.template import (
+    DYNAMODB_ACTIONS,
+    POLICY_ID,
+    SQS_ACTIONS,
+    TTL_ATTRIBUTE,
+    dead_letter_queue_id,
+    load_stage,
+    queue_id,
+    worker_id,
+)
+from tests.conftest import SECRET, Stack
+
+STAGE = "prod"
+# The Lambda Python runtime brings these; everything else must be in the zip.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath")
+# Lambda's own polling of the queues, granted by Chalice's DefaultRolePolicy.
+CHALICE_SQS_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+CHALICE_LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+# The job types the lead's built-ins need and this workload does not run (granted only when
+# the EmailSender / CleanupBucket parameters are set).
+CONDITIONAL_ACTIONS = {"ses:SendEmail", "ses:SendRawEmail", "s3:ListBucket", "s3:DeleteObject"}
+# SQS batch calls are authorised by the single call's action.
+IAM_ACTION_OF_BATCH = {
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
+    # cfn-lint runs in its own test below; here only deploy/checks.py guards the package.
+    return package(STAGE, tmp_path_factory.mktemp("package") / STAGE, lint=False)
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Packaged) -> dict[str, Any]:
+    return json.loads(packaged.template.read_text())
+
+
+@pytest.fixture(scope="module")
+def stage_settings() -> Settings:
+    return load_stage(STAGE).settings
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The TickworkPolicy's statements, with the conditional ones unwrapped."""
+    out = []
+    for statement in template["Resources"][POLICY_ID]["Properties"]["PolicyDocument"]["Statement"]:
+        out.append(statement["Fn::If"][1] if "Fn::If" in statement else statement)
+    return out
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def test_the_packaged_template_passes_cfn_lint(packaged: Packaged) -> None:
+    assert importlib.util.find_spec("cfnlint"), "cfn-lint is a pinned dev requirement"
+    assert cfn_lint(packaged.template) is None
+
+
+def test_the_packaged_template_passes_the_checks_cfn_lint_does_not_make(template: dict[str, Any]) -> None:
+    assert check_template(template) == []
+
+
+def _break(template: dict[str, Any], how: str) -> dict[str, Any]:
+    broken = copy.deepcopy(template)
+    resources = broken["Resources"]
+    low_event = resources[worker_id(PRIORITY_ORDER[-1])]["Properties"]["Events"]
+    event = next(iter(low_event.values()))["Properties"]
+    if how == "dangling Ref":
+        resources["TickworkPolicy"]["Properties"]["Roles"] = [{"Ref": "DefaultRoel"}]
+    elif how == "dangling GetAtt":
+        resources["LowQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] = {"Fn::GetAtt": ["LowDLQ", "Arn"]}
+    elif how == "dangling Sub variable":
+        event["Queue"] = {"Fn::Sub": "${LowQeue.Arn}"}
+    elif how == "dangling DependsOn":
+        resources["Tick"]["DependsOn"] = ["TickPolicy"]
+    elif how == "override of a missing resource":
+        resources["WorkerLowe"] = {"Properties": {"Timeout": 1}}
+    elif how == "unknown condition":
+        resources["TickworkPolicy"]["Properties"]["PolicyDocument"]["Statement"][-1]["Fn::If"][0] = "HasBucket"
+    elif how == "plural unit for 1":
+        resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] = "rate(1 minutes)"
+    elif how == "singular unit for 5":
+        resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] = "rate(5 minute)"
+    elif how == "five-field cron":
+        resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] = "cron(* * * * *)"
+    elif how == "batch above 10 without a window":
+        event["BatchSize"] = 20
+        event["MaximumBatchingWindowInSeconds"] = 0
+    elif how == "no partial batch responses":
+        event["FunctionResponseTypes"] = []
+    elif how == "concurrency below 2":
+        event["ScalingConfig"] = {"MaximumConcurrency": 1}
+    elif how == "visibility below 6x timeout":
+        resources["LowQueue"]["Properties"]["VisibilityTimeout"] = 900
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("dangling Ref", "Ref to 'DefaultRoel'"),
+        ("dangling GetAtt", "Fn::GetAtt on 'LowDLQ'"),
+        ("dangling Sub variable", "${LowQeue.Arn}"),
+        ("dangling DependsOn", "'TickPolicy', which is not a resource"),
+        ("override of a missing resource", "WorkerLowe has no Type"),
+        ("unknown condition", "condition 'HasBucket'"),
+        ("plural unit for 1", "singular unit for 1"),
+        ("singular unit for 5", "singular unit for 1"),
+        ("five-field cron", "six fields"),
+        ("batch above 10 without a window", "needs MaximumBatchingWindowInSeconds"),
+        ("no partial batch responses", "no ReportBatchItemFailures"),
+        ("concurrency below 2", "MaximumConcurrency 1"),
+        ("visibility below 6x timeout", "less than 6 x the function's 900 s timeout"),
+    ],
+)
+def test_the_checks_catch_each_mistake(template: dict[str, Any], how: str, expected: str) -> None:
+    problems = check_template(_break(template, how))
+    assert len(problems) == 1, problems
+    assert expected in problems[0]
+
+
+# --- tables and queues --------------------------------------------------------------------
+
+
+def _describe(session: Any, settings: Settings) -> dict[str, Any]:
+    """Tables (keys, attributes, indexes, billing) and queues (attributes, DLQ) as AWS reports them."""
+    dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
+    tables = {}
+    for name in (settings.jobs_table, settings.cron_jobs_table):
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        tables[name] = {
+            "KeySchema": table["KeySchema"],
+            "AttributeDefinitions": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+            "GlobalSecondaryIndexes": sorted(
+                ({k: i[k] for k in ("IndexName", "KeySchema", "Projection")} for i in table["GlobalSecondaryIndexes"]),
+                key=lambda i: i["IndexName"],
+            ),
+            "BillingMode": table["BillingModeSummary"]["BillingMode"],
+        }
+    queues = {}
+    for priority in PRIORITY_ORDER:
+        for name in (
+            queue_name(settings.queue_prefix, priority.value),
+            dead_letter_queue_name(settings.queue_prefix, priority.value),
+        ):
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
+            queues[name] = {
+                "VisibilityTimeout": attributes["VisibilityTimeout"],
+                "MessageRetentionPeriod": attributes["MessageRetentionPeriod"],
+                "maxReceiveCount": redrive.get("maxReceiveCount"),
+                "deadLetterTarget": redrive.get("deadLetterTargetArn", "").rsplit(":", 1)[-1] or None,
+            }
+    return {"tables": tables, "queues": queues}
+
+
+def test_the_templates_tables_and_queues_are_what_provision_creates(
+    template: dict[str, Any], stage_settings: Settings
+) -> None:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        provision(session, stage_settings)
+        provisioned = _describe(session, stage_settings)
+    # moto's CloudFormation cannot run the SAM transform: create the plain resources through it.
+    plain = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            name: resource
+            for name, resource in template["Resources"].items()
+            if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue")
+        },
+    }
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        cloudformation = session.client("cloudformation")
+        cloudformation.create_stack(StackName="tickwork-prod", TemplateBody=json.dumps(plain))
+        assert (
+            cloudformation.describe_stacks(StackName="tickwork-prod")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        )
+        deployed = _describe(session, stage_settings)
+    assert deployed == provisioned
+    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 4
+    assert deployed["queues"]["tickwork-prod-urgent"]["deadLetterTarget"] == "tickwork-prod-urgent-dlq"
+
+
+def test_tables_keep_their_data_and_have_point_in_time_recovery(template: dict[str, Any]) -> None:
+    # moto's CloudFormation ignores these two properties, so they are checked as written.
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    assert set(tables) == {"JobsTable", "CronJobsTable"}
+    for table in tables.values():
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert tables["JobsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+
+
+def test_queues_hide_a_message_six_worker_timeouts_and_redrive_after_every_possible_receive(
+    template: dict[str, Any], stage_settings: Settings
+) -> None:
+    # Every attempt is a receive; so is every visibility hop of a delay (at most 12 h each, for
+    # as long as SQS keeps the message) and every poll of a buffer_one run waiting for its
+    # predecessor, which may run for a whole worker timeout plus its lease.
+    hops = MESSAGE_RETENTION_S // SQS_MAX_VISIBILITY_S
+    worker_timeout = max(template["Resources"][worker_id(p)]["Properties"]["Timeout"] for p in PRIORITY_ORDER)
+    buffered_polls = (worker_timeout + stage_settings.lease_s) // stage_settings.run_after_poll_s
+    most_receives = stage_settings.max_retries_limit + 1 + hops + buffered_polls
+    for priority in PRIORITY_ORDER:
+        worker = template["Resources"][worker_id(priority)]["Properties"]
+        queue = template["Resources"][queue_id(priority)]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+        receives = queue["RedrivePolicy"]["maxReceiveCount"]
+        assert receives == DLQ_MAX_RECEIVE_COUNT
+        assert receives > most_receives
+        assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter_queue_id(priority), "Arn"]}
+
+
+def test_each_worker_reports_partial_batches_with_concurrency_weighted_by_priority(template: dict[str, Any]) -> None:
+    concurrencies = []
+    for priority in PRIORITY_ORDER:
+        function = template["Resources"][worker_id(priority)]
+        (event,) = function["Properties"]["Events"].values()
+        assert event["Type"] == "SQS"
+        properties = event["Properties"]
+        assert properties["Queue"] == {"Fn::Sub": f"${{{queue_id(priority)}.Arn}}"}
+        assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert properties["BatchSize"] == app_module.BATCH_SIZE
+        assert function["Properties"]["Handler"] == f"app.worker_{priority.value}"
+        concurrencies.append(properties["ScalingConfig"]["MaximumConcurrency"])
+    assert concurrencies == sorted(concurrencies, reverse=True)
+    assert len(set(concurrencies)) == len(concurrencies), "urgent > high > normal > low"
+    assert min(concurrencies) >= 2
+
+
+def test_the_tick_runs_every_minute(template: dict[str, Any]) -> None:
+    tick = template["Resources"]["Tick"]["Properties"]
+    assert tick["Handler"] == "app.tick"
+    assert tick["Events"]["TickEvent"] == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+
+
+def test_every_function_gets_the_stage_configuration(template: dict[str, Any]) -> None:
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["TICKWORK_JOBS_TABLE"] == {"Ref": "JobsTable"}, name
+        assert variables["TICKWORK_CRON_JOBS_TABLE"] == {"Ref": "CronJobsTable"}, name
+        assert variables["TICKWORK_QUEUE_PREFIX"] == "tickwork-prod-", name
+        assert variables["TICKWORK_JWT_SECRET_PARAMETER"] == "/tickwork/prod/jwt-secret", name
+        assert variables["TICKWORK_EMAIL_SENDER"] == {"Ref": "EmailSender"}, name
+        assert "TICKWORK_JWT_SECRET" not in variables, "the secret comes from SSM, never the template"
+        assert function["DependsOn"] == [POLICY_ID], name
+
+
+# --- IAM ----------------------------------------------------------------------------------
+
+
+def test_chalices_own_logging_and_sqs_permissions_survive_the_merge(template: dict[str, Any]) -> None:
+    (policy,) = template["Resources"]["DefaultRole"]["Properties"]["Policies"]
+    granted = {action for s in policy["PolicyDocument"]["Statement"] for action in s["Action"]}
+    assert granted >= CHALICE_LOG_ACTIONS | CHALICE_SQS_ACTIONS
+
+
+def test_the_policy_grants_only_this_stacks_resources(template: dict[str, Any]) -> None:
+    policy = template["Resources"][POLICY_ID]["Properties"]
+    assert policy["Roles"] == [{"Ref": "DefaultRole"}]
+    by_sid = {s["Sid"]: s for s in statements(template)}
+    for statement in by_sid.values():
+        actions = statement["Action"]
+        assert all("*" not in action for action in actions), statement
+        assert statement["Resource"] != "*" and "*" not in statement["Resource"], statement
+    tables = {json.dumps(r, sort_keys=True) for r in by_sid["Tables"]["Resource"]}
+    assert tables == {
+        json.dumps(r, sort_keys=True)
+        for t in ("JobsTable", "CronJobsTable")
+        for r in ({"Fn::GetAtt": [t, "Arn"]}, {"Fn::Sub": f"${{{t}.Arn}}/index/*"})
+    }
+    queues = {r["Fn::GetAtt"][0] for r in by_sid["Queues"]["Resource"]}
+    assert queues == {queue_id(p) for p in PRIORITY_ORDER} | {dead_letter_queue_id(p) for p in PRIORITY_ORDER}
+    assert by_sid["Parameters"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/*")
+    assert by_sid["Secrets"]["Resource"]["Fn::Sub"].endswith(":secret:tickwork/prod/*")
+    assert by_sid["SendEmail"]["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
+    # SES, S3: only when the deploy names a sender or a bucket.
+    conditional = [s["Fn::If"][0] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]
+    assert conditional == ["HasEmailSender", "HasCleanupBucket", "HasCleanupBucket"]
+
+
+@pytest.fixture
+def recorded_calls(stack: Stack) -> Iterator[set[str]]:
+    """Every AWS action the app's runtime performs from here on (the test poller's own calls excluded)."""
+    calls: set[str] = set()
+
+    def record(model: Any, **_: Any) -> None:
+        action = f"{model.service_model.signing_name}:{model.name}"
+        calls.add(IAM_ACTION_OF_BATCH.get(action, action))
+
+    # Clients made before this (provisioning, the poller standing in for Lambda) do not see it.
+    stack.session.events.register("before-call", record)
+    yield calls
+
+
+def test_the_policy_allows_every_call_the_app_makes(
+    template: dict[str, Any], stack: Stack, recorded_calls: set[str], admin: str
+) -> None:
+    # A workload through the real handlers: schedule, run, cancel, stats, cron jobs, the tick, secrets.
+    done = stack.schedule(admin, payload={"count": 2})
+    later = stack.schedule(admin, delay=600)
+    assert stack.poller.drain() >= 1
+    assert stack.get(f"/api/background-jobs/{done['id']}", admin).status_code == 200
+    assert stack.post(f"/api/background-jobs/{later['id']}/cancel", {}, admin).status_code == 200
+    assert stack.get("/api/background-jobs/stats", admin).status_code == 200
+    assert stack.get("/api/background-jobs?status=completed", admin).status_code == 200
+    cron = stack.post(
+        "/api/cron-jobs",
+        {
+            "name": "sync",
+            "cron_expression": "*/5 * * * *",
+            "job_type": "plugin:my-plugin:import",
+            "store_id": "store-a",
+            "configuration": {"count": 1},
+        },
+        admin,
+    ).json_body["job"]
+    assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
+    assert stack.get(f"/api/cron-jobs/{cron['id']}/executions", admin).status_code == 200
+    stack.poller.drain()
+    runtime.current().scheduler.run_tick(runtime.current().clock.now())
+    assert (
+        stack.client.http.delete(
+            f"/api/cron-jobs/{cron['id']}", headers={"Authorization": f"Bearer {admin}"}
+        ).status_code
+        == 200
+    )
+    setup = boto3.session.Session(region_name="us-east-1")  # not the app's session: not recorded
+    setup.client("secretsmanager").create_secret(Name="tickwork/prod/shop-key", SecretString="s3cret")
+    assert runtime.current().secrets("secret", "tickwork/prod/shop-key") == "s3cret"  # SSM first, then Secrets Manager
+
+    granted = {a for s in statements(template) for a in s["Action"]} | CHALICE_SQS_ACTIONS
+    assert recorded_calls, "the hook saw no call"
+    assert recorded_calls <= granted, f"not granted: {sorted(recorded_calls - granted)}"
+    # Nothing granted that nobody calls, beyond the types this workload does not run.
+    unused = set(DYNAMODB_ACTIONS + SQS_ACTIONS) - recorded_calls
+    assert unused <= {"dynamodb:BatchWriteItem", "sqs:GetQueueUrl"} | CONDITIONAL_ACTIONS, sorted(unused)
+
+
+# --- the zip ------------------------------------------------------------------------------
+
+
+def api_event(path: str, token: str | None = None) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) event, as Lambda hands it to `app.app`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "GET",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": f"/api{path}", "stage": "api"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+ZIP_PROBE = """
+import json, sys
+task, runtime_dir, event_file = sys.argv[1:4]
+sys.path[:0] = [task, runtime_dir]
+import app
+import plugins.my_plugin, plugins.inventory_sync  # raise here if the zip lacks them
+from chalicelib import runtime
+from chalicelib.auth import Role, mint_token
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "tickwork-api", 512, "probe"
+    def get_remaining_time_in_millis(self): return 30000
+
+events = json.load(open(event_file))
+token = mint_token(runtime.current().jwt_secret, role=Role.ADMIN, subject="probe")
+events["types"]["headers"]["Authorization"] = events["types"]["multiValueHeaders"]["Authorization"][0] = f"Bearer {token}"
+answers = {name: app.app(event, Context()) for name, event in events.items()}
+print(json.dumps({
+    "files": {m: sys.modules[m].__file__ for m in ("app", "chalicelib", "plugins", "plugins.my_plugin", "pydantic", "jwt")},
+    "types": sorted(t.name for t in runtime.registry.all()),
+    "routes": sorted(app.app.routes),
+    "answers": {name: {"status": a["statusCode"], "body": json.loads(a["body"])} for name, a in answers.items()},
+}))
+"""
+
+
+def test_the_zip_serves_the_api_with_its_plugins_in_a_clean_interpreter(packaged: Packaged, tmp_path: Path) -> None:
+    task = tmp_path / "task"  # Lambda's /var/task
+    with zipfile.ZipFile(packaged.zip) as archive:
+        names = archive.namelist()
+        archive.extractall(task)
+    assert "plugins/my_plugin/__init__.py" in names and "plugins/inventory_sync/__init__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.split("/")[0] in ("tests", "bench", "deploy", "moto", "boto3", "botocore")]
+    runtime_dir = tmp_path / "runtime"  # what the Lambda Python runtime adds: boto3 and its tree
+    runtime_dir.mkdir()
+    site = Path(boto3.__file__).parent.parent
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        (runtime_dir / name).symlink_to(site / name)
+    event_file = tmp_path / "events.json"
+    event_file.write_text(json.dumps({"health": api_event("/api/health"), "types": api_event("/api/job-types", "x")}))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TICKWORK_JWT_SECRET": SECRET,
+    }
+    # -I: no user site, no PYTHON* variables; -S: not even the venv's site-packages.
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", ZIP_PROBE, str(task), str(runtime_dir), str(event_file)],
+        cwd=task,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    for module, path in probe["files"].items():
+        assert path.startswith(str(task)), f"{module} came from {path}, not the zip"
+    assert {"plugin:my-plugin:import", "plugin:inventory-sync:full", "webhook", "api_call"} <= set(probe["types"])
+    assert "/api/my-plugin/sync" in probe["routes"] and "/api/inventory-sync/run" in probe["routes"]
+    assert probe["answers"]["health"] == {"status": 200, "body": {"success": True, "status": "ok"}}
+    served = probe["answers"]["types"]
+    assert served["status"] == 200, served
+    assert {"plugin:my-plugin:import", "plugin:inventory-sync:full"} <= {t["type"] for t in served["body"]["job_types"]}
