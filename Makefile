@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# build/$(STAGE)/sam.json and deployment.zip, checked and cfn-linted (README, "Deploy to AWS").
+STAGE ?= dev
+package: $(STAMP)
+	$(BIN)/python -m deploy.package --stage $(STAGE)
+
 clean:
-	rm -rf $(VENV) .tickwork .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tickwork .pytest_cache .ruff_cache build
