@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "********"
 SENSITIVE_KEY = re.compile(
@@ -22,8 +23,26 @@ def is_sensitive(key: str) -> bool:
     return bool(SENSITIVE_KEY.search(key))
 
 
+def mask_url(url: str) -> str:
+    """``url`` with its password and credential-named query parameters (``?api_key=``) masked."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        hidden_query = [(k, MASK if is_sensitive(k) and v else v) for k, v in query]
+        netloc = parts.netloc
+        if parts.password:
+            netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    except ValueError:
+        return url
+    if hidden_query == query and netloc == parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(hidden_query, safe="*")))
+
+
 def mask(value: Any) -> Any:
-    """A copy of ``value`` with every value under a sensitive key replaced by a mask."""
+    """A copy of ``value`` with every value under a sensitive key, or in a URL's credentials, masked."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return mask_url(value)
     if isinstance(value, dict):
         return {
             k: (MASK if isinstance(k, str) and is_sensitive(k) and v not in (None, "") else mask(v))
@@ -51,4 +70,6 @@ def keep_masked(new: Any, old: Any) -> Any:
         }
     if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
         return [keep_masked(n, o) for n, o in zip(new, old, strict=True)]
+    if isinstance(new, str) and isinstance(old, str) and new != old and new == mask_url(old):
+        return old
     return new

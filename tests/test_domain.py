@@ -23,6 +23,7 @@ PURE_MODULES = [
     "crons/firing.py",
     "templating.py",
     "masking.py",
+    "scrubbing.py",
 ]
 FORBIDDEN_IMPORTS = {"boto3", "botocore", "chalice", "requests", "moto"}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.masking import MASK, is_sensitive, mask
+from chalicelib.masking import MASK, is_sensitive, keep_masked, mask
 from tests.conftest import Stack
 
 
@@ -96,3 +96,12 @@ def test_putting_back_a_masked_cron_job_keeps_its_secret(stack: Stack, admin: st
     stored = stack.runtime.cron_store.get(shown["id"])
     assert stored is not None and stored.name == "renamed"
     assert stored.configuration["headers"]["X-Plugin-Key"] == "s3cr3t-value"
+
+
+def test_credentials_in_a_url_are_masked_and_an_echoed_mask_keeps_them() -> None:
+    stored = {"url": "https://bot:pa55@hooks.example.com/x?api_key=k-123&page=2&token="}
+    shown = mask(stored)
+    assert shown == {"url": "https://bot:********@hooks.example.com/x?api_key=********&page=2&token="}
+    assert keep_masked(shown, stored) == stored
+    changed = {"url": "https://hooks.example.com/y?api_key=********"}
+    assert keep_masked(changed, stored) == changed  # a different URL is the client's own

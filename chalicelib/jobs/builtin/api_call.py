@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
-from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.jobs.builtin.rendering import rendered_configuration
+from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 
 MAX_RESULT_BODY_CHARS = 2000
 INTERNAL_TOKEN_TTL_S = 300
@@ -54,17 +53,19 @@ class ApiCallConfig(BaseModel):
         return value
 
 
-class ApiCallJob(BaseJobHandler):
+class ApiCallJob(ConfiguredJobHandler[ApiCallConfig]):
     """Calls an internal API route with the service token; non-2xx fails the attempt."""
 
-    def execute(self) -> dict[str, Any]:
-        config = ApiCallConfig.model_validate(rendered_configuration(self.job))
+    config_model = ApiCallConfig
+
+    def run(self, config: ApiCallConfig) -> dict[str, Any]:
         base = os.environ.get("TICKWORK_API_BASE_URL", "").rstrip("/")
         if not base:
             raise ApiCallError("TICKWORK_API_BASE_URL is not set: api_call does not know this API's address")
         token = mint_token(
             runtime.current().jwt_secret, role=Role.ADMIN, subject=INTERNAL_SUBJECT, ttl_s=INTERNAL_TOKEN_TTL_S
         )
+        self.keep_secret(token)
         headers = {k: v for k, v in config.headers.items() if k.lower() != "authorization"}
         headers.update(
             {

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import runtime
 from chalicelib.clock import to_iso
-from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.jobs.builtin.rendering import rendered_configuration
+from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.lifecycle import TERMINAL_STATUSES, JobStatus
 from chalicelib.store import JobFilter
@@ -65,11 +64,12 @@ class CleanupConfig(BaseModel):
         return list(dict.fromkeys(value))
 
 
-class CleanupJob(BaseJobHandler):
+class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
     """Removes old finished jobs, then old objects under the prefix, within one run's budget."""
 
-    def execute(self) -> dict[str, Any]:
-        config = CleanupConfig.model_validate(rendered_configuration(self.job))
+    config_model = CleanupConfig
+
+    def run(self, config: CleanupConfig) -> dict[str, Any]:
         now = runtime.current().clock.now()
         budget = config.max_deletions
         result: dict[str, Any] = {"dry_run": config.dry_run, "jobs_deleted": {}, "jobs_changed_meanwhile": 0}

@@ -22,8 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib import runtime
-from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.jobs.builtin.rendering import rendered_configuration
+from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.builtin.sql_text import statement_count
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.templating import ANY_BRACES
@@ -111,15 +110,17 @@ def unbound_placeholders(query: str, parameters: dict[str, Any]) -> list[str]:
     return recorder.missing
 
 
-class DatabaseQueryJob(BaseJobHandler):
+class DatabaseQueryJob(ConfiguredJobHandler[DatabaseQueryConfig]):
     """Runs the statement with a statement timeout and reports rows affected and (bounded) rows."""
 
-    def execute(self) -> dict[str, Any]:
-        config = DatabaseQueryConfig.model_validate(rendered_configuration(self.job))
+    config_model = DatabaseQueryConfig
+
+    def run(self, config: DatabaseQueryConfig) -> dict[str, Any]:
         import pg8000.native
         from pg8000.exceptions import DatabaseError, InterfaceError
 
         target = connection_target(database_url())
+        self.keep_secret(target["password"] or "")
         started = time.monotonic()
         try:
             connection = pg8000.native.Connection(**target, timeout=config.timeout / 1000 + CONNECT_TIMEOUT_S)

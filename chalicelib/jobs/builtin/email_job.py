@@ -18,8 +18,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib import runtime
-from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.jobs.builtin.rendering import rendered_configuration, run_variables
+from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler, run_variables
 from chalicelib.jobs.signals import PermanentJobError
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
@@ -112,11 +111,12 @@ def render_template(name: str, context: dict[str, Any]) -> tuple[str, str | None
     return text, html
 
 
-class EmailJob(BaseJobHandler):
+class EmailJob(ConfiguredJobHandler[EmailConfig]):
     """Renders the message and sends it through SES from the configured sender."""
 
-    def execute(self) -> dict[str, Any]:
-        config = EmailConfig.model_validate(rendered_configuration(self.job))
+    config_model = EmailConfig
+
+    def run(self, config: EmailConfig) -> dict[str, Any]:
         for address in [*config.to, *config.cc, *config.bcc]:
             if not ADDRESS.match(address):
                 raise PermanentJobError(f"{address!r} is not an email address (after rendering its template)")

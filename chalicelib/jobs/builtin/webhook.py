@@ -9,8 +9,7 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.jobs.builtin.rendering import rendered_configuration
+from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.builtin.ssrf import BlockedAddressError, check_url_syntax, resolve_checked
 
 MAX_REDIRECTS = 5
@@ -46,11 +45,12 @@ class WebhookConfig(BaseModel):
             raise ValueError(str(exc)) from None
 
 
-class WebhookJob(BaseJobHandler):
+class WebhookJob(ConfiguredJobHandler[WebhookConfig]):
     """Sends the configured request, following redirects only to addresses it may reach."""
 
-    def execute(self) -> dict[str, Any]:
-        config = WebhookConfig.model_validate(rendered_configuration(self.job))
+    config_model = WebhookConfig
+
+    def run(self, config: WebhookConfig) -> dict[str, Any]:
         data = config.body if isinstance(config.body, str) or config.body is None else json.dumps(config.body)
         headers = dict(config.headers)
         if config.body is not None and not isinstance(config.body, str):

@@ -1,0 +1,131 @@
+"""No response, result, log line or error shows a secret given by {{secret:}}, {{env:}} or a credential header."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from chalicelib.lifecycle import JobStatus
+from chalicelib.scrubbing import scrub, scrub_deep, sensitive_values
+from tests.conftest import Stack
+
+SSM_SECRET = "ssm-secret-value-4711"
+ENV_SECRET = "env-secret-value-0815"
+HEADER_SECRET = "literal-plugin-key-9999"
+QUERY_SECRET = "query-api-key-1234"
+SECRETS = (SSM_SECRET, ENV_SECRET, HEADER_SECRET, QUERY_SECRET)
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answers with everything it was sent, as a careless server (or an attacker's) would; /fail with 500."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        echoed = json.dumps(
+            {"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length).decode()}
+        )
+        payload = echoed.encode()
+        self.send_response(500 if self.path.startswith("/fail") else 200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
+    monkeypatch.setenv("SHOP_TOKEN", ENV_SECRET)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def configuration(base: str, path: str) -> dict[str, Any]:
+    return {
+        "url": f"{base}{path}?api_key={QUERY_SECRET}",
+        "headers": {
+            "Authorization": "Bearer {{secret:/shop/token}}",
+            "X-Plugin-Key": HEADER_SECRET,
+            "X-Trace": "{{env:SHOP_TOKEN}}",  # not a credential by name; secret by where it came from
+        },
+        "body": {"token_echo": "{{secret:/shop/token}}", "at": "{{current_time}}"},
+    }
+
+
+def everything_shown(stack: Stack, tok: str, job_id: str, cron_id: str | None = None) -> str:
+    paths = [f"/api/background-jobs/{job_id}", f"/api/background-jobs/{job_id}/status", "/api/background-jobs"]
+    if cron_id:
+        paths += [f"/api/cron-jobs/{cron_id}", f"/api/cron-jobs/{cron_id}/executions", "/api/cron-jobs"]
+    shown = []
+    for path in paths:
+        response = stack.get(path, tok)
+        assert response.status_code == 200, (path, response.status_code)
+        shown.append(response.body.decode())
+    return "\n".join(shown)
+
+
+@pytest.mark.parametrize("path", ["/hook", "/fail"])
+def test_a_webhook_that_echoes_every_secret_back_shows_none_of_them(
+    stack: Stack, admin: str, echo: str, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.session.client("ssm").put_parameter(Name="/shop/token", Value=SSM_SECRET, Type="SecureString")
+    # Our own loggers at every level; libraries at INFO (botocore's DEBUG dumps whole stored items).
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="tickwork")
+    job = stack.schedule(admin, type="webhook", payload=configuration(echo, path), maxRetries=0)
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == (JobStatus.COMPLETED if path == "/hook" else JobStatus.FAILED), done.error
+    # The server did get the real values: scrubbing hides them from us, not from the request.
+    sent = done.result["body"] if done.result else ""
+    stored = json.dumps({"result": done.result, "error": done.error, "logs": done.logs})
+    shown = everything_shown(stack, admin, job["id"]) + stored + caplog.text
+    for secret in SECRETS:
+        assert secret not in shown, secret
+    assert "********" in (sent or done.error or "")
+
+
+def test_a_cron_jobs_runs_and_views_show_no_secret(stack: Stack, admin: str, echo: str) -> None:
+    stack.session.client("ssm").put_parameter(Name="/shop/token", Value=SSM_SECRET, Type="SecureString")
+    body = {
+        "name": "echo",
+        "cron_expression": "*/5 * * * *",
+        "job_type": "webhook",
+        "configuration": configuration(echo, "/hook"),
+        "store_id": "store-a",
+    }
+    cron = stack.post("/api/cron-jobs", body, admin).json_body["job"]
+    run = stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).json_body["execution"]
+    stack.poller.drain()
+    assert stack.job(run["id"]).status == JobStatus.COMPLETED
+    shown = everything_shown(stack, admin, run["id"], cron["id"])
+    for secret in SECRETS:
+        assert secret not in shown, secret
+
+
+def test_credentials_are_found_under_credential_keys_after_auth_schemes_and_in_url_parameters() -> None:
+    config = {
+        "url": "https://user:pa55word@example.com/x?token=abcd1234&page=2",
+        "headers": {"Authorization": "Bearer tok-5678", "X-Api-Key": "key-0000", "Accept": "application/json"},
+        "nested": [{"client_secret": "shh-1111"}, {"password": 1}],
+    }
+    assert sensitive_values(config) == {
+        "pa55word",
+        "abcd1234",
+        "Bearer tok-5678",
+        "tok-5678",
+        "key-0000",
+        "shh-1111",
+    }
+    assert scrub("sent Bearer tok-5678 to x", {"tok-5678", "Bearer tok-5678"}) == "sent ******** to x"
+    assert scrub_deep({"a": ["x key-0000 y"], "n": 3}, {"key-0000"}) == {"a": ["x ******** y"], "n": 3}
