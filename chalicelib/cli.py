@@ -1,30 +1,128 @@
-"""``python -m chalicelib.cli``: mint tokens, create tables and queues, look at jobs.
+"""``python -m chalicelib.cli``: mint tokens, create tables and queues, look at and steer jobs.
 
 python -m chalicelib.cli token --role admin
 python -m chalicelib.cli token --role store_owner --store S [--store T]
 python -m chalicelib.cli token --role plugin --plugin-id P --store S
 python -m chalicelib.cli provision          # against AWS_ENDPOINT_URL (or AWS)
+python -m chalicelib.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
+python -m chalicelib.cli jobs list|show ID|follow ID|retry ID|cancel ID
+python -m chalicelib.cli cron list|show ID|pause ID|resume ID|run ID
+
+The jobs and cron commands call the HTTP API: --url (default $TICKWORK_API_URL or
+http://127.0.0.1:8000), --token (default $TICKWORK_TOKEN), --json for the API's JSON.
+Exit codes: 0 done; 1 the API refused (its sentence on stderr) or a followed job did not
+complete; 2 a usage error; 3 the API could not be reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from chalicelib.auth import DEFAULT_TOKEN_TTL_S, Role, mint_token
+from chalicelib.console import commands
+from chalicelib.console.client import DEFAULT_TIMEOUT_S, ApiClient, ApiError, ConsoleError
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_api_commands(subparsers: Any) -> None:
+    """``jobs ...`` and ``cron ...``: each sets ``run`` to the function that carries it out."""
+    api = argparse.ArgumentParser(add_help=False)
+    api.add_argument("--url", help="the API's base URL (default $TICKWORK_API_URL or http://127.0.0.1:8000)")
+    api.add_argument("--token", help="a bearer token (default $TICKWORK_TOKEN)")
+    api.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    api.add_argument("--http-timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per HTTP request")
+    paging = argparse.ArgumentParser(add_help=False)
+    paging.add_argument("--limit", type=int, help="how many to list (1-100)")
+    paging.add_argument("--next-token", help="the page after the one that printed this token")
+
+    jobs = subparsers.add_parser("jobs", help="background jobs").add_subparsers(dest="action", required=True)
+    listing = jobs.add_parser("list", parents=[api, paging], help="list jobs, newest first")
+    listing.add_argument("--status", help="pending, running, retrying, cancelling, completed, failed, cancelled")
+    listing.add_argument("--type")
+    listing.add_argument("--store")
+    listing.add_argument("--plugin")
+    listing.set_defaults(run=commands.jobs_list)
+    for name, run, text in [
+        ("show", commands.jobs_show, "a job with its result, error and log lines"),
+        ("retry", commands.jobs_retry, "run a failed or cancelled job again"),
+        ("cancel", commands.jobs_cancel, "cancel a pending or running job"),
+    ]:
+        sub = jobs.add_parser(name, parents=[api], help=text)
+        sub.add_argument("id")
+        sub.set_defaults(run=run)
+    follow = jobs.add_parser("follow", parents=[api], help="draw a job's progress until it finishes")
+    follow.add_argument("id")
+    follow.add_argument("--interval", type=float, default=commands.DEFAULT_FOLLOW_INTERVAL_S, help="seconds per poll")
+    follow.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
+    follow.set_defaults(run=commands.jobs_follow)
+
+    cron = subparsers.add_parser("cron", help="cron jobs").add_subparsers(dest="action", required=True)
+    listing = cron.add_parser("list", parents=[api, paging], help="list cron jobs")
+    listing.add_argument("--store")
+    listing.add_argument("--plugin")
+    listing.add_argument("--type", help="job type")
+    listing.add_argument("--state", choices=["active", "paused"])
+    listing.set_defaults(run=commands.cron_list)
+    show = cron.add_parser("show", parents=[api], help="a cron job and its latest runs")
+    show.add_argument("id")
+    show.add_argument("--runs", type=int, default=10, help="how many runs to show (1-100)")
+    show.set_defaults(run=commands.cron_show)
+    for name, run, text in [
+        ("pause", commands.cron_set_state("pause"), "stop firing (missed slots follow the misfire policy)"),
+        ("resume", commands.cron_set_state("resume"), "fire again"),
+        ("run", commands.cron_run, "run it now, outside its schedule"),
+    ]:
+        sub = cron.add_parser(name, parents=[api], help=text)
+        sub.add_argument("id")
+        sub.set_defaults(run=run)
+    preview = cron.add_parser("preview", help="describe an expression and list its next runs (no server needed)")
+    preview.add_argument("expression", help="five fields or a macro, e.g. '*/15 9-17 * * mon-fri'")
+    preview.add_argument("--tz", default="UTC", help="an IANA timezone (default UTC)")
+    preview.add_argument("--count", type=int, default=5, choices=range(1, 101), metavar="1-100")
+    preview.add_argument("--after", help="start after this ISO 8601 time (default now)")
+    preview.add_argument("--json", action="store_true", help="print the answer as the API's preview would")
+
+
+def run_api_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Carry out a jobs/cron command; an error is one sentence on stderr and an exit code."""
+    try:
+        if args.command == "cron" and args.action == "preview":
+            return commands.cron_preview(args, out)
+        client = ApiClient.from_options(args.url, args.token, args.http_timeout)
+        run: Callable[[argparse.Namespace, ApiClient, TextIO], int] = args.run
+        return run(args, client, out)
+    except ConsoleError as error:
+        if isinstance(error, ApiError):
+            err.write(f"error: {error.message} (HTTP {error.status}, {error.code})\n")
+            for detail in error.details:
+                if detail.get("field") and detail.get("message"):
+                    err.write(f"  {detail['field']}: {detail['message']}\n")
+        else:
+            err.write(f"error: {error.message}\n")
+        if getattr(args, "json", False) and error.body is not None:
+            commands.emit(out, args, error.body, "")
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.write("\ninterrupted\n")
+        return 130
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
-    commands = parser.add_subparsers(dest="command", required=True)
-    tok = commands.add_parser("token", help="print a bearer token (last line of stdout)")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    tok = subparsers.add_parser("token", help="print a bearer token (last line of stdout)")
     tok.add_argument("--role", choices=[r.value for r in Role], default="admin")
     tok.add_argument("--store", action="append", default=[], help="a store the token may act on (repeatable)")
     tok.add_argument("--plugin-id")
     tok.add_argument("--subject", default=None)
     tok.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL_S, help="seconds the token stays valid")
-    commands.add_parser("provision", help="create the tables and queues if missing")
+    subparsers.add_parser("provision", help="create the tables and queues if missing")
+    add_api_commands(subparsers)
     args = parser.parse_args(argv)
+    if args.command in ("jobs", "cron"):
+        return run_api_command(args, out or sys.stdout, err or sys.stderr)
 
     if args.command == "token":
         role = Role(args.role)

@@ -1,0 +1,1 @@
+"""The terminal client behind ``python -m chalicelib.cli jobs|cron``: HTTP client, rendering, commands."""
