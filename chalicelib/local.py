@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="local-admin")
     base = f"http://{args.host}:{args.port}"
     print(f"tickwork is running\n  API:          {base}/api  (health: {base}/api/health)", flush=True)
+    print(f"  dashboard:    {base}/  (paste the admin token below)", flush=True)
     print(f"  AWS endpoint: {os.environ['AWS_ENDPOINT_URL']}" + ("  (embedded moto)" if moto else ""), flush=True)
     if database is not None:
         print(f"  PostgreSQL:   127.0.0.1:{database.port} (throwaway, for database_query jobs)", flush=True)
