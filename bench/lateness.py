@@ -90,16 +90,20 @@ class BareSqsFloor:
         for thread in self._threads:
             thread.join(timeout=10)
 
+    def _send(self, slot: datetime) -> None:
+        for _ in range(self._per_minute):
+            delay = math.ceil((slot - datetime.now(UTC)).total_seconds())
+            self._sqs.send_message(QueueUrl=self._url, MessageBody=slot.isoformat(), DelaySeconds=max(0, delay))
+
     def _send_loop(self) -> None:
+        # Every slot from the first one on goes out ahead, with its delay (the tick's steady state).
+        self._send(datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1))
         while True:
             now = datetime.now(UTC)
             minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             if self._stop.wait((minute - now).total_seconds()):
                 return
-            slot = minute + timedelta(minutes=1)
-            for _ in range(self._per_minute):
-                delay = math.ceil((slot - datetime.now(UTC)).total_seconds())
-                self._sqs.send_message(QueueUrl=self._url, MessageBody=slot.isoformat(), DelaySeconds=min(delay, 900))
+            self._send(minute + timedelta(minutes=1))
 
     def _receive_loop(self) -> None:
         idle = IDLE_SLEEP_MIN_S

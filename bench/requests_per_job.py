@@ -104,26 +104,27 @@ def measure(args: argparse.Namespace) -> list[Row]:
     from chalicelib.clock import ManualClock
     from chalicelib.config import Settings
 
-    jobs = 10 if args.quick else args.jobs
+    jobs = 5 if args.quick else args.jobs
     noop, progress = noop_type(), progress_type()
-    with moto_stack() as stack:
-        plain = job_lives(stack, noop, "{}", jobs)
-        guide = job_lives(stack, "plugin:my-plugin:import", '{"count":1}', jobs)
-    # Every report written: the interval is the only thing that merges reports (by design).
+    # Every report written: the interval is the only thing that merges reports (by design). A
+    # handler that reports nothing costs the same either way, so one stack serves both.
     eager = dataclasses.replace(Settings.from_env(), progress_interval_s=0.0)
     with moto_stack(settings=eager) as stack:
-        base = job_lives(stack, noop, "{}", jobs)
+        plain = job_lives(stack, noop, "{}", jobs)
         reporting = job_lives(stack, progress, "{}", jobs)
+    guide: dict[str, int] = {}
+    if not args.quick:
+        with moto_stack() as stack:
+            guide = job_lives(stack, "plugin:my-plugin:import", '{"count":1}', jobs)
     clock = ManualClock(T0)
     with moto_stack(clock=clock) as stack:
         firing, fired = cron_firing(stack, clock)
 
     excl = sum(n for name, n in plain.items() if name not in LAMBDA_SIDE) / jobs
     incl = sum(n for name, n in plain.items() if name != "sqs.ReceiveMessage(empty)") / jobs
-    per_update = (sum(reporting.values()) - sum(base.values())) / (PROGRESS_REPORTS * jobs)
-    guide_excl = sum(n for name, n in guide.items() if name not in LAMBDA_SIDE) / jobs
+    per_update = (sum(reporting.values()) - sum(plain.values())) / (PROGRESS_REPORTS * jobs)
     detail = ", ".join(f"{name.split('.')[1]} {n / jobs:.2f}" for name, n in sorted(plain.items()) if n)
-    return [
+    rows = [
         Row(
             "2 AWS requests per job life, no progress, excl. Lambda's receive+delete",
             "req",
@@ -156,17 +157,23 @@ def measure(args: argparse.Namespace) -> list[Row]:
             firing,
             3,
             "put+send+advance",
-            note=f"(tick firing {fired} slots - idle tick) / slots; no target in the issue",
-        ),
-        Row(
-            "2 AWS requests per job life, guide's import job (1 item), excl. receive+delete",
-            "req",
-            guide_excl,
-            6,
-            "4 + 2 progress writes",
-            extra={"calls": guide},
+            note=f"(tick firing {fired} slots - idle tick) / slots; each cron fired this minute and the next "
+            "(look-ahead) with one advance; no target in the issue",
         ),
     ]
+    if guide:
+        rows.append(
+            Row(
+                "2 AWS requests per job life, guide's import job (1 item), excl. receive+delete",
+                "req",
+                sum(n for name, n in guide.items() if name not in LAMBDA_SIDE) / jobs,
+                6,
+                "4 + 2 progress writes",
+                note="progress 10, 50, 50, 100 within a second: the first and the final 100 are written",
+                extra={"calls": guide},
+            )
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

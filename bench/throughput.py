@@ -101,7 +101,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
 
     from chalicelib.auth import Role, mint_token
 
-    jobs, rounds = (20, 1) if args.quick else (args.jobs, args.rounds)
+    jobs, rounds = (10, 1) if args.quick else (args.jobs, args.rounds)
     with moto_stack() as stack:
         client = Client(stack.app.app)
         admin = mint_token(stack.settings.jwt_secret or "", role=Role.ADMIN, subject="bench")

@@ -104,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(args: argparse.Namespace) -> list[Row]:
-    sizes, ticks = ([10, 200], 2) if args.quick else ([int(s) for s in args.sizes.split(",")], args.ticks)
+    sizes, ticks = ([10, 100], 1) if args.quick else ([int(s) for s in args.sizes.split(",")], args.ticks)
     figures = [measure_size(total, ticks) for total in sizes]
     base, rows = figures[0], []
     for fig in figures[1:]:
