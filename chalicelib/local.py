@@ -48,12 +48,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare_environment(moto_port: int | None) -> Any:
-    """Point boto3 at moto (started here) or at an existing AWS_ENDPOINT_URL; returns the moto server."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+def real_aws_requested() -> bool:
+    """TICKWORK_LOCAL_AWS=1: run against real AWS (boto3's credential chain, e.g. AWS_PROFILE)."""
+    return os.environ.get("TICKWORK_LOCAL_AWS", "").strip().lower() in ("1", "true", "yes")
+
+
+def prepare_environment(moto_port: int | None, *, real_aws: bool = False) -> Any:
+    """Point boto3 at moto (started here), at an existing AWS_ENDPOINT_URL, or at real AWS; returns the moto server."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
+    if real_aws:
+        # No fake keys (they would shadow AWS_PROFILE) and no local secret: the stage's tables,
+        # queues and SSM secret are the deployed stack's (the dev stage's names by default).
+        os.environ.setdefault("TICKWORK_JWT_SECRET_PARAMETER", SECRET_PARAMETER)
+        return None
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     server = None
     if not os.environ.get("AWS_ENDPOINT_URL"):
         from moto.server import ThreadedMotoServer
@@ -139,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    moto = prepare_environment(args.moto_port or None)
+    real_aws = real_aws_requested()
+    moto = prepare_environment(args.moto_port or None, real_aws=real_aws)
     database = None if args.no_database else start_database()
     import boto3
 
@@ -154,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TICKWORK_API_BASE_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env()
     session = boto3.session.Session(region_name=settings.region)
-    provision(session, settings)
-    publish_secret(session, os.environ["TICKWORK_JWT_SECRET"])
+    if not real_aws:  # on AWS the stack owns the tables, the queues and the secret
+        provision(session, settings)
+        publish_secret(session, os.environ["TICKWORK_JWT_SECRET"])
     if moto is not None:
         # email jobs send from a verified identity; on the embedded SES we verify one ourselves.
         os.environ.setdefault("TICKWORK_EMAIL_SENDER", "tickwork@example.com")
@@ -197,11 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     http_thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
     http_thread.start()
 
-    admin = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="local-admin")
+    admin = mint_token(runtime.current().jwt_secret, role=Role.ADMIN, subject="local-admin")
     base = f"http://{args.host}:{args.port}"
     print(f"tickwork is running\n  API:          {base}/api  (health: {base}/api/health)", flush=True)
     print(f"  dashboard:    {base}/  (paste the admin token below)", flush=True)
-    print(f"  AWS endpoint: {os.environ['AWS_ENDPOINT_URL']}" + ("  (embedded moto)" if moto else ""), flush=True)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"AWS {settings.region} (profile {session.profile_name})"
+    print(f"  AWS endpoint: {endpoint}" + ("  (embedded moto)" if moto else ""), flush=True)
     if database is not None:
         print(f"  PostgreSQL:   127.0.0.1:{database.port} (throwaway, for database_query jobs)", flush=True)
     elif not os.environ.get("DATABASE_URL"):

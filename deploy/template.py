@@ -265,6 +265,8 @@ def function_overrides(stage: Stage) -> dict[str, Any]:
         "TICKWORK_JOBS_TABLE": {"Ref": "JobsTable"},
         "TICKWORK_CRON_JOBS_TABLE": {"Ref": "CronJobsTable"},
         "TICKWORK_EMAIL_SENDER": {"Ref": "EmailSender"},
+        "TICKWORK_CLEANUP_BUCKET": {"Ref": "CleanupBucket"},
+        "TICKWORK_DATABASE_URL_SECRET": {"Ref": "DatabaseUrlSecret"},
     }
     overrides: dict[str, Any] = {}
     for priority in PRIORITY_ORDER:
@@ -329,6 +331,12 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
                 "Type": "String",
                 "Default": "",
                 "Description": "Bucket whose old objects the cleanup job type may list and delete; empty: none.",
+            },
+            "DatabaseUrlSecret": {
+                "Type": "String",
+                "Default": "",
+                "Description": "SSM parameter (under the stage's /tickwork/<stage>/) or Secrets Manager secret "
+                "(tickwork/<stage>/...) holding database_query's PostgreSQL URL (TICKWORK_DATABASE_URL_SECRET).",
             },
             "CleanupPrefix": {
                 "Type": "String",

@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 import app as app_module
-from chalicelib import runtime
+from chalicelib import local, runtime
 from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings, dead_letter_queue_name, queue_name
 from chalicelib.lifecycle import PRIORITY_ORDER
 from chalicelib.provision import provision
@@ -86,6 +86,33 @@ def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     for statement in template["Resources"][POLICY_ID]["Properties"]["PolicyDocument"]["Statement"]:
         out.append(statement["Fn::If"][1] if "Fn::If" in statement else statement)
     return out
+
+
+# --- stages -------------------------------------------------------------------------------
+
+
+def test_make_run_uses_the_dev_stages_names_so_chalice_local_shares_its_data() -> None:
+    dev, defaults = load_stage("dev").settings, Settings()
+    assert (dev.jobs_table, dev.cron_jobs_table, dev.queue_prefix) == (
+        defaults.jobs_table,
+        defaults.cron_jobs_table,
+        defaults.queue_prefix,
+    )
+    assert dev.jwt_secret_parameter == local.SECRET_PARAMETER
+    prod = load_stage("prod").settings
+    assert {prod.jobs_table, prod.cron_jobs_table, prod.queue_prefix}.isdisjoint(
+        {dev.jobs_table, dev.cron_jobs_table, dev.queue_prefix}
+    ), "two stages in one account must not share a table or a queue"
+
+
+def test_make_run_on_real_aws_keeps_boto3s_credentials_and_the_stages_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"AWS_PROFILE": "tickwork-dev", "AWS_REGION": "eu-west-1", "TICKWORK_LOCAL_AWS": "1"}
+    monkeypatch.setattr(os, "environ", env)
+    assert local.real_aws_requested()
+    assert local.prepare_environment(None, real_aws=True) is None  # no moto
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "TICKWORK_JWT_SECRET"} & set(env)
+    assert env["TICKWORK_JWT_SECRET_PARAMETER"] == "/tickwork/dev/jwt-secret"
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -288,6 +315,8 @@ def test_every_function_gets_the_stage_configuration(template: dict[str, Any]) -
         assert variables["TICKWORK_QUEUE_PREFIX"] == "tickwork-prod-", name
         assert variables["TICKWORK_JWT_SECRET_PARAMETER"] == "/tickwork/prod/jwt-secret", name
         assert variables["TICKWORK_EMAIL_SENDER"] == {"Ref": "EmailSender"}, name
+        assert variables["TICKWORK_CLEANUP_BUCKET"] == {"Ref": "CleanupBucket"}, name
+        assert variables["TICKWORK_DATABASE_URL_SECRET"] == {"Ref": "DatabaseUrlSecret"}, name
         assert "TICKWORK_JWT_SECRET" not in variables, "the secret comes from SSM, never the template"
         assert function["DependsOn"] == [POLICY_ID], name
 
@@ -411,7 +440,7 @@ task, runtime_dir, event_file = sys.argv[1:4]
 sys.path[:0] = [task, runtime_dir]
 import app
 import plugins.my_plugin, plugins.inventory_sync  # raise here if the zip lacks them
-from chalicelib import runtime
+from chalicelib import local, runtime
 from chalicelib.auth import Role, mint_token
 
 class Context:
