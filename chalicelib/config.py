@@ -31,6 +31,8 @@ class Settings:
     backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
     lease_s: int = 60
     progress_interval_s: float = 1.0
+    # Days a finished job is kept before DynamoDB's TTL deletes it (0: kept for ever).
+    job_retention_days: int = 90
     max_retries_limit: int = 25
     default_max_retries: int = 3
     max_log_lines: int = 200
@@ -52,6 +54,7 @@ class Settings:
             backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
             lease_s=int(env.get("TICKWORK_LEASE_S", "60")),
             progress_interval_s=float(env.get("TICKWORK_PROGRESS_INTERVAL_S", "1.0")),
+            job_retention_days=int(env.get("TICKWORK_JOB_RETENTION_DAYS", "90")),
             max_retries_limit=int(env.get("TICKWORK_MAX_RETRIES_LIMIT", "25")),
             max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),
             jwt_secret=env.get("TICKWORK_JWT_SECRET") or None,

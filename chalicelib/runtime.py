@@ -47,7 +47,7 @@ class Runtime:
     @cached_property
     def store(self) -> DynamoJobStore:
         resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
-        return DynamoJobStore(resource.Table(self.settings.jobs_table))
+        return DynamoJobStore(resource.Table(self.settings.jobs_table), retention_days=self.settings.job_retention_days)
 
     @cached_property
     def queues(self) -> SqsPriorityQueues:

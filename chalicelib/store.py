@@ -10,6 +10,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
+from chalicelib.clock import from_iso
 from chalicelib.dynamo import (
     ConditionFailedWithItemError,
     decode_token,
@@ -20,13 +21,17 @@ from chalicelib.dynamo import (
     read_pages,
 )
 from chalicelib.errors import StaleWriteError
-from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus
+from chalicelib.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from chalicelib.models import Job, job_from_item, job_to_item
 
 BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
 BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
 BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
 BY_CRON_INDEX = "by_cron"  # cron_job_id, created_at: a cron job's executions (sparse)
+# A finished job's expiry in epoch seconds: the table's TTL (deploy/template.py) deletes it
+# some time after. A job that runs again (retry) loses it.
+TTL_ATTRIBUTE = "expires_at"
+DEFAULT_RETENTION_DAYS = 90
 
 # DynamoDB returns at most 1 MB a page; a list call stops after this many pages so one
 # request's cost stays bounded even when a filter matches little.
@@ -121,8 +126,9 @@ JOBS_TABLE_SHAPE = jobs_table_definition("jobs")
 class DynamoJobStore:
     """Jobs in one DynamoDB table. Methods that change a job name the state they expect."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
         self._table = table
+        self._retention_s = retention_days * 24 * 3600
 
     # --- reads -------------------------------------------------------------------------
 
@@ -328,6 +334,7 @@ class DynamoJobStore:
         changes: dict[str, Any] = {"status": status.value, "updated_at": now, "error": error}
         if status != JobStatus.RETRYING:
             changes["completed_at"] = now
+            changes[TTL_ATTRIBUTE] = self._expiry(now)
         if result is not None:
             changes["result"] = json.dumps(result, separators=(",", ":"), default=str)
         if logs is not None:
@@ -341,11 +348,19 @@ class DynamoJobStore:
     def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
         """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
         values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        # None removes it: a retried job is not finished any more.
+        values[TTL_ATTRIBUTE] = self._expiry(now) if status in TERMINAL_STATUSES else None
         for name, value in changes.items():
             values[name] = json.dumps(value, separators=(",", ":")) if name == "result" else value
         expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
         remove = ["lease_token", "lease_until"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)
+
+    def _expiry(self, now: str) -> int | None:
+        """When DynamoDB may delete a job that finished at ``now`` (None: kept for ever)."""
+        if self._retention_s <= 0:
+            return None
+        return int(from_iso(now).timestamp()) + self._retention_s
 
     @staticmethod
     def _holds_lease(lease_token: str) -> ConditionBase:
