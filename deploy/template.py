@@ -38,7 +38,7 @@ from chalicelib.config import Settings, dead_letter_queue_name, queue_name
 from chalicelib.crons.store import cron_table_definition
 from chalicelib.lifecycle import PRIORITY_ORDER, Priority
 from chalicelib.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S, QUEUE_VISIBILITY_TIMEOUT_S
-from chalicelib.store import jobs_table_definition
+from chalicelib.store import TTL_ATTRIBUTE, jobs_table_definition
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
@@ -58,8 +58,6 @@ MIN_MAXIMUM_CONCURRENCY = 2
 SQS_EVENT_SUFFIX = "SqsEventSource"
 WORKER_FUNCTION = "worker_{priority}"  # app.py's `name=` for each queue's worker
 POLICY_ID = "TickworkPolicy"
-# Finished jobs carry their expiry (epoch seconds) here; DynamoDB's TTL deletes them after it.
-TTL_ATTRIBUTE = "expires_at"
 EXTRA_SECRET_PREFIX = "tickwork"
 
 # DynamoDB actions the code calls on its tables and their indexes (a test records the calls a
