@@ -120,6 +120,11 @@ class CronService:
             base = {**current.model_dump(), **(DEFAULTS if replace else {}), **given}
             base["configuration"] = keep_masked(base["configuration"], current.configuration)
             if "plugin_id" in given:
+                if given["plugin_id"] != current.plugin_id and not principal.is_admin:
+                    # A store owner could otherwise slip a job into a plugin's view, or take one out.
+                    raise ForbiddenError(
+                        "Only an admin may move a cron job to another plugin.", code="plugin_forbidden"
+                    )
                 base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
             now = self.clock.now()
             base.update(updated_at=to_iso(now), updated_by=principal.label, version=current.version + 1)
