@@ -1,4 +1,4 @@
-"""Every role × every operation on background jobs and cron jobs, against one table of expected answers.
+"""Every role by every operation on background jobs and cron jobs, against one table of expected answers.
 
 The world of each row: store A holds a background job and a cron job created by plugin P. Each
 role then runs the same operations in the same order, and the answers (status, and for lists
