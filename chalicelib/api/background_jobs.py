@@ -5,7 +5,9 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
+from chalicelib.api.docs import LIMIT, NEXT_TOKEN, PLUGIN_ID, STORE_ID, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
+from chalicelib.api.schemas import JobAnswer, JobDetailAnswer, JobPageAnswer, ScheduledJobAnswer, StatsAnswer
 from chalicelib.errors import BadRequestError
 from chalicelib.lifecycle import JobStatus
 from chalicelib.models import ScheduleJobRequest, parse_model
@@ -13,8 +15,26 @@ from chalicelib.store import JobFilter
 
 bp = Blueprint(__name__)
 
+LIST_QUERY = (
+    STORE_ID,
+    QueryParam("status", "Only jobs in this status.", {"type": "string", "enum": [s.value for s in JobStatus]}),
+    QueryParam("type", "Only jobs of this type."),
+    PLUGIN_ID,
+    LIMIT,
+    NEXT_TOKEN,
+)
 
-@endpoint(bp, "/background-jobs/schedule", ["POST"])
+
+@endpoint(
+    bp,
+    "/background-jobs/schedule",
+    ["POST"],
+    summary="Schedule a background job (now, after a delay, or at run_at).",
+    body=ScheduleJobRequest,
+    response=ScheduledJobAnswer,
+    status=(201, 200),
+    errors=(403, 409, 429),
+)
 def schedule(call: Call) -> Response:
     request = parse_model(ScheduleJobRequest, call.json_body())
     outcome = runtime.current().jobs.schedule(request, call.principal)
@@ -22,7 +42,14 @@ def schedule(call: Call) -> Response:
     return ok({"job": outcome.job.to_public(), "created": outcome.created}, 201 if outcome.created else 200)
 
 
-@endpoint(bp, "/background-jobs", ["GET"])
+@endpoint(
+    bp,
+    "/background-jobs",
+    ["GET"],
+    summary="List the background jobs the caller may see, newest first.",
+    query=LIST_QUERY,
+    response=JobPageAnswer,
+)
 def list_jobs(call: Call) -> Response:
     status_text = call.query("status")
     try:
@@ -45,26 +72,48 @@ def list_jobs(call: Call) -> Response:
     return ok({"jobs": [job.to_public() for job in page.jobs], "next_token": page.next_token})
 
 
-@endpoint(bp, "/background-jobs/stats", ["GET"])
+@endpoint(
+    bp,
+    "/background-jobs/stats",
+    ["GET"],
+    summary="Job counts by status (and, for admins, queue depths).",
+    query=(QueryParam("store_id", "Only this store's counts."),),
+    response=StatsAnswer,
+)
 def stats(call: Call) -> Response:
     return ok({"stats": runtime.current().jobs.stats(call.principal, call.query("store_id"))})
 
 
-@endpoint(bp, "/background-jobs/{job_id}/status", ["GET"])
+@endpoint(bp, "/background-jobs/{job_id}/status", ["GET"], summary="A job's status and progress.", response=JobAnswer)
 def status(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public()})
 
 
-@endpoint(bp, "/background-jobs/{job_id}", ["GET"])
+@endpoint(bp, "/background-jobs/{job_id}", ["GET"], summary="A job with its log lines.", response=JobDetailAnswer)
 def detail(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public(with_logs=True)})
 
 
-@endpoint(bp, "/background-jobs/{job_id}/cancel", ["POST"])
+@endpoint(
+    bp,
+    "/background-jobs/{job_id}/cancel",
+    ["POST"],
+    summary="Cancel a job (pending: at once; running: cancelling until the handler notices).",
+    response=JobAnswer,
+    errors=(409,),
+)
 def cancel(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.cancel(job_id, call.principal).to_public()})
 
 
-@endpoint(bp, "/background-jobs/{job_id}/retry", ["POST"])
+@endpoint(
+    bp,
+    "/background-jobs/{job_id}/retry",
+    ["POST"],
+    summary="Run a failed, cancelled or dead-lettered job again.",
+    response=JobAnswer,
+    status=202,
+    errors=(409,),
+)
 def retry(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.retry(job_id, call.principal).to_public()}, 202)

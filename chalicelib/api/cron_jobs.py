@@ -5,21 +5,55 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
+from chalicelib.api.docs import LIMIT, NEXT_TOKEN, PLUGIN_ID, STORE_ID, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
+from chalicelib.api.schemas import (
+    CronJobAnswer,
+    CronJobPageAnswer,
+    DeletedAnswer,
+    ExecutionAnswer,
+    ExecutionPageAnswer,
+    PreviewAnswer,
+)
 from chalicelib.crons.models import CronJobFields, PreviewRequest
 from chalicelib.errors import BadRequestError
 from chalicelib.models import parse_model
 
 bp = Blueprint(__name__)
 
+LIST_QUERY = (
+    STORE_ID,
+    PLUGIN_ID,
+    QueryParam("job_type", "Only cron jobs of this job type (`jobType` is accepted too)."),
+    QueryParam("is_active", "Only active (true) or paused (false) cron jobs.", {"type": "boolean"}),
+    LIMIT,
+    NEXT_TOKEN,
+)
 
-@endpoint(bp, "/cron-jobs", ["POST"])
+
+@endpoint(
+    bp,
+    "/cron-jobs",
+    ["POST"],
+    summary="Create a cron job (name, cron_expression and job_type are required).",
+    body=CronJobFields,
+    response=CronJobAnswer,
+    status=201,
+    errors=(403, 429),
+)
 def create(call: Call) -> Response:
     cron = runtime.current().crons.create(parse_model(CronJobFields, call.json_body()), call.principal)
     return ok({"job": cron.to_public()}, 201)
 
 
-@endpoint(bp, "/cron-jobs", ["GET"])
+@endpoint(
+    bp,
+    "/cron-jobs",
+    ["GET"],
+    summary="List the cron jobs the caller may see.",
+    query=LIST_QUERY,
+    response=CronJobPageAnswer,
+)
 def list_crons(call: Call) -> Response:
     page = runtime.current().crons.list(
         call.principal,
@@ -33,56 +67,105 @@ def list_crons(call: Call) -> Response:
     return ok({"jobs": [cron.to_public() for cron in page.crons], "next_token": page.next_token})
 
 
-@endpoint(bp, "/cron-jobs/preview", ["POST"])
+@endpoint(
+    bp,
+    "/cron-jobs/preview",
+    ["POST"],
+    summary="Describe a cron expression and list its next fire times (400 names why it is invalid).",
+    body=PreviewRequest,
+    response=PreviewAnswer,
+)
 def preview(call: Call) -> Response:
     return ok(runtime.current().crons.preview(parse_model(PreviewRequest, call.json_body())))
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["GET"])
+@endpoint(bp, "/cron-jobs/{cron_id}", ["GET"], summary="A cron job.", response=CronJobAnswer)
 def read(call: Call, cron_id: str) -> Response:
     return ok({"job": runtime.current().crons.get(cron_id, call.principal).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["PUT"])
+@endpoint(
+    bp,
+    "/cron-jobs/{cron_id}",
+    ["PUT"],
+    summary="Replace a cron job (left-out fields take their defaults).",
+    body=CronJobFields,
+    response=CronJobAnswer,
+    errors=(403, 409),
+)
 def replace(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
     return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=True).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["PATCH"])
+@endpoint(
+    bp,
+    "/cron-jobs/{cron_id}",
+    ["PATCH"],
+    summary="Change some fields of a cron job.",
+    body=CronJobFields,
+    response=CronJobAnswer,
+    errors=(403, 409),
+)
 def patch(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
     return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=False).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"])
+@endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(409,))
 def delete(call: Call, cron_id: str) -> Response:
     runtime.current().crons.delete(cron_id, call.principal)
     return ok({"deleted": cron_id})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}/pause", ["POST"])
+@endpoint(
+    bp, "/cron-jobs/{cron_id}/pause", ["POST"], summary="Pause a cron job.", response=CronJobAnswer, errors=(409,)
+)
 def pause(call: Call, cron_id: str) -> Response:
     return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, False).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}/resume", ["POST"])
+@endpoint(
+    bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(409,)
+)
 def resume(call: Call, cron_id: str) -> Response:
     return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, True).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}/toggle", ["POST"])
+@endpoint(
+    bp,
+    "/cron-jobs/{cron_id}/toggle",
+    ["POST"],
+    summary="Pause an active cron job, resume a paused one.",
+    response=CronJobAnswer,
+    errors=(409,),
+)
 def toggle(call: Call, cron_id: str) -> Response:
     return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, None).to_public()})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}/run", ["POST"])
+@endpoint(
+    bp,
+    "/cron-jobs/{cron_id}/run",
+    ["POST"],
+    summary="Run a cron job now; answers its execution (a job).",
+    response=ExecutionAnswer,
+    status=202,
+    errors=(409, 429),
+)
 def run_now(call: Call, cron_id: str) -> Response:
     execution = runtime.current().crons.run_now(cron_id, call.principal)
     return ok({"execution": execution.to_public()}, 202)
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}/executions", ["GET"])
+@endpoint(
+    bp,
+    "/cron-jobs/{cron_id}/executions",
+    ["GET"],
+    summary="A cron job's executions, newest first.",
+    query=(LIMIT, NEXT_TOKEN),
+    response=ExecutionPageAnswer,
+)
 def executions(call: Call, cron_id: str) -> Response:
     page = runtime.current().crons.executions(
         cron_id, call.principal, limit=call.page_size(), next_token=call.query("next_token")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
+from pydantic import BaseModel
 
 from chalicelib import runtime
+from chalicelib.api.docs import QueryParam, RouteDoc, attach
 from chalicelib.auth import Principal, principal_from_header
 from chalicelib.config import MAX_BODY_BYTES
 from chalicelib.errors import BadRequestError, PayloadTooLargeError, TickworkError
@@ -125,11 +127,43 @@ def ok(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def endpoint(
-    bp: Blueprint, path: str, methods: list[str], *, public: bool = False
+    bp: Blueprint,
+    path: str,
+    methods: list[str],
+    *,
+    public: bool = False,
+    summary: str | None = None,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    query: Sequence[QueryParam] = (),
+    response: type[BaseModel] | None = None,
+    status: int | tuple[int, ...] = 200,
+    errors: Sequence[int] = (),
+    raw_response: bool = False,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Register a route whose view takes a ``Call`` and raises ``TickworkError`` for 4xx."""
+    """Register a route whose view takes a ``Call`` and raises ``TickworkError`` for 4xx.
+
+    The keywords after ``public`` document the route for the OpenAPI spec (chalicelib/api/openapi.py):
+    ``body`` the request model, ``query`` the query parameters, ``response`` the model of the success
+    body, ``status`` its status (or statuses), ``errors`` the error statuses beyond those every
+    route of its kind has.
+    """
 
     def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        doc = RouteDoc(
+            summary=summary or (view.__doc__ or view.__name__).strip().splitlines()[0],
+            public=public,
+            body=body,
+            body_required=body_required,
+            query=tuple(query),
+            response=response,
+            statuses=(status,) if isinstance(status, int) else tuple(status),
+            errors=tuple(errors),
+            raw_response=raw_response,
+            view_name=view.__name__,
+            module=view.__module__,
+        )
+
         @functools.wraps(view)
         def route(**params: str) -> Response:
             request = bp.current_request
@@ -144,6 +178,7 @@ def endpoint(
                 logger.exception("unhandled error on %s %s", request.method, request.path)
                 return error_response(TickworkError("An internal error occurred; it has been logged."))
 
+        attach(route, doc)
         bp.route(path, methods=methods, content_types=["application/json"])(route)
         return view
 
