@@ -125,6 +125,7 @@ def create_cron(stack: RunningStack, name: str) -> dict[str, Any]:
 def test_the_page_asks_for_a_token_and_keeps_it_for_the_tab_only(page: Any, stack: RunningStack) -> None:
     assert page.locator("#token-panel").is_visible()
     assert page.locator("#view-jobs").is_hidden(), "no data view before a token"
+    assert page.get_by_role("button", name="Forget token").is_hidden()
     page.get_by_label("API token").fill("not-a-token")
     page.get_by_role("button", name="Use token").click()
     page.locator("#token-error").filter(has_text="token").wait_for()
