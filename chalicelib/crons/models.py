@@ -35,6 +35,24 @@ def _either(snake: str, camel: str) -> AliasChoices:
     return AliasChoices(snake, camel)
 
 
+# Fields a request may leave out but not set to null (timeout_seconds, max_failures, max_runs
+# null mean "no limit"; store_id and plugin_id null mean "the default").
+NOT_NULL_FIELDS = (
+    "name",
+    "description",
+    "cron_expression",
+    "timezone",
+    "job_type",
+    "configuration",
+    "is_active",
+    "priority",
+    "max_retries",
+    "misfire_policy",
+    "overlap_policy",
+    "tags",
+)
+
+
 class CronJobFields(BaseModel):
     """Every settable field, all optional: PATCH uses it as is, create and PUT add requirements."""
 
@@ -69,6 +87,15 @@ class CronJobFields(BaseModel):
         default=None, validation_alias=_either("overlap_policy", "overlapPolicy")
     )
     tags: list[str] | None = Field(default=None, max_length=20)
+
+    @field_validator(*NOT_NULL_FIELDS, mode="after")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Every field is optional (PATCH sends some), but the stored cron job has a value for
+        # these: an explicit null would reach CronJob() and fail there as a 500.
+        if value is None:
+            raise ValueError("may be left out but not null")
+        return value
 
 
 REQUIRED_ON_CREATE = ("name", "cron_expression", "job_type")
