@@ -27,6 +27,8 @@ class Settings:
     # How often a buffered cron run (overlap_policy buffer_one) checks its predecessor.
     run_after_poll_s: int = 10
     max_cron_jobs_per_store: int = 200
+    # Jobs a store may schedule through the API per minute (0: no limit); see rate_limit.py.
+    max_jobs_per_minute_per_store: int = 600
     queue_prefix: str = "tickwork-"
     backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
     lease_s: int = 60
@@ -50,6 +52,7 @@ class Settings:
             jobs_table=env.get("TICKWORK_JOBS_TABLE", "tickwork-jobs"),
             cron_jobs_table=env.get("TICKWORK_CRON_JOBS_TABLE", "tickwork-cron-jobs"),
             max_cron_jobs_per_store=int(env.get("TICKWORK_MAX_CRON_JOBS_PER_STORE", "200")),
+            max_jobs_per_minute_per_store=int(env.get("TICKWORK_MAX_JOBS_PER_MINUTE_PER_STORE", "600")),
             queue_prefix=env.get("TICKWORK_QUEUE_PREFIX", "tickwork-"),
             backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
             lease_s=int(env.get("TICKWORK_LEASE_S", "60")),

@@ -18,6 +18,7 @@ from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.queues import SqsPriorityQueues
+from chalicelib.rate_limit import ScheduleRateLimiter
 from chalicelib.retention import FinishedJobs
 from chalicelib.secrets import SecretResolver
 from chalicelib.store import DynamoJobStore
@@ -46,8 +47,11 @@ class Runtime:
 
     @cached_property
     def store(self) -> DynamoJobStore:
-        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
-        return DynamoJobStore(resource.Table(self.settings.jobs_table), retention_days=self.settings.job_retention_days)
+        return DynamoJobStore(self._jobs_table, retention_days=self.settings.job_retention_days)
+
+    @cached_property
+    def _jobs_table(self) -> Any:
+        return self._session.resource("dynamodb", config=BOTO_CONFIG).Table(self.settings.jobs_table)
 
     @cached_property
     def queues(self) -> SqsPriorityQueues:
@@ -71,6 +75,9 @@ class Runtime:
             clock=self.clock,
             settings=self.settings,
             on_finished=self.cron_outcomes,
+            rate_limiter=ScheduleRateLimiter(
+                self._jobs_table, self.clock, per_minute=self.settings.max_jobs_per_minute_per_store
+            ),
         )
 
     @cached_property
@@ -105,8 +112,7 @@ class Runtime:
 
     @cached_property
     def finished_jobs(self) -> FinishedJobs:
-        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
-        return FinishedJobs(resource.Table(self.settings.jobs_table))
+        return FinishedJobs(self._jobs_table)
 
     @cached_property
     def ses(self) -> Any:

@@ -154,6 +154,10 @@ class DynamoJobStore:
                 request.update(IndexName=index, KeyConditionExpression=Key(attribute).eq(value), ScanIndexForward=False)
                 call = self._table.query
                 break
+        if "IndexName" not in request:
+            # Rate-limit counters share the table (rate_limit.py); only jobs have a type.
+            only_jobs = Attr("type").exists()
+            request["FilterExpression"] = only_jobs if filters is None else filters & only_jobs
         start_key = decode_token(next_token, index_key_names(JOBS_TABLE_SHAPE, request.get("IndexName")))
         items, last_key = read_pages(call, request, limit=limit, start_key=start_key, max_pages=MAX_PAGES_PER_LIST)
         return JobPage(jobs=[job_from_item(item) for item in items], next_token=encode_token(last_key))

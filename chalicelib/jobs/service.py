@@ -27,6 +27,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.models import Job, JobMessage, ScheduleJobRequest, parse_model
 from chalicelib.queues import SqsPriorityQueues
+from chalicelib.rate_limit import ScheduleRateLimiter
 from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
@@ -54,8 +55,10 @@ class JobService:
         clock: Clock,
         settings: Settings,
         on_finished: Callable[[Job], None] | None = None,
+        rate_limiter: ScheduleRateLimiter | None = None,
     ) -> None:
         self.on_finished = on_finished
+        self.rate_limiter = rate_limiter
         self.store = store
         self.queues = queues
         self.registry = registry
@@ -89,6 +92,8 @@ class JobService:
             )
         now = self.clock.now()
         scheduled = self._scheduled_at(request, now)
+        if self.rate_limiter is not None:
+            self.rate_limiter.admit(request.store_id)
         job_id = (
             str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{request.store_id}\n{request.idempotency_key}"))
             if request.idempotency_key
