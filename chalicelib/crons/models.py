@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -79,14 +79,14 @@ class CronJobFields(BaseModel):
     max_failures: int | None = Field(
         default=None, ge=1, le=1000, validation_alias=_either("max_failures", "maxFailures")
     )
-    max_runs: int | None = Field(default=None, ge=1, validation_alias=_either("max_runs", "maxRuns"))
+    max_runs: int | None = Field(default=None, ge=1, le=10**9, validation_alias=_either("max_runs", "maxRuns"))
     misfire_policy: MisfirePolicy | None = Field(
         default=None, validation_alias=_either("misfire_policy", "misfirePolicy")
     )
     overlap_policy: OverlapPolicy | None = Field(
         default=None, validation_alias=_either("overlap_policy", "overlapPolicy")
     )
-    tags: list[str] | None = Field(default=None, max_length=20)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None, max_length=20)
 
     @field_validator(*NOT_NULL_FIELDS, mode="after")
     @classmethod
