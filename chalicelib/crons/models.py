@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.audit import AuditEntry
 from chalicelib.lifecycle import Priority
 from chalicelib.masking import mask
 from chalicelib.models import ID_PATTERN
@@ -157,6 +158,9 @@ class CronJob(BaseModel):
     created_by: str | None = None
     updated_by: str | None = None
     declared_by: str | None = None
+    # Who created, changed, paused or resumed it, and when (chalicelib/audit.py); runs are jobs
+    # and carry their own trail ("created by admin:alice" for a run-now).
+    audit: list[AuditEntry] = Field(default_factory=list)
     version: int = 0
 
     def to_public(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase
 
+from chalicelib.audit import AuditEntry, appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
@@ -94,6 +95,7 @@ class CronService:
             created_by=principal.label,
             updated_by=principal.label,
             declared_by=declared_by,
+            audit=appended([], "created", principal.label, stamp, detail=declared_by),
             **{k: v for k, v in values.items() if k in CronJob.model_fields},
         )
         cron = self._validated(cron, principal, now, reschedule=True)
@@ -128,6 +130,13 @@ class CronService:
                 base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
             now = self.clock.now()
             base.update(updated_at=to_iso(now), updated_by=principal.label, version=current.version + 1)
+            base["audit"] = appended(
+                current.audit,
+                "replaced" if replace else "changed",
+                principal.label,
+                to_iso(now),
+                ", ".join(sorted(given)),
+            )
             schedule_changed = any(base[k] != getattr(current, k) for k in ("cron_expression", "timezone")) or (
                 base["is_active"] and not current.is_active
             )
@@ -154,6 +163,12 @@ class CronService:
                 "updated_by": principal.label,
                 "version": current.version + 1,
                 "paused_reason": None if target else f"paused by {principal.label}",
+                "audit": [
+                    AuditEntry.model_validate(entry)
+                    for entry in appended(
+                        current.audit, "resumed" if target else "paused", principal.label, to_iso(now)
+                    )
+                ],
             }
             if target and current.next_run_at is None:
                 # Deactivated after its last slot or its max_runs: resume from now.
@@ -278,6 +293,9 @@ class CronService:
             timeout_seconds=cron.timeout_seconds,
             cron_job_id=cron.id,
             created_by=created_by or f"cron:{cron.id}",
+            audit=appended(
+                [], "created", created_by or f"cron:{cron.id}", stamp, detail="run now" if created_by else None
+            ),
             run_after=run_after,
             overlap_policy=cron.overlap_policy.value if run_after else None,
         )

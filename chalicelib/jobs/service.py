@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.audit import appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
@@ -118,6 +119,7 @@ class JobService:
             timeout_seconds=request.timeout_seconds,
             cron_job_id=cron_job_id,
             created_by=principal.label,
+            audit=appended([], "created", principal.label, stamp),
         )
         return self.submit(job, now, principal)
 
@@ -248,13 +250,14 @@ class JobService:
             job = self.get(job_id, principal)
             now = to_iso(self.clock.now())
             try:
+                trail = appended(job.audit, "cancelled", principal.label, now)
                 if job.status in (JobStatus.PENDING, JobStatus.RETRYING):
-                    cancelled = self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now)
+                    cancelled = self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now, audit=trail)
                     if self.on_finished is not None:
                         self.on_finished(cancelled)
                     return cancelled
                 if job.status == JobStatus.RUNNING:
-                    return self.store.transition(job, JobStatus.CANCELLING, now=now)
+                    return self.store.transition(job, JobStatus.CANCELLING, now=now, audit=trail)
                 if job.status == JobStatus.CANCELLING:
                     return job
             except StaleWriteError:
@@ -280,6 +283,7 @@ class JobService:
                 progress_message=None,
                 scheduled_at=stamp,
                 next_attempt_at=None,
+                audit=appended(job.audit, "retried", principal.label, stamp),
             )
         except StaleWriteError:
             raise ConflictError(
