@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chalicelib.audit import AuditEntry
 from chalicelib.errors import BadRequestError
 from chalicelib.lifecycle import JobStatus, Priority
 from chalicelib.masking import mask
@@ -134,6 +135,8 @@ class Job(BaseModel):
     run_after: str | None = None  # the cron's previous run, for the overlap policy
     overlap_policy: str | None = None  # "skip" or "buffer_one" when run_after is set
     created_by: str | None = None
+    # Who created, cancelled or retried it, and when (chalicelib/audit.py).
+    audit: list[AuditEntry] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)
     version: int = 0
 
