@@ -24,6 +24,7 @@ PURE_MODULES = [
     "templating.py",
     "masking.py",
     "scrubbing.py",
+    "audit.py",
 ]
 FORBIDDEN_IMPORTS = {"boto3", "botocore", "chalice", "requests", "moto"}
 
