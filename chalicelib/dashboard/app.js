@@ -10,6 +10,7 @@
   const LIST_POLL_MS = 1500;
   const DETAIL_POLL_MS = 1000;
   const PREVIEW_DELAY_MS = 250;
+  const REQUEST_TIMEOUT_MS = 15000;
   const PAGE_SIZE = 50;
   const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
   const CANCELLABLE = new Set(['pending', 'retrying', 'running']);
@@ -136,12 +137,19 @@
     const headers = { Authorization: `Bearer ${bearer}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response;
+    // A request that never answers must not hold the poller (it waits for the previous poll).
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
     try {
       response = await fetch(new URL(path, API_BASE), {
         method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+        signal: abort.signal,
       });
     } catch (error) {
-      throw new ApiError(`The API did not answer (${error.message}).`, 'network', 0);
+      const reason = abort.signal.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : error.message;
+      throw new ApiError(`The API did not answer (${reason}).`, 'network', 0);
+    } finally {
+      clearTimeout(timer);
     }
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
@@ -370,13 +378,33 @@
     return [h('dt', {}, label), h('dd', {}, ...value)];
   }
 
+  // The detail is redrawn part by part, each only when its data changed: a poll every second
+  // must not take the focus off the Cancel button or reset the log's scroll position.
+  function section(parent, name, signature, build) {
+    let part = parent.querySelector(`:scope > [data-part="${name}"]`);
+    if (!part) {
+      part = h('div', { dataset: { part: name } });
+      parent.append(part);
+    }
+    if (part.dataset.signature !== signature) {
+      fill(part, build());
+      part.dataset.signature = signature;
+    }
+  }
+
   function renderJob(job) {
     $('#job-dialog-title').textContent = `Job ${shortId(job.id)} · ${job.type}`;
+    const body = $('#job-dialog-body');
+    if (body.dataset.jobId !== job.id) {
+      body.replaceChildren();
+      body.dataset.jobId = job.id;
+    }
     const logs = Array.isArray(job.logs) ? job.logs : [];
-    fill($('#job-dialog-body'), [
+    section(body, 'progress', JSON.stringify([job.status, job.progress, job.progress_message]), () =>
       h('div', { class: 'detail-progress' }, badge(job.status), progressBar(job),
-        h('p', { class: 'message' }, job.progress_message || '')),
-      h('div', { class: 'actions' }, jobActions(job, () => loadJob(job.id))),
+        h('p', { class: 'message' }, job.progress_message || '')));
+    section(body, 'actions', job.status, () => h('div', { class: 'actions' }, jobActions(job, () => loadJob(job.id))));
+    section(body, 'facts', JSON.stringify([job.attempts, job.started_at, job.completed_at, job.next_attempt_at]), () =>
       h('dl', { class: 'facts' },
         field('Id', h('span', { class: 'mono' }, job.id)),
         field('Type', h('span', { class: 'mono' }, job.type)),
@@ -389,10 +417,12 @@
         field('Finished', when(job.completed_at)),
         job.next_attempt_at ? field('Next attempt', when(job.next_attempt_at)) : [],
         job.cron_job_id ? field('Cron job', h('span', { class: 'mono' }, job.cron_job_id)) : [],
-        field('Created by', job.created_by || '—')),
+        field('Created by', job.created_by || '—')));
+    section(body, 'output', JSON.stringify([job.error, job.result, job.payload]), () => [
       job.error ? [h('h3', {}, 'Error'), h('pre', { class: 'error-text' }, job.error)] : [],
       job.result !== null && job.result !== undefined ? [h('h3', {}, 'Result'), pretty(job.result)] : [],
-      h('h3', {}, 'Payload'), pretty(job.payload || {}),
+      h('h3', {}, 'Payload'), pretty(job.payload || {})]);
+    section(body, 'logs', JSON.stringify(logs), () => [
       h('h3', {}, `Log (${logs.length})`),
       logs.length ? h('ol', { class: 'log' }, logs.map((line) => h('li', {}, line))) : h('p', { class: 'muted' }, 'No log lines.')]);
   }
@@ -405,13 +435,17 @@
       clearTimeout(jobTimer);
       if (!TERMINAL.has(job.status)) jobTimer = setTimeout(() => loadJob(id), DETAIL_POLL_MS);
     } catch (error) {
-      if (openJobId === id) $('#job-dialog-body').replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+      if (openJobId === id) {
+        delete $('#job-dialog-body').dataset.jobId;
+        $('#job-dialog-body').replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+      }
     }
   }
 
   function openJob(id) {
     openJobId = id;
     $('#job-dialog-title').textContent = `Job ${shortId(id)}`;
+    delete $('#job-dialog-body').dataset.jobId;
     $('#job-dialog-body').replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     const dialog = $('#job-dialog');
     if (!dialog.open) dialog.showModal();

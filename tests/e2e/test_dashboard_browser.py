@@ -183,6 +183,28 @@ def test_a_job_scheduled_through_the_api_shows_its_progress_live_until_100(page:
     dialog.get_by_role("button", name="Close job details").click()
 
 
+def test_a_running_job_is_cancelled_from_its_detail_without_losing_focus_to_polling(
+    page: Any, stack: RunningStack
+) -> None:
+    sign_in(page, stack.admin_token)
+    job = schedule_steps(stack, steps=60, step_s=0.25, label="long")
+    page.get_by_role("button", name=f"Open job {job['id']}").click()
+    dialog = page.locator("#job-dialog")
+    dialog.locator(".badge", has_text="running").wait_for()
+    cancel = dialog.get_by_role("button", name=f"Cancel job {job['id']}")
+    cancel.focus()
+    page.wait_for_timeout(2500)  # two detail polls with new progress each
+    assert page.evaluate("document.activeElement && document.activeElement.textContent") == "Cancel"
+    shot(page, "05-job-running-detail")
+
+    cancel.click()
+    dialog.locator(".badge", has_text="cancelled").wait_for()
+    stored = api_job(stack, job["id"])
+    assert stored["status"] == "cancelled"
+    assert 0 < stored["progress"] < 100
+    dialog.get_by_role("button", name=f"Retry job {job['id']}").wait_for()
+
+
 def test_filters_narrow_the_list(page: Any, stack: RunningStack) -> None:
     sign_in(page, stack.admin_token)
     job = schedule_steps(stack, steps=1, step_s=0)
