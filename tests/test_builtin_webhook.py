@@ -191,3 +191,29 @@ def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(
     else:  # the certificate is for hooks.example, not for the name the job asked for
         assert done.status == JobStatus.FAILED and "SSLError" in (done.error or "")
         assert Receiver.received == []
+
+
+@pytest.mark.parametrize("address", ["10.1.2.3", "169.254.169.254", "192.168.0.10", "::1", "fd00:ec2::254"])
+def test_a_public_looking_name_that_resolves_inside_is_refused(
+    stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    dns = FakeNameServer(monkeypatch, {"hooks.partner.example": [address]})
+    job = webhook(stack, admin, "https://hooks.partner.example/callback")
+    stack.poller.drain()
+    failed = stack.job(job["id"])
+    assert failed.status == JobStatus.FAILED
+    assert f"refused: hooks.partner.example resolves to {address}" in (failed.error or "")
+    assert dns.asked == ["hooks.partner.example"]
+
+
+def test_an_allowed_name_redirecting_to_the_metadata_service_is_refused(
+    stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = receiver.split(":")[1]
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "public.example")  # stands for a public host
+    FakeNameServer(monkeypatch, {"public.example": ["127.0.0.1"]})
+    job = webhook(stack, admin, f"http://public.example:{port}/hop?to=http://169.254.169.254/latest/meta-data/")
+    stack.poller.drain()
+    failed = stack.job(job["id"])
+    assert failed.status == JobStatus.FAILED
+    assert "refused: 169.254.169.254 is not a public address" in (failed.error or "")
