@@ -221,3 +221,36 @@ def test_an_unreachable_api_or_a_missing_token_is_a_sentence_not_a_traceback() -
     assert tokenless.returncode == 2
     assert tokenless.stderr.startswith("error: No token: pass --token or set TICKWORK_TOKEN")
     assert "Traceback" not in refused.stderr + tokenless.stderr
+
+
+class Terminal(io.StringIO):
+    """An output stream that says it is a terminal, as a user's shell is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_follow_on_a_terminal_redraws_one_line(embedded_stack: RunningStack) -> None:
+    job = schedule(embedded_stack, "store-cli-tty", payload={"count": 50})
+    out, err = Terminal(), io.StringIO()
+    code = main(
+        [
+            "jobs",
+            "follow",
+            job["id"],
+            "--interval",
+            "0.1",
+            "--url",
+            embedded_stack.base_url,
+            "--token",
+            embedded_stack.admin_token,
+        ],
+        out=out,
+        err=err,
+    )
+    assert code == 0, err.getvalue()
+    bar_line, summary = out.getvalue().rsplit("\n", 2)[:2]
+    # Every state is drawn over the previous one: carriage return, the bar, clear to the line's end.
+    assert bar_line.startswith("\r[") and bar_line.count("\n") == 0
+    assert bar_line.endswith("] 100%  completed  Import completed\033[K")
+    assert summary.startswith(f"job {job['id']} completed: ")
