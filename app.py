@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import runtime
-from chalicelib.api import background_jobs, cron_jobs, dashboard, meta, openapi
+from chalicelib.api import background_jobs, cron_jobs, dashboard, dead_letters, meta, openapi
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
 from chalicelib.config import queue_name
@@ -25,6 +25,7 @@ app.register_middleware(normalize_error_shape, "http")
 app.register_blueprint(meta.bp, url_prefix="/api")
 app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")
+app.register_blueprint(dead_letters.bp, url_prefix="/api")  # admin: list and redrive the DLQs
 app.register_blueprint(openapi.bp, url_prefix="/api")  # GET /api/openapi.json, built from the routes
 app.register_blueprint(dashboard.bp)  # the static page at / (public shell; data via /api)
 
@@ -40,7 +41,8 @@ BATCH_SIZE = 10
 
 
 def _work(event: Any) -> dict[str, Any]:
-    return runtime.current().worker.handle_event(event.to_dict())
+    # Lambda's context tells a long job how much time this invocation has left.
+    return runtime.current().worker.handle_event(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=queue_name(QUEUE_PREFIX, "urgent"), batch_size=BATCH_SIZE, name="worker_urgent")

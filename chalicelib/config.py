@@ -33,6 +33,8 @@ class Settings:
     backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
     lease_s: int = 60
     progress_interval_s: float = 1.0
+    # A checkpointing job hands over to a fresh invocation when its Lambda has this long left.
+    continue_margin_s: float = 60.0
     # Days a finished job is kept before DynamoDB's TTL deletes it (0: kept for ever).
     job_retention_days: int = 90
     max_retries_limit: int = 25
@@ -57,6 +59,7 @@ class Settings:
             backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
             lease_s=int(env.get("TICKWORK_LEASE_S", "60")),
             progress_interval_s=float(env.get("TICKWORK_PROGRESS_INTERVAL_S", "1.0")),
+            continue_margin_s=float(env.get("TICKWORK_CONTINUE_MARGIN_S", "60")),
             job_retention_days=int(env.get("TICKWORK_JOB_RETENTION_DAYS", "90")),
             max_retries_limit=int(env.get("TICKWORK_MAX_RETRIES_LIMIT", "25")),
             max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),

@@ -110,7 +110,8 @@ class QueuePoller:
     def poll_once(self) -> int:
         """Run one batch from the first queue (in polling order) that has messages."""
         with self._lock:
-            order = polling_order(time.monotonic(), self._last_polled, self._aging)
+            # A poller may serve only some of the queues.
+            order = [p for p in polling_order(time.monotonic(), self._last_polled, self._aging) if p in self._urls]
         for priority in order:
             with self._lock:
                 self._last_polled[priority] = time.monotonic()

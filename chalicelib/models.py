@@ -138,11 +138,17 @@ class Job(BaseModel):
     # Who created, cancelled or retried it, and when (chalicelib/audit.py).
     audit: list[AuditEntry] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)
+    # Long jobs: the handler's last self.checkpoint(state), the fresh invocations it continued
+    # in, and when the current attempt first started (its timeout spans its invocations).
+    checkpoint: Any = None
+    continuations: int = 0
+    attempt_started_at: str | None = None
     version: int = 0
 
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
-        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version"})
+        # The checkpoint is the handler's private state (and may be large): not shown.
+        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version", "checkpoint"})
         for name in ("payload", "metadata", "result"):
             data[name] = mask(data[name])
         if with_logs:
@@ -152,13 +158,14 @@ class Job(BaseModel):
 
 # Fields kept as JSON strings in DynamoDB: arbitrary user JSON holds floats, which the
 # DynamoDB resource API refuses (it wants Decimal), and strings keep their exact shape.
-JSON_FIELDS = ("payload", "metadata", "result")
+JSON_FIELDS = ("payload", "metadata", "result", "checkpoint")
 
 
 def job_to_item(job: Job) -> dict[str, Any]:
     item = job.model_dump(mode="json")
     for name in JSON_FIELDS:
-        item[name] = json.dumps(item[name], separators=(",", ":"))
+        if item[name] is not None:
+            item[name] = json.dumps(item[name], separators=(",", ":"))
     return {k: v for k, v in item.items() if v is not None and v != []}
 
 
@@ -167,7 +174,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
     for name in JSON_FIELDS:
         if isinstance(data.get(name), str):
             data[name] = json.loads(data[name])
-    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds"):
+    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds", "continuations"):
         if data.get(name) is not None:
             data[name] = int(data[name])
     return Job.model_validate(data)

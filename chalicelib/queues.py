@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,6 +26,20 @@ QUEUE_VISIBILITY_TIMEOUT_S = 6 * WORKER_TIMEOUT_S
 # (forward_to_dead_letter), so this is only a backstop: the SQS maximum.
 DLQ_MAX_RECEIVE_COUNT = 1000
 MESSAGE_RETENTION_S = 14 * 24 * 3600
+# SQS batch calls (and Lambda's SQS batches) hold at most 10 entries.
+SQS_MAX_BATCH = 10
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message parked in a dead-letter queue, as an operator sees it."""
+
+    priority: str
+    message_id: str
+    body: str
+    reason: str | None  # set when a worker parked it; None when SQS's redrive policy did
+    sent_at: str | None
+    receive_count: int
 
 
 class QueueGoneError(Exception):
@@ -75,6 +91,9 @@ class SqsPriorityQueues:
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:256]}},
         )
 
+    def delete(self, queue_url: str, receipt_handle: str) -> None:
+        self._client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
+
     def set_visibility(self, queue_url: str, receipt_handle: str, seconds: float) -> None:
         try:
             self._client.change_message_visibility(
@@ -87,6 +106,74 @@ class SqsPriorityQueues:
             if code in ("ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"):
                 raise QueueGoneError(code) from exc
             raise
+
+    def set_visibility_many(self, queue_url: str, receipt_handles: list[str], seconds: float) -> int:
+        """One call for up to 10 messages (a Lambda batch); returns how many SQS refused."""
+        if not receipt_handles:
+            return 0
+        timeout = max(0, min(int(seconds + 0.999), SQS_MAX_VISIBILITY_S))
+        answer = self._client.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": timeout}
+                for i, handle in enumerate(receipt_handles[:SQS_MAX_BATCH])
+            ],
+        )
+        return len(answer.get("Failed", []))
+
+    def peek_dead_letters(self, priority: Priority) -> list[DeadLetter]:
+        """Up to 10 parked messages of one DLQ, left in place (SQS can sample a queue, not list it)."""
+        answer = self._client.receive_message(
+            QueueUrl=self.dlq_url_for(priority),
+            MaxNumberOfMessages=SQS_MAX_BATCH,
+            VisibilityTimeout=0,  # stay visible: looking must not hide them from a redrive
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
+        parked = []
+        for message in answer.get("Messages", []):
+            system = message.get("Attributes", {})
+            sent_ms = system.get("SentTimestamp")
+            parked.append(
+                DeadLetter(
+                    priority=priority.value,
+                    message_id=message["MessageId"],
+                    body=message["Body"][:2000],
+                    reason=message.get("MessageAttributes", {}).get("reason", {}).get("StringValue"),
+                    sent_at=datetime.fromtimestamp(int(sent_ms) / 1000, UTC).isoformat() if sent_ms else None,
+                    receive_count=int(system.get("ApproximateReceiveCount", 0)),
+                )
+            )
+        return parked
+
+    def redrive_dead_letters(self, priority: Priority, max_messages: int) -> int:
+        """Move up to ``max_messages`` parked messages back to their queue; returns how many moved.
+
+        Send first, delete after: a crash in between leaves a duplicate (harmless, claims are
+        conditional), never a lost message. A message no worker can read returns to the DLQ.
+        """
+        moved = 0
+        dlq = self.dlq_url_for(priority)
+        while moved < max_messages:
+            messages = self._client.receive_message(
+                QueueUrl=dlq,
+                MaxNumberOfMessages=min(SQS_MAX_BATCH, max_messages - moved),
+                VisibilityTimeout=60,
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not messages:
+                break
+            self._client.send_message_batch(
+                QueueUrl=self.url_for(priority),
+                Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)],
+            )
+            self._client.delete_message_batch(
+                QueueUrl=dlq,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+            moved += len(messages)
+        return moved
 
     def depths(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}

@@ -256,7 +256,15 @@ class DynamoJobStore:
         }
         try:
             return self._update(
-                job_id, changes, condition, remove=["next_attempt_at"], increment="attempts", old_on_failure=True
+                job_id,
+                changes,
+                condition,
+                remove=["next_attempt_at"],
+                adds={"attempts": 1},
+                # A job resuming from a checkpoint (suspend) keeps its attempt's start, and so
+                # its timeout; any other claim starts a new attempt now.
+                if_missing={"attempt_started_at": now},
+                old_on_failure=True,
             )
         except ConditionFailedWithItemError as failure:
             raise ClaimRefusedError(job_from_item(failure.item) if failure.item else None) from None
@@ -271,12 +279,14 @@ class DynamoJobStore:
             expected = Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
         else:
             expected = Attr("status").eq(job.status.value) & Attr("lease_until").lt(now)
+        resuming = job.status in CLAIMABLE_STATUSES and job.attempt_started_at is not None
         changes: dict[str, Any] = {
             "status": JobStatus.RUNNING.value if job.status != JobStatus.CANCELLING else job.status.value,
             "attempts": job.attempts + 1,
             "lease_token": lease_token,
             "lease_until": lease_until,
             "started_at": now,
+            "attempt_started_at": job.attempt_started_at if resuming else now,
             "updated_at": now,
         }
         return self._update(job.id, changes, expected & Attr("version").eq(job.version), remove=["next_attempt_at"])
@@ -289,7 +299,34 @@ class DynamoJobStore:
             "updated_at": now,
             "next_attempt_at": not_before,
         }
-        return self._update(job.id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until"])
+        return self._update(
+            job.id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until", "attempt_started_at"]
+        )
+
+    def suspend(
+        self, job_id: str, *, lease_token: str, now: str, checkpoint: Any, logs: list[str] | None = None
+    ) -> Job:
+        """Hand a running attempt over to a fresh invocation: pending again, same attempt, from ``checkpoint``.
+
+        ``attempts`` goes down by one because the next claim adds one back: a continuation is
+        not a retry. ``attempt_started_at`` stays, so the attempt's timeout spans its invocations.
+        Race prevented: a worker that lost its lease must not put a job another attempt owns
+        back to pending.
+        """
+        changes: dict[str, Any] = {
+            "status": JobStatus.PENDING.value,
+            "updated_at": now,
+            "checkpoint": json.dumps(checkpoint, separators=(",", ":")),
+        }
+        if logs is not None:
+            changes["logs"] = logs
+        return self._update(
+            job_id,
+            changes,
+            self._holds_lease(lease_token) & Attr("status").eq(JobStatus.RUNNING.value),
+            remove=["lease_token", "lease_until", "next_attempt_at"],
+            adds={"attempts": -1, "continuations": 1},
+        )
 
     def heartbeat(
         self,
@@ -301,8 +338,9 @@ class DynamoJobStore:
         progress: int | None = None,
         progress_message: str | None = None,
         logs: list[str] | None = None,
+        checkpoint: Any = None,
     ) -> Job:
-        """Record progress, log lines or a longer lease; the answer tells whether cancel was asked.
+        """Record progress, log lines, a checkpoint or a longer lease; the answer tells whether cancel was asked.
 
         Race prevented: a worker whose lease expired (and whose job another worker reclaimed)
         must not overwrite the new attempt's progress.
@@ -315,6 +353,8 @@ class DynamoJobStore:
             changes["progress_message"] = progress_message
         if logs is not None:
             changes["logs"] = logs
+        if checkpoint is not None:
+            changes["checkpoint"] = json.dumps(checkpoint, separators=(",", ":"))
         return self._update(job_id, changes, self._holds_lease(lease_token))
 
     def finish(
@@ -347,7 +387,10 @@ class DynamoJobStore:
             changes["progress"] = progress
         if next_attempt_at is not None:
             changes["next_attempt_at"] = next_attempt_at
-        return self._update(job_id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until"])
+        remove = ["lease_token", "lease_until", "attempt_started_at"]
+        if status == JobStatus.COMPLETED:
+            remove.append("checkpoint")  # done: nothing left to resume
+        return self._update(job_id, changes, self._holds_lease(lease_token), remove=remove)
 
     def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
         """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
@@ -355,9 +398,9 @@ class DynamoJobStore:
         # None removes it: a retried job is not finished any more.
         values[TTL_ATTRIBUTE] = self._expiry(now) if status in TERMINAL_STATUSES else None
         for name, value in changes.items():
-            values[name] = json.dumps(value, separators=(",", ":")) if name == "result" else value
+            values[name] = json.dumps(value, separators=(",", ":")) if name in ("result", "checkpoint") else value
         expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
-        remove = ["lease_token", "lease_until"] if status != JobStatus.CANCELLING else []
+        remove = ["lease_token", "lease_until", "attempt_started_at"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)
 
     def _expiry(self, now: str) -> int | None:
@@ -379,17 +422,23 @@ class DynamoJobStore:
         condition: ConditionBase,
         *,
         remove: list[str] | None = None,
-        increment: str | None = None,
+        adds: dict[str, int] | None = None,
+        if_missing: dict[str, Any] | None = None,
         old_on_failure: bool = False,
     ) -> Job:
         # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":one": 1}
         sets = ["#version = #version + :one"]
-        if increment is not None:
-            names["#inc"] = increment
+        for i, (name, amount) in enumerate((adds or {}).items()):
+            names[f"#a{i}"] = name
             values[":zero"] = 0
-            sets.append("#inc = if_not_exists(#inc, :zero) + :one")
+            values[f":a{i}"] = amount
+            sets.append(f"#a{i} = if_not_exists(#a{i}, :zero) + :a{i}")
+        for i, (name, value) in enumerate((if_missing or {}).items()):
+            names[f"#m{i}"] = name
+            values[f":m{i}"] = value
+            sets.append(f"#m{i} = if_not_exists(#m{i}, :m{i})")
         removes = [f"#x{i}" for i, _ in enumerate(remove or [])]
         for i, name in enumerate(remove or []):
             names[f"#x{i}"] = name

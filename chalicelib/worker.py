@@ -6,7 +6,9 @@ comes back when its visibility timeout ends, which is how backoff and leases wor
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import StaleWriteError, UnknownJobTypeError
 from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.jobs.signals import JobCancelled, LeaseLost, PermanentJobError
+from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.models import Job, JobMessage
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
@@ -65,11 +67,15 @@ class JobWorker:
         self.clock = clock
         self.settings = settings
 
-    def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
+    def handle_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Run one SQS batch; ``context`` is Lambda's (its remaining time lets long jobs hand over)."""
+        records = event.get("Records", [])
+        remaining_s = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+        shortened_at = self._shorten_batch(records)
         failures = []
-        for record in event.get("Records", []):
+        for record in records:
             try:
-                result = self.handle_record(record)
+                result = self.handle_record(record, remaining_s=remaining_s, shortened_at=shortened_at)
             except Exception:
                 # An AWS error (throttling, a timeout) on one record: only that message comes
                 # back after its visibility timeout; the batch's finished records stay finished.
@@ -81,15 +87,43 @@ class JobWorker:
         # deliberate: each kept message already has the visibility it should have.
         return {"batchItemFailures": failures}
 
-    def handle_record(self, record: dict[str, Any]) -> RecordResult:
+    def _shorten_batch(self, records: list[dict[str, Any]]) -> float | None:
+        """Cut every message of the batch from the queue's long default visibility to one lease.
+
+        Lambda receives with the queue's visibility (6x the function timeout, 90 min here). A
+        process that dies on one record (a crash loop, a kill) leaves the records after it
+        untouched: without this they would wait out those 90 minutes behind a poison message.
+        One call per batch; returns when it was made (monotonic), or None if it failed.
+        """
+        by_queue: dict[str, list[str]] = {}
+        for record in records:
+            by_queue.setdefault(record.get("eventSourceARN", ""), []).append(record["receiptHandle"])
+        try:
+            for arn, receipts in by_queue.items():
+                self.queues.set_visibility_many(
+                    self.queues.url_for_name(arn.rsplit(":", 1)[-1]), receipts, self.settings.lease_s
+                )
+        except Exception:
+            logger.exception("could not shorten the batch's visibility; each record sets its own")
+            return None
+        return time.monotonic()
+
+    def handle_record(
+        self,
+        record: dict[str, Any],
+        *,
+        remaining_s: Callable[[], float] | None = None,
+        shortened_at: float | None = None,
+    ) -> RecordResult:
         source_queue = record["eventSourceARN"].rsplit(":", 1)[-1]
         queue_url = self.queues.url_for_name(source_queue)
         receipt = record["receiptHandle"]
+        run = functools.partial(self._run, remaining_s=remaining_s, shortened_at=shortened_at)
         try:
             message = JobMessage.model_validate_json(record["body"])
         except ValidationError:
             logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
-            self.queues.forward_to_dead_letter(source_queue, record["body"], "unreadable message body")
+            self._park(source_queue, queue_url, record, "unreadable message body")
             return RecordResult(Outcome.DONE, "poison")
         now = self.clock.now()
         try:
@@ -100,17 +134,28 @@ class JobWorker:
         except ClaimRefusedError as refused:
             if refused.current is None:
                 logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
-                self.queues.forward_to_dead_letter(source_queue, record["body"], "job not found")
+                self._park(source_queue, queue_url, record, "job not found")
                 return RecordResult(Outcome.DONE, "missing job")
             try:
-                return self._handle_job(refused.current, queue_url, receipt)
+                return self._handle_job(refused.current, queue_url, receipt, run)
             except StaleWriteError:
                 # Someone changed the job between our read and our write: look again later.
                 self._set_visibility(queue_url, receipt, 1)
                 return RecordResult(Outcome.KEEP, "raced")
-        return self._run(job, queue_url, receipt)
+        return run(job, queue_url, receipt)
 
-    def _handle_job(self, job: Job, queue_url: str, receipt: str) -> RecordResult:
+    def _park(self, source_queue: str, queue_url: str, record: dict[str, Any], reason: str) -> None:
+        """Forward to the DLQ and delete at once, not with the batch: if the process dies on a
+        later record, the batch comes back, and each redelivery would park another copy."""
+        self.queues.forward_to_dead_letter(source_queue, record["body"], reason)
+        try:
+            self.queues.delete(queue_url, record["receiptHandle"])
+        except Exception:
+            logger.exception("parked message %s not deleted; Lambda deletes it with the batch", record.get("messageId"))
+
+    def _handle_job(
+        self, job: Job, queue_url: str, receipt: str, run: Callable[[Job, str, str], RecordResult]
+    ) -> RecordResult:
         now = self.clock.now()
         if is_terminal(job.status):
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
@@ -121,7 +166,7 @@ class JobWorker:
                 # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
                 self._set_visibility(queue_url, receipt, wait_s)
                 return RecordResult(Outcome.KEEP, "not due")
-            return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
+            return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
         # running or cancelling
         lease_left = (from_iso(job.lease_until).timestamp() - now.timestamp()) if job.lease_until else 0.0
         if lease_left > 0:
@@ -145,7 +190,7 @@ class JobWorker:
             self._finished(abandoned)
             return RecordResult(Outcome.DONE, "abandoned, out of retries")
         logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
-        return self._run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
+        return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
 
     def _lease(self, now: Any) -> dict[str, str]:
         return {
@@ -154,10 +199,19 @@ class JobWorker:
             "lease_until": to_iso(now + timedelta(seconds=self.settings.lease_s)),
         }
 
-    def _run(self, job: Job, queue_url: str, receipt: str) -> RecordResult:
-        # Shorten the message from the queue's long default to the lease, so a crash here
-        # brings the job back within a lease, not after 6x the function timeout.
-        self._set_visibility(queue_url, receipt, self.settings.lease_s)
+    def _run(
+        self,
+        job: Job,
+        queue_url: str,
+        receipt: str,
+        *,
+        remaining_s: Callable[[], float] | None = None,
+        shortened_at: float | None = None,
+    ) -> RecordResult:
+        if shortened_at is None or time.monotonic() - shortened_at > self.settings.lease_s / 3:
+            # The batch's lease is old (or was never set): renew it now, so a crash here brings
+            # the job back within a lease, not after 6x the function timeout.
+            self._set_visibility(queue_url, receipt, self.settings.lease_s)
         attempt = Attempt(
             job=job,
             store=self.store,
@@ -169,8 +223,11 @@ class JobWorker:
             progress_interval_s=self.settings.progress_interval_s,
             max_log_lines=self.settings.max_log_lines,
             on_overrun=lambda error: self._after_failure(attempt, error, queue_url, receipt),
+            remaining_s=remaining_s,
+            continue_margin_s=self.settings.continue_margin_s,
         )
-        if job.run_after is not None and job.overlap_policy is not None:
+        # A run resuming from its checkpoint already passed the overlap policy when it started.
+        if job.run_after is not None and job.overlap_policy is not None and job.checkpoint is None:
             waiting = self._apply_overlap_policy(attempt, queue_url, receipt)
             if waiting is not None:
                 return waiting
@@ -187,6 +244,9 @@ class JobWorker:
         except JobCancelled as signal:
             attempt.stop_heartbeat()
             return self._finish(attempt, JobStatus.CANCELLED, result=signal.partial_result, error="cancelled")
+        except ContinueLater:
+            attempt.stop_heartbeat()
+            return self._continue_later(attempt)
         except LeaseLost:
             attempt.stop_heartbeat()
             logger.warning("job %s: lease lost; the attempt that took over owns the job", job.id)
@@ -199,6 +259,31 @@ class JobWorker:
             # a lease nobody renews is what brings the job back.
             attempt.stop_heartbeat()
         return self._finish(attempt, JobStatus.COMPLETED, result=result, progress=100)
+
+    def _continue_later(self, attempt: Attempt) -> RecordResult:
+        """The invocation nears its time limit: save the checkpoint, queue the job for a fresh one.
+
+        Order matters: the job is pending before the new message exists, and this message is
+        deleted only after the send; a crash in between leaves this message to bring it back.
+        """
+        job = attempt.job
+        try:
+            suspended = self.store.suspend(
+                job.id,
+                lease_token=attempt.token,
+                now=to_iso(self.clock.now()),
+                checkpoint=attempt.checkpoint_state,
+                logs=attempt.logs,
+            )
+        except StaleWriteError:
+            current = self.store.get(job.id)
+            if current is not None and current.lease_token == attempt.token and current.status == JobStatus.CANCELLING:
+                return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
+            logger.warning("job %s: lease lost before handing over; the attempt that took over owns it", job.id)
+            return RecordResult(Outcome.KEEP, "lease lost at hand-over")
+        self.queues.send(job.priority, JobMessage(job_id=job.id))
+        logger.info("job %s: continues in a fresh invocation (%s so far)", job.id, suspended.continuations)
+        return RecordResult(Outcome.DONE, "continues in a fresh invocation")
 
     def _apply_overlap_policy(self, attempt: Attempt, queue_url: str, receipt: str) -> RecordResult | None:
         """A cron run whose previous run still runs: skip it, or (buffer_one) wait for it.

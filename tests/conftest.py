@@ -29,6 +29,7 @@ from moto import mock_aws
 
 import app as app_module
 import tests.handlers  # noqa: F401 - registers the test-kit job types
+from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
 from chalicelib.clock import ManualClock

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from chalicelib.clock import Clock, to_iso
+from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.errors import StaleWriteError
-from chalicelib.jobs.signals import JobCancelled, JobTimedOut, LeaseLost
+from chalicelib.jobs.signals import ContinueLater, JobCancelled, JobTimedOut, LeaseLost
 from chalicelib.lifecycle import JobStatus
 from chalicelib.models import Job
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
@@ -19,6 +21,8 @@ from chalicelib.store import DynamoJobStore
 logger = logging.getLogger("tickwork.job")
 
 MAX_LOG_LINE_CHARS = 2000
+# A checkpoint lives in the job's DynamoDB item (400 KB at most, with payload and logs).
+MAX_CHECKPOINT_BYTES = 64 * 1024
 
 
 class Attempt:
@@ -42,8 +46,16 @@ class Attempt:
         progress_interval_s: float,
         max_log_lines: int,
         on_overrun: Callable[[JobTimedOut], None] | None = None,
+        remaining_s: Callable[[], float] | None = None,
+        continue_margin_s: float = 60.0,
     ) -> None:
         self.job = job
+        # Seconds left in this invocation (Lambda's context), and how many to keep for handing over.
+        self._remaining_s = remaining_s
+        self._continue_margin_s = continue_margin_s
+        # The first save comes a progress interval in: a job shorter than that never pays for one.
+        self._last_checkpoint: datetime = clock.now()
+        self.checkpoint_state: Any = job.checkpoint
         self._on_overrun = on_overrun
         self._store = store
         self._queues = queues
@@ -63,7 +75,10 @@ class Attempt:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self.progress = job.progress
-        self._deadline = clock.now() + timedelta(seconds=job.timeout_seconds) if job.timeout_seconds else None
+        self._message = job.progress_message
+        # The attempt's timeout counts from its first invocation, across checkpoint continuations.
+        started = from_iso(job.attempt_started_at) if job.attempt_started_at else clock.now()
+        self._deadline = started + timedelta(seconds=job.timeout_seconds) if job.timeout_seconds else None
 
     @property
     def token(self) -> str:
@@ -83,6 +98,7 @@ class Attempt:
         self._check_deadline(now)
         with self._lock:
             self.progress = percent
+            self._message = message
             due = percent in (0, 100) or self._last_write is None or now - self._last_write >= self._interval
         if due:
             self._write(now, progress=percent, message=message)
@@ -112,6 +128,30 @@ class Attempt:
                 raise LeaseLost()
             self._cancel_requested = current.status == JobStatus.CANCELLING
         return self._cancel_requested
+
+    def checkpoint(self, state: Any) -> None:
+        size = len(json.dumps(state, separators=(",", ":")).encode())
+        if size > MAX_CHECKPOINT_BYTES:
+            raise ValueError(f"checkpoint state is {size} bytes; the limit is {MAX_CHECKPOINT_BYTES}")
+        self.checkpoint_state = state
+        now = self._clock.now()
+        self._check_deadline(now)
+        ending = self.invocation_ending()
+        with self._lock:
+            due = ending or now - self._last_checkpoint >= self._interval
+        if due:
+            # The latest progress rides along: progress writes are throttled on the same timer.
+            self._write(now, checkpoint=state, progress=self.progress, message=self._message)
+            with self._lock:
+                self._last_checkpoint = now
+        if self._cancel_requested:
+            raise JobCancelled()
+        if ending:
+            raise ContinueLater()
+
+    def invocation_ending(self) -> bool:
+        """True when this invocation has less than the hand-over margin left (never outside Lambda)."""
+        return self._remaining_s is not None and self._remaining_s() <= self._continue_margin_s
 
     def _check_deadline(self, now: datetime) -> None:
         # Python cannot stop a thread from outside: a reporting handler learns here, at its
@@ -156,7 +196,13 @@ class Attempt:
                 logger.exception("lease renewal failed for job %s", self.job.id)
 
     def _write(
-        self, now: datetime, *, progress: int | None = None, message: str | None = None, extend: bool = False
+        self,
+        now: datetime,
+        *,
+        progress: int | None = None,
+        message: str | None = None,
+        extend: bool = False,
+        checkpoint: Any = None,
     ) -> None:
         if self._lost:
             raise LeaseLost()
@@ -174,6 +220,7 @@ class Attempt:
                 progress=progress,
                 progress_message=message,
                 logs=lines,
+                checkpoint=checkpoint,
             )
         except StaleWriteError:
             self._lost = True

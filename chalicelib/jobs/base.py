@@ -16,6 +16,8 @@ class JobRunContext(Protocol):
 
     def is_cancelled(self) -> bool: ...
 
+    def checkpoint(self, state: Any) -> None: ...
+
 
 class BaseJobHandler:
     """Subclass it, implement ``execute()`` and return the job's result (anything JSON can hold).
@@ -30,6 +32,9 @@ class BaseJobHandler:
     def __init__(self, job: Job, context: JobRunContext) -> None:
         self.job = job
         self._context = context
+        #: The state last passed to ``checkpoint()`` by this job (None on a first run): a job
+        #: resumed in a fresh invocation, or retried after a crash, starts from here.
+        self.checkpoint_state: Any = job.checkpoint
 
     def execute(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement execute()")
@@ -44,6 +49,16 @@ class BaseJobHandler:
 
     def is_cancelled(self) -> bool:
         return self._context.is_cancelled()
+
+    def checkpoint(self, state: Any) -> None:
+        """Save ``state`` (JSON, at most 64 KiB) to resume from; call it often, e.g. after each item.
+
+        Saved at most about once a second, and always when the invocation nears its time limit:
+        then the job continues in a fresh invocation (``self.checkpoint_state`` holds ``state``;
+        it does not count as a retry). Raises ``JobCancelled`` if the job was cancelled.
+        """
+        self.checkpoint_state = state
+        self._context.checkpoint(state)
 
     @property
     def idempotency_key(self) -> str:

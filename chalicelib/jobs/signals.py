@@ -31,3 +31,7 @@ class PermanentJobError(Exception):
 
     The job fails at once, whatever retries it has left, with this error's message.
     """
+
+
+class ContinueLater(BaseException):
+    """Raised by ``checkpoint()`` when the invocation nears its end: the job resumes in a fresh one."""

@@ -33,12 +33,20 @@ class MyImportJob(BaseJobHandler):
     def execute(self) -> dict[str, Any]:
         payload = self.job.payload
         source = payload.get("source", "external-api")
-        self.log(f"Starting import from {source}")
-        self.update_progress(10, "Fetching data...")
         items = self.fetch_data_from_api(source, payload.get("filters") or {})
-        self.update_progress(50, f"Processing {len(items)} items...")
-        results = {"total": len(items), "successful": 0, "failed": 0}
-        for i, item in enumerate(items):
+        # Resumed (a fresh invocation after a long run, or a retry after a crash): go on from
+        # the last checkpoint instead of importing everything again.
+        saved = self.checkpoint_state or {}
+        start = int(saved.get("next", 0))
+        results = saved.get("results") or {"total": len(items), "successful": 0, "failed": 0}
+        if start == 0:
+            self.log(f"Starting import from {source}")
+            self.update_progress(10, "Fetching data...")
+            self.update_progress(50, f"Processing {len(items)} items...")
+        else:
+            self.log(f"Resuming import from {source} at item {start + 1}/{len(items)}")
+        for i in range(start, len(items)):
+            item = items[i]
             try:
                 self.import_item(item)
                 results["successful"] += 1
@@ -47,6 +55,7 @@ class MyImportJob(BaseJobHandler):
             except ItemImportError as error:
                 results["failed"] += 1
                 self.log(f"Failed to import {item.get('name')}: {error}")
+            self.checkpoint({"next": i + 1, "results": results})
         self.update_progress(100, "Import completed")
         return results
 

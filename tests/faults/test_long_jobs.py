@@ -1,0 +1,136 @@
+"""Long jobs: checkpoints carry a job across fresh invocations; timeouts and cancellation still hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import app as app_module
+from chalicelib.auth import SYSTEM_PRINCIPAL
+from chalicelib.config import Settings
+from chalicelib.lifecycle import JobStatus
+from chalicelib.local_runner import sqs_event
+from tests.conftest import Stack, built_stack
+from tests.faults.conftest import ServerStack
+from tests.faults.report import record
+
+IMPORT_ITEMS = 10_000
+
+
+class ShortInvocation:
+    """Lambda's context for an invocation with time for ``checks`` more questions, then near its end.
+
+    The worker hands a checkpointing job over when the remaining time drops under its margin
+    (60 s by default); counting questions instead of milliseconds makes the hand-over points exact.
+    """
+
+    def __init__(self, checks: int) -> None:
+        self.checks = checks
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.checks -= 1
+        return 600_000 if self.checks > 0 else 30_000
+
+
+def invoke_until_empty(stack: Stack, checks_per_invocation: int) -> int:
+    """Lambda's event source: each batch of the normal queue in a fresh, short invocation."""
+    sqs = stack.session.client("sqs")
+    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    invocations = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        answer = app_module.worker_normal(sqs_event(messages, arn, "us-east-1"), ShortInvocation(checks_per_invocation))
+        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        invocations += 1
+    return invocations
+
+
+def test_the_guide_import_of_10000_items_checkpoints_and_completes_across_fresh_invocations(
+    settings: Settings, admin: str
+) -> None:
+    with built_stack(settings) as stack:
+        job = stack.schedule(admin, payload={"count": IMPORT_ITEMS}, maxRetries=0)
+        invocations = invoke_until_empty(stack, checks_per_invocation=3_000)
+        done = stack.job(job["id"])
+        record(
+            f"guide import ({IMPORT_ITEMS} items)",
+            invocations=invocations,
+            continuations=done.continuations,
+            attempts=done.attempts,
+            status=done.status.value,
+        )
+        assert done.status == JobStatus.COMPLETED
+        assert done.result == {"total": IMPORT_ITEMS, "successful": IMPORT_ITEMS, "failed": 0}
+        assert done.continuations == 3  # 3,000 items an invocation: 4 invocations
+        assert done.attempts == 1  # a continuation is not a retry
+        assert done.checkpoint is None  # completed: nothing left to resume
+        assert any("Resuming import" in line for line in done.logs)
+
+
+def test_a_job_that_continues_keeps_its_timeout_across_invocations(settings: Settings, admin: str) -> None:
+    # 20 steps of 0.05 s with a 0.5 s timeout: it hands over every 4 steps and still times out.
+    with built_stack(dataclasses.replace(settings, progress_interval_s=0.0)) as stack:
+        job = stack.schedule(
+            admin,
+            type="plugin:fault-kit:counting",
+            payload={"steps": 20, "step_s": 0.05},
+            maxRetries=0,
+            timeout_seconds=1,
+        )
+        invoke_until_empty(stack, checks_per_invocation=4)
+        failed = stack.job(job["id"])
+        assert failed.status == JobStatus.FAILED
+        assert failed.error == "JobTimedOut: the attempt ran past its timeout of 1 s"
+        assert failed.continuations >= 2
+        assert failed.attempts == 1
+
+
+def wait_for(predicate: Any, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < end, "not reached before the deadline"
+        time.sleep(0.1)
+
+
+def test_a_long_job_continues_in_fresh_short_invocations_while_workers_are_killed(server_stack: ServerStack) -> None:
+    stack = server_stack
+    # Invocations of 3 s handing over with 2 s left; leases of 1 s extended while it runs.
+    short = {"TICKWORK_FAULT_FUNCTION_TIMEOUT_S": "3", "TICKWORK_CONTINUE_MARGIN_S": "2"}
+    stack.workers.env.update(short)
+    [job_id] = stack.schedule(1, "plugin:fault-kit:counting", payload={"steps": 120, "step_s": 0.05}, maxRetries=5)
+    stack.workers.start(2, "normal")
+    wait_for(lambda: (stack.runtime.store.get(job_id).progress or 0) >= 40, 60)
+    stack.workers.kill_all()  # a deploy in the middle
+    stack.workers.start(2, "normal")
+    stack.until(lambda: stack.count_in(JobStatus.COMPLETED) == 1, 90)
+    done = stack.runtime.store.get(job_id)
+    assert done is not None
+    record(
+        "long job (120 steps, 3 s invocations, a kill)",
+        continuations=done.continuations,
+        attempts=done.attempts,
+        result=done.result,
+    )
+    assert done.result == {"done": 120}
+    assert done.continuations >= 1
+    assert done.attempts <= 2  # the kill cost at most one attempt; hand-overs cost none
+
+
+def test_cancelling_a_running_job_stops_it_at_its_next_report_and_keeps_the_partial_result(
+    server_stack: ServerStack,
+) -> None:
+    stack = server_stack
+    [job_id] = stack.schedule(1, "plugin:fault-kit:counting", payload={"steps": 2000, "step_s": 0.01})
+    stack.workers.start(1, "normal")
+    wait_for(lambda: (stack.runtime.store.get(job_id).progress or 0) >= 2, 60)
+    assert stack.runtime.jobs.cancel(job_id, SYSTEM_PRINCIPAL).status == JobStatus.CANCELLING
+    wait_for(lambda: stack.runtime.store.get(job_id).status == JobStatus.CANCELLED, 30)
+    cancelled = stack.runtime.store.get(job_id)
+    assert cancelled is not None
+    record("cancel while running", status=cancelled.status.value, partial_result=cancelled.result)
+    assert 0 < cancelled.result["done"] < 2000
+    assert cancelled.error == "cancelled"
