@@ -76,9 +76,9 @@ def job_detail(job: dict[str, Any]) -> str:
                 ("scheduled", short_time(job.get("scheduled_at"))),
                 ("started", short_time(job.get("started_at"))),
                 ("finished", short_time(job.get("completed_at"))),
-                ("next attempt", short_time(job.get("next_attempt_at")) if job.get("next_attempt_at") else None),
-                ("cron job", job.get("cron_job_id")),
                 ("created by", job.get("created_by")),
+                *([("next attempt", short_time(job["next_attempt_at"]))] if job.get("next_attempt_at") else []),
+                *([("cron job", job["cron_job_id"])] if job.get("cron_job_id") else []),
             ]
         )
     ]
