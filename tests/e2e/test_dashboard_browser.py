@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,6 +325,37 @@ def test_queue_depths_per_priority_are_shown(page: Any, stack: RunningStack) -> 
     assert rows.evaluate_all("rows => rows.map(r => r.dataset.priority)") == ["urgent", "high", "normal", "low"]
     assert int(page.locator('#status-counts li[data-status="completed"] .count').inner_text()) >= 0
     shot(page, "11-queues")
+
+
+def test_a_store_owner_sees_only_its_store_and_no_queue_depths(page: Any, stack: RunningStack) -> None:
+    minted = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "token", "--role", "store_owner", "--store", "store-own"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    owner = minted.stdout.strip().splitlines()[-1]
+    mine = requests.post(
+        stack.url("/api/background-jobs/schedule"),
+        json={"type": STEPS_TYPE, "payload": {"steps": 1, "step_s": 0}, "storeId": "store-own"},
+        headers=stack.headers(owner),
+        timeout=10,
+    ).json()["job"]
+    schedule_steps(stack, steps=1, step_s=0)  # store-ui: not the owner's
+
+    page.get_by_label("API token").fill(owner)
+    page.get_by_role("button", name="Use token").click()
+    page.locator("#whoami").filter(has_text="store_owner").wait_for()
+    page.locator(f'#jobs-table tr[data-job-id="{mine["id"]}"]').wait_for()
+    stores = page.locator("#jobs-table tbody td[data-label='Store']").all_inner_texts()
+    assert set(stores) == {"store-own"}
+
+    page.goto(stack.url("/#queues"))
+    page.locator("#queues-empty").filter(has_text="admins only").wait_for()
+    assert page.locator("#queues-table").is_hidden()
 
 
 def test_the_page_fits_a_phone_screen(browser: Any, stack: RunningStack) -> None:
