@@ -13,7 +13,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +36,8 @@ logger = logging.getLogger("tickwork.worker")
 MAX_ERROR_CHARS = 4000
 # A message that arrives up to this early is run now rather than put back for a second.
 EARLY_TOLERANCE_S = 1.0
+# SQS keeps a message at most 14 days from its first send; renew well before.
+MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
 
 
 class Outcome(StrEnum):
@@ -136,6 +138,8 @@ class JobWorker:
                 logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
                 self._park(source_queue, queue_url, record, "job not found")
                 return RecordResult(Outcome.DONE, "missing job")
+            if self._renewed_before_retention_ends(record, refused.current, now):
+                return RecordResult(Outcome.DONE, "renewed: a fresh message waits instead")
             try:
                 return self._handle_job(refused.current, queue_url, receipt, run)
             except StaleWriteError:
@@ -143,6 +147,20 @@ class JobWorker:
                 self._set_visibility(queue_url, receipt, 1)
                 return RecordResult(Outcome.KEEP, "raced")
         return run(job, queue_url, receipt)
+
+    def _renewed_before_retention_ends(self, record: dict[str, Any], job: Job, now: datetime) -> bool:
+        """A job due far ahead waits on its message's visibility, but SQS drops a message 14 days
+        after it was sent, however often it hopped: an old message hands over to a fresh one."""
+        if job.status not in CLAIMABLE_STATUSES:
+            return False
+        due = from_iso(job.next_attempt_at or job.scheduled_at)
+        if (due - now).total_seconds() <= EARLY_TOLERANCE_S:
+            return False
+        sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
+        if sent_ms is None or now.timestamp() - int(sent_ms) / 1000 < MESSAGE_RENEW_AGE_S:
+            return False
+        self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=0)
+        return True
 
     def _park(self, source_queue: str, queue_url: str, record: dict[str, Any], reason: str) -> None:
         """Forward to the DLQ and delete at once, not with the batch: if the process dies on a

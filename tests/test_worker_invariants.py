@@ -321,3 +321,27 @@ def test_an_aws_error_on_one_record_fails_only_that_record(stack: Stack, admin: 
     answer = app_module.worker_normal({"Records": [broken, good]}, LambdaContext("worker_normal", 60))
     assert answer == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
     assert stack.job(job["id"]).status == JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize(("age_days", "renewed"), [(8, True), (1, False)])
+def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_the_old_one(
+    stack: Stack, admin: str, age_days: int, renewed: bool
+) -> None:
+    from chalicelib.local_runner import sqs_event
+
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at="2027-03-01T00:00:00Z")
+    duplicate_message(stack, job["id"])
+    sqs = stack.session.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=queue_url(stack), MessageSystemAttributeNames=["All"])["Messages"]
+    sent = time.time() - age_days * 24 * 3600  # what SQS would report for a message that hopped for days
+    message["Attributes"]["SentTimestamp"] = str(int(sent * 1000))
+    answer = stack.runtime.worker.handle_event(
+        sqs_event([message], "arn:aws:sqs:us-east-1:123456789012:tickwork-normal", "us-east-1")
+    )
+    failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+    # Renewed: this message is done (Lambda deletes it) and a fresh one carries the job.
+    # Young: it stays, hidden until the job is due.
+    assert (message["MessageId"] not in failed) is renewed
+    fresh = sqs.receive_message(QueueUrl=queue_url(stack)).get("Messages", [])
+    assert [json.loads(m["Body"])["job_id"] for m in fresh] == ([job["id"]] if renewed else [])
+    assert stack.job(job["id"]).status == JobStatus.PENDING
