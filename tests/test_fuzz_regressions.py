@@ -57,3 +57,11 @@ def test_a_malformed_store_header_on_a_plugin_route_is_a_400_not_a_500(stack: St
     headers = {**auth(plugin), "X-Tickwork-Store-Id": "s" * 300}
     response = stack.client.http.post("/api/inventory-sync/run", headers=headers, body=b"")
     assert_error(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("query", ["limit=abc&limit=", "status=failed&status=pending", "is_active=true&is_active=no"])
+def test_a_query_parameter_given_twice_is_a_400_not_the_last_value(stack: Stack, admin: str, query: str) -> None:
+    path = "/api/cron-jobs" if query.startswith("is_active") else "/api/background-jobs"
+    body = assert_error(stack.get(f"{path}?{query}", admin), 400, "validation_error")
+    assert body["details"][0]["message"] == "given more than once"
+    assert stack.get(f"{path}?limit=5", admin).status_code == 200

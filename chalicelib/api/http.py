@@ -61,7 +61,17 @@ class Call:
 
     def query(self, name: str) -> str | None:
         params = self.request.query_params or {}
-        value = params.get(name)
+        if name not in params:
+            return None
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(values) > 1:
+            # Chalice would hand over the last one: ?limit=abc&limit= silently listed 20.
+            raise BadRequestError(
+                f"{name} is given {len(values)} times; give it once.",
+                code="validation_error",
+                details=[{"field": name, "message": "given more than once"}],
+            )
+        value = values[0] if values else None
         return value if value not in (None, "") else None
 
     def page_size(self) -> int:
