@@ -104,8 +104,16 @@ def _operation(path: str, method: str, doc: RouteDoc, refs: dict[tuple[type[Base
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for name in path_params
     ]
+    # Call.query reads an empty value as not given (?status= lists every status): say so.
     parameters += [
-        {"name": q.name, "in": "query", "required": False, "description": q.description, "schema": q.schema}
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "description": f"{q.description} Empty means not given.",
+            "schema": q.schema,
+            "allowEmptyValue": True,
+        }
         for q in doc.query
     ]
     if parameters:
