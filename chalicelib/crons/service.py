@@ -48,6 +48,11 @@ DECLARED_NAMESPACE = uuid.UUID("9a3b1f0e-6c2d-4d7e-8f5a-1b2c3d4e5f60")
 MAX_WRITE_ATTEMPTS = 5
 
 
+# A tick sends its slot jobs within seconds; one still pending this long after its creation
+# may have been left unsent (see CronService.fire). Under the minute between two ticks.
+UNSENT_SLOT_AFTER_S = 30
+
+
 def slot_job_id(cron_id: str, slot: datetime) -> str:
     return str(uuid.uuid5(SLOT_NAMESPACE, f"{cron_id}\n{to_iso(slot)}"))
 
@@ -301,7 +306,10 @@ class CronService:
         )
 
     def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
-        return self.jobs.submit(job, now, SYSTEM_PRINCIPAL)
+        # A slot job created moments ago belongs to a tick running alongside, which sends it:
+        # resending made 4 overlapping ticks queue 4 messages a slot. One a tick-interval old
+        # was left unsent by a tick that died between the put and the send: send it now.
+        return self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
 
     # --- declared by plugins -------------------------------------------------------------
 

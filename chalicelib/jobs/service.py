@@ -123,10 +123,13 @@ class JobService:
         )
         return self.submit(job, now, principal)
 
-    def submit(self, job: Job, now: datetime, principal: Principal = SYSTEM_PRINCIPAL) -> ScheduleOutcome:
+    def submit(
+        self, job: Job, now: datetime, principal: Principal = SYSTEM_PRINCIPAL, *, resend_after_s: float = 0.0
+    ) -> ScheduleOutcome:
         """Store a new job and queue it; a job whose id exists answers the stored one instead.
 
-        Ids are derived (idempotency key, cron slot), so "exists" means "asked before".
+        Ids are derived (idempotency key, cron slot), so "exists" means "asked before". A pending
+        one is sent again if it was created at least ``resend_after_s`` ago (its sender may have died).
         """
         try:
             self.store.create(job)
@@ -136,7 +139,8 @@ class JobService:
                 raise ConflictError(
                     "That idempotency key is already used by another job in this store.", code="idempotency_key_in_use"
                 ) from None
-            if existing.status == JobStatus.PENDING:
+            age_s = (now - from_iso(existing.created_at)).total_seconds()
+            if existing.status == JobStatus.PENDING and age_s >= resend_after_s:
                 # The first request may have died between the put and the send; a second
                 # message is harmless (the claim is conditional), a missing one loses the job.
                 self._enqueue(existing, now)

@@ -1,0 +1,163 @@
+"""The tick under faults: overlapping ticks over many due slots; a tick stopped for ten minutes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.auth import SYSTEM_PRINCIPAL
+from chalicelib.clock import ManualClock, to_iso
+from chalicelib.config import Settings
+from chalicelib.crons.models import CronJobFields
+from chalicelib.crons.service import slot_job_id
+from chalicelib.lifecycle import JobStatus
+from chalicelib.scheduler import TickReport
+from tests import handlers
+from tests.conftest import Stack, built_stack
+from tests.faults.report import record
+
+T = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+CRONS_PER_STORE = 100  # under the per-store quota
+
+
+def at(minute: int, second: int = 0) -> datetime:
+    return T + timedelta(minutes=minute, seconds=second)
+
+
+@pytest.fixture
+def cron_stack(settings: Settings) -> Iterator[Stack]:
+    with built_stack(settings, ManualClock(T)) as stack:
+        yield stack
+
+
+def create_crons(stack: Stack, count: int, **fields: Any) -> list[str]:
+    ids = []
+    for n in range(count):
+        body = {
+            "name": f"fault cron {n}",
+            "cron_expression": "*/5 * * * *",
+            "job_type": "plugin:test-kit:flaky",
+            "configuration": {},
+            "store_id": f"store-{n // CRONS_PER_STORE}",
+            **fields,
+        }
+        ids.append(stack.runtime.crons.create(CronJobFields.model_validate(body), SYSTEM_PRINCIPAL).id)
+    return ids
+
+
+def move_to(stack: Stack, moment: datetime) -> None:
+    stack.clock.advance((moment - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
+
+
+def visible_messages(stack: Stack) -> int:
+    sqs = stack.session.client("sqs")
+    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"])
+
+
+def test_four_ticks_running_at_once_over_many_due_slots_fire_each_slot_once(cron_stack: Stack, size: int) -> None:
+    stack = cron_stack
+    slots = 2 * size  # 1,000 at --size 500
+    crons = create_crons(stack, slots)
+    move_to(stack, at(5))
+    barrier = threading.Barrier(4)
+    reports: list[TickReport] = []
+
+    def tick() -> None:
+        barrier.wait()
+        reports.append(stack.runtime.scheduler.run_tick(at(5)))
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    messages = visible_messages(stack)
+    jobs = [stack.job(slot_job_id(cron_id, at(5))) for cron_id in crons]
+    stored = [stack.runtime.cron_store.get(cron_id) for cron_id in crons]
+    stack.poller.drain(max_batches=10 * slots)
+    executions = [handlers.starts[slot_job_id(cron_id, at(5))] for cron_id in crons]
+    record(
+        f"4 concurrent ticks ({slots} due slots)",
+        slots=slots,
+        jobs_created=sum(1 for job in jobs if job is not None),
+        fired_by_tick=[r.fired for r in reports],
+        lost_races=sum(r.lost_races for r in reports),
+        messages_queued=messages,
+        executions=sum(executions),
+        slots_run_twice=sum(1 for n in executions if n > 1),
+    )
+    assert sum(r.fired for r in reports) == slots
+    assert all(job is not None and job.scheduled_at == to_iso(at(5)) for job in jobs)
+    assert all(c is not None and c.run_count == 1 and c.next_run_at == to_iso(at(10)) for c in stored)
+    assert messages == slots  # one message a slot, not one per tick
+    assert executions == [1] * slots
+    assert all(stack.job(job.id).status == JobStatus.COMPLETED for job in jobs if job)
+
+
+# "*/3" crons, ticks stop after 12:01 and resume at 12:11 (ten minutes without a tick): 12:03,
+# 12:06 and 12:09 are missed (more than 90 s late), 12:12 is due before the next tick.
+MISSED = [at(3), at(6), at(9)]
+EXPECTED = {
+    "run_once": ([at(9), at(12)], 2),  # one catch-up (the latest miss), then back on schedule
+    "skip": ([at(12)], 3),
+    "run_all": ([*MISSED, at(12)], 0),
+}
+
+
+def test_a_tick_stopped_for_ten_minutes_resumes_each_cron_job_by_its_misfire_policy(
+    cron_stack: Stack, size: int
+) -> None:
+    stack = cron_stack
+    per_policy = max(3, size // 10)
+    crons = {
+        policy: create_crons(stack, per_policy, cron_expression="*/3 * * * *", misfire_policy=policy)
+        for policy in EXPECTED
+    }
+    move_to(stack, at(1))
+    assert stack.runtime.scheduler.run_tick(at(1)).fired == 0
+    move_to(stack, at(11))  # ticks 12:02 ... 12:10 never ran
+    resumed = stack.runtime.scheduler.run_tick(at(11))
+    counts: dict[str, Any] = {}
+    for policy, (slots, skipped) in EXPECTED.items():
+        for cron_id in crons[policy]:
+            fired = sorted(
+                slot for slot in [*MISSED, at(12), at(15)] if stack.job(slot_job_id(cron_id, slot)) is not None
+            )
+            assert fired == slots, policy
+            cron = stack.runtime.cron_store.get(cron_id)
+            assert cron is not None and cron.skipped_count == skipped and cron.next_run_at == to_iso(at(15))
+        counts[policy] = f"fired {len(slots)} skipped {skipped} each"
+    # Back on schedule: the next tick fires 12:15 for every one of them, and nothing old.
+    move_to(stack, at(14))
+    following = stack.runtime.scheduler.run_tick(at(14))
+    assert following.fired == 3 * per_policy and following.skipped == 0
+    record(
+        f"tick down 10 min ({per_policy} crons per policy)",
+        resumed_fired=resumed.fired,
+        resumed_skipped=resumed.skipped,
+        **counts,
+        next_tick_fired=following.fired,
+    )
+
+
+def test_a_slot_job_left_unsent_by_a_tick_that_died_is_sent_by_the_next_tick(cron_stack: Stack) -> None:
+    stack = cron_stack
+    [cron_id] = create_crons(stack, 1)
+    move_to(stack, at(5))
+    cron = stack.runtime.cron_store.get(cron_id)
+    assert cron is not None
+    # The tick died after storing the 12:05 job and before sending it or advancing the cron.
+    stack.runtime.store.create(stack.runtime.crons.execution_job(cron, slot=at(5), now=at(5)))
+    assert visible_messages(stack) == 0
+    move_to(stack, at(6))
+    stack.runtime.scheduler.run_tick(at(6))
+    assert visible_messages(stack) == 1
+    stack.poller.drain()
+    assert stack.job(slot_job_id(cron_id, at(5))).status == JobStatus.COMPLETED
+    assert handlers.starts[slot_job_id(cron_id, at(5))] == 1
