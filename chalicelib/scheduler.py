@@ -79,7 +79,7 @@ class Scheduler:
             except Exception:
                 report.errors += 1
                 logger.exception("cron job %s: tick failed; it is retried next tick", cron.id)
-        report.requeued = self.requeue_lost_leases(scheduled_at)
+        report.requeued = self.requeue_lost_leases(scheduled_at) + self.requeue_unsent(scheduled_at)
         return report
 
     def requeue_lost_leases(self, now: datetime) -> int:
@@ -98,6 +98,29 @@ class Scheduler:
                 requeued += 1
             except Exception:
                 logger.exception("job %s: could not re-queue after its lease expired", job.id)
+        return requeued
+
+    def requeue_unsent(self, now: datetime) -> int:
+        """Send a message for jobs long overdue that no message seems to carry.
+
+        A job is stored before its message is sent; an API that dies in between (a deploy, a
+        crash) leaves a pending job nothing will run. Only queues with no visible message are
+        considered: an overdue job behind a backlog is waiting its turn, not lost, and a
+        duplicate per job per tick would grow that backlog. A duplicate is harmless otherwise.
+        """
+        depths = self.crons.jobs.queues.depths()
+        idle = [priority for priority, depth in depths.items() if depth["visible"] == 0]
+        if not idle:
+            return 0
+        cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
+        jobs = self.crons.jobs
+        requeued = 0
+        for job in jobs.store.overdue_unclaimed(cutoff, priorities=idle, limit=SWEEP_BATCH):
+            try:
+                jobs.requeue(job)
+                requeued += 1
+            except Exception:
+                logger.exception("job %s: could not re-queue it while overdue", job.id)
         return requeued
 
     def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> None:

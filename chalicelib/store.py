@@ -196,6 +196,26 @@ class DynamoJobStore:
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
+    def overdue_unclaimed(self, before: str, *, priorities: list[str], limit: int) -> list[Job]:
+        """Pending or retrying jobs of ``priorities`` that were due before ``before`` (the tick's sweep)."""
+        found: list[Job] = []
+        due = Attr("scheduled_at").lt(before) & (
+            Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lt(before)
+        )
+        for status in (JobStatus.PENDING, JobStatus.RETRYING):
+            request: dict[str, Any] = {
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": Key("status").eq(status.value),
+                "FilterExpression": due & Attr("priority").is_in(priorities),
+            }
+            for _ in range(MAX_PAGES_PER_LIST):
+                page = self._table.query(**request)
+                found.extend(job_from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page or len(found) >= limit:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
     def count_by_status(self, store_ids: Iterable[str] | None) -> dict[str, int]:
         """Jobs per status, for some stores (index queries) or for all (admin)."""
         counts = {status.value: 0 for status in JobStatus}
