@@ -418,7 +418,8 @@ class DynamoJobStore:
         # None removes it: a retried job is not finished any more.
         values[TTL_ATTRIBUTE] = self._expiry(now) if status in TERMINAL_STATUSES else None
         for name, value in changes.items():
-            values[name] = json.dumps(value, separators=(",", ":")) if name in ("result", "checkpoint") else value
+            as_json = name in ("result", "checkpoint") and value is not None
+            values[name] = json.dumps(value, separators=(",", ":")) if as_json else value
         expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
         remove = ["lease_token", "lease_until", "attempt_started_at"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)

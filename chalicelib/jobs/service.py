@@ -287,6 +287,8 @@ class JobService:
                 progress_message=None,
                 scheduled_at=stamp,
                 next_attempt_at=None,
+                # A retry asked for by a person runs from the start, not from a checkpoint.
+                checkpoint=None,
                 audit=appended(job.audit, "retried", principal.label, stamp),
             )
         except StaleWriteError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_SIZE = 50
+DEFAULT_SIZE = 30
 _results: list[tuple[str, dict[str, Any]]] = []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -72,21 +71,24 @@ def test_the_guide_import_of_10000_items_checkpoints_and_completes_across_fresh_
 
 
 def test_a_job_that_continues_keeps_its_timeout_across_invocations(settings: Settings, admin: str) -> None:
-    # 20 steps of 0.05 s with a 0.5 s timeout: it hands over every 4 steps and still times out.
-    with built_stack(dataclasses.replace(settings, progress_interval_s=0.0)) as stack:
+    # 100 steps of 0.05 s (5 s) with a 3 s timeout: it hands over every 4 steps and still times out.
+    with built_stack(settings) as stack:
         job = stack.schedule(
             admin,
             type="plugin:fault-kit:counting",
-            payload={"steps": 20, "step_s": 0.05},
+            payload={"steps": 100, "step_s": 0.05},
             maxRetries=0,
-            timeout_seconds=1,
+            timeout_seconds=3,
         )
         invoke_until_empty(stack, checks_per_invocation=4)
         failed = stack.job(job["id"])
         assert failed.status == JobStatus.FAILED
-        assert failed.error == "JobTimedOut: the attempt ran past its timeout of 1 s"
-        assert failed.continuations >= 2
+        assert failed.error == "JobTimedOut: the attempt ran past its timeout of 3 s"
+        assert failed.continuations >= 1
         assert failed.attempts == 1
+        assert failed.checkpoint is not None  # kept while it failed...
+        retried = stack.runtime.jobs.retry(job["id"], SYSTEM_PRINCIPAL)
+        assert retried.status == JobStatus.PENDING and retried.checkpoint is None  # ...a retry starts over
 
 
 def wait_for(predicate: Any, timeout_s: float) -> None:

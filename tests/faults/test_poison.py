@@ -23,6 +23,7 @@ def test_poison_messages_are_parked_or_failed_without_holding_up_the_rest_and_co
     server_stack: ServerStack, size: int
 ) -> None:
     stack = server_stack
+    size = max(10, size // 3)  # healthy jobs around the poison: enough to see nothing waits behind it
     sqs = stack.session.client("sqs")
     url = stack.runtime.queues.url_for_name("tickwork-normal")
     jobs_table = stack.session.resource("dynamodb").Table(stack.runtime.settings.jobs_table)
