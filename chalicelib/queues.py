@@ -175,6 +175,13 @@ class SqsPriorityQueues:
             moved += len(messages)
         return moved
 
+    def visible(self, priority: Priority) -> int:
+        """Messages waiting in the queue (not in flight, not delayed): one request."""
+        attrs = self._client.get_queue_attributes(
+            QueueUrl=self.url_for(priority), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     def depths(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         names = [

@@ -18,6 +18,7 @@ from chalicelib.crons.firing import plan_firings
 from chalicelib.crons.models import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
 from chalicelib.errors import StaleWriteError
+from chalicelib.lifecycle import PRIORITY_ORDER
 from chalicelib.scheduler_declarations import CronDeclaration
 
 logger = logging.getLogger("tickwork.tick")
@@ -108,8 +109,8 @@ class Scheduler:
         considered: an overdue job behind a backlog is waiting its turn, not lost, and a
         duplicate per job per tick would grow that backlog. A duplicate is harmless otherwise.
         """
-        depths = self.crons.jobs.queues.depths()
-        idle = [priority for priority, depth in depths.items() if depth["visible"] == 0]
+        queues = self.crons.jobs.queues
+        idle = [priority.value for priority in PRIORITY_ORDER if queues.visible(priority) == 0]
         if not idle:
             return 0
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))

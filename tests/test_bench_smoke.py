@@ -37,8 +37,9 @@ def test_a_job_life_costs_at_most_five_aws_requests_and_a_progress_update_one() 
 def test_a_tick_reads_only_due_cron_jobs_however_many_are_stored() -> None:
     rows = tick_scaling.measure(quick(sizes="", ticks=0))
     requests = by_figure(rows, "3 tick requests")
-    # 1 due-index query, 3 writes per firing, 2 expired-lease queries: nothing per stored job.
-    assert requests.ours == requests.baseline == 1 + 3 * tick_scaling.DUE + 2
+    # 1 due-index query and 3 writes per firing; the sweeps: 2 expired-lease queries, 4 queue
+    # depths and 2 overdue queries. Nothing per stored job.
+    assert requests.ours == requests.baseline == 1 + 3 * tick_scaling.DUE + 2 + 4 + 2
     assert requests.passed is True
 
 
