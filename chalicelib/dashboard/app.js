@@ -325,7 +325,7 @@
   async function act(call, message, after) {
     try {
       await call();
-      notify(message, 'ok');
+      if (message) notify(message, 'ok');
     } catch (error) {
       notify(error.message, 'error');
     }
@@ -482,15 +482,46 @@
     return stats || {};
   }
 
+  function redrive(priority) {
+    return act(async () => {
+      const { total } = await api('POST', 'admin/dead-letters/redrive', { priority });
+      notify(`Moved ${total} message${total === 1 ? '' : 's'} back to the ${priority} queue.`, 'ok');
+    }, null);
+  }
+
   views.failed = {
     async refresh() {
       const [, stats] = await Promise.all([failedList.refresh(), loadStats()]);
-      const queues = stats.queues || null;
+      const queues = stats.queues || null;  // only admins get queue depths, and only admins may redrive
       $('#dlq-table').hidden = !queues;
       $('#dlq-empty').hidden = Boolean(queues);
-      if (queues) $('#dlq-table tbody').replaceChildren(...queueRows(queues, [['Messages', 'dead_letter']]));
+      $('#dlq-sample-area').hidden = !queues;
+      if (!queues) return;
+      renderRows($('#dlq-table tbody'), PRIORITIES.filter((p) => queues[p]).map((p) => ({
+        id: p, count: queues[p].dead_letter || 0,
+      })), ({ id: priority, count }) => h('tr', { dataset: { priority } },
+        cell('Priority', badge(priority)),
+        cell('Messages', String(count)),
+        cell('Actions', count ? button('Redrive', () => redrive(priority), { 'aria-label': `Redrive the ${priority} dead-letter queue` }) : '')));
     },
   };
+
+  // Sampled on demand, not polled: each look is an SQS receive on the dead-letter queue.
+  $('#dlq-sample').addEventListener('click', async () => {
+    try {
+      const { dead_letters: parked } = await api('GET', 'admin/dead-letters');
+      $('#dlq-sample-table').hidden = !parked.length;
+      $('#dlq-sample-empty').hidden = parked.length > 0;
+      $('#dlq-sample-table tbody').replaceChildren(...parked.map((letter) => h('tr', { dataset: { messageId: letter.message_id } },
+        cell('Priority', badge(letter.priority)),
+        cell('Reason', letter.reason || 'moved by the queue\'s redrive policy'),
+        cell('Sent', when(letter.sent_at)),
+        cell('Receives', String(letter.receive_count)),
+        cell('Body', h('code', { class: 'body' }, letter.body)))));
+    } catch (error) {
+      notify(error.message, 'error');
+    }
+  });
 
   views.queues = {
     async refresh() {

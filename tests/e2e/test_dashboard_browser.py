@@ -197,7 +197,7 @@ def test_a_running_job_is_cancelled_from_its_detail_without_losing_focus_to_poll
     cancel.focus()
     page.wait_for_timeout(2500)  # two detail polls with new progress each
     assert page.evaluate("document.activeElement && document.activeElement.textContent") == "Cancel"
-    shot(page, "05-job-running-detail")
+    shot(page, "04b-job-running-detail")
 
     cancel.click()
     dialog.locator(".badge", has_text="cancelled").wait_for()
@@ -255,6 +255,39 @@ def test_a_failed_job_is_listed_and_its_retry_runs_it_again(page: Any, stack: Ru
     done = poll_json(stack.url(f"/api/background-jobs/{job['id']}/status"), stack.headers(), _finished)
     assert done["job"]["status"] == "completed"  # type: ignore[index]
     row.wait_for(state="detached")
+
+
+def stack_sqs(stack: RunningStack) -> Any:
+    """boto3 SQS on the stack's own moto (the endpoint its start-up banner printed)."""
+    import boto3
+
+    line = next(text for text in stack.output.lines if "AWS endpoint:" in text)
+    endpoint = line.split("AWS endpoint:", 1)[1].split()[0]
+    region = stack.env.get("AWS_REGION") or stack.env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return boto3.client(
+        "sqs", endpoint_url=endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+
+
+def test_a_parked_message_is_shown_and_redriven_from_the_page(page: Any, stack: RunningStack) -> None:
+    sqs = stack_sqs(stack)
+    prefix = stack.env.get("TICKWORK_QUEUE_PREFIX", "tickwork-")
+    queue_url = sqs.get_queue_url(QueueName=f"{prefix}normal")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="not json <b>at all</b>")  # a worker parks it
+
+    sign_in(page, stack.admin_token)
+    page.goto(stack.url("/#failed"))
+    redrive = page.get_by_role("button", name="Redrive the normal dead-letter queue")
+    redrive.wait_for()
+    page.get_by_role("button", name="Show parked messages").click()
+    parked = page.locator("#dlq-sample-table tbody tr", has_text="unreadable message body").first
+    parked.wait_for()
+    assert "not json <b>at all</b>" in parked.inner_text()
+    shot(page, "05b-dead-letters")
+
+    redrive.click()
+    page.locator("#notice").filter(has_text="back to the normal queue").wait_for()
+    assert page.locator("#notice").inner_text().startswith("Moved 1 message")
 
 
 def test_a_cron_job_is_paused_and_resumed_from_the_page(page: Any, stack: RunningStack) -> None:
