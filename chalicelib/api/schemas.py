@@ -17,7 +17,8 @@ from chalicelib.crons.models import CronJob
 from chalicelib.models import Job
 
 # Serialization-mode schemas mark fields with defaults required: an answer always carries them.
-VIEW_CONFIG = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+# Built on first use (the spec route, the tests): no request pays for them at cold start.
+VIEW_CONFIG = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True, defer_build=True)
 
 # What Job.to_public() and CronJob.to_public() leave out (lease internals, private state).
 JOB_HIDDEN = frozenset({"lease_token", "logs", "version", "checkpoint"})
@@ -55,7 +56,7 @@ class Envelope(BaseModel):
 class ErrorResponse(BaseModel):
     """Every 4xx and 5xx answer (DESIGN.md §2.6 and §3)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     success: Literal[False]
     error: str = Field(min_length=1, description="A sentence for a person.")
@@ -92,7 +93,7 @@ class QueueDepth(BaseModel):
 
 class JobStats(BaseModel):
     # Not VIEW_CONFIG: ``queues`` is there for admins only.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     counts: dict[str, int] = Field(description="Jobs by status.")
     total: int

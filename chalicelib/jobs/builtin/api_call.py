@@ -31,7 +31,7 @@ class ApiCallError(Exception):
 class ApiCallConfig(BaseModel):
     """The guide's api_call configuration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     url: str = Field(min_length=1, max_length=2000, description="a path of this API, e.g. /api/my-plugin/sync")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"

@@ -28,7 +28,7 @@ S3_DELETE_BATCH = 1000  # DeleteObjects' own cap
 
 
 class S3Cleanup(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     bucket: str | None = Field(
         default=None, min_length=3, max_length=63, description="default: TICKWORK_CLEANUP_BUCKET"
@@ -41,7 +41,7 @@ class S3Cleanup(BaseModel):
 class CleanupConfig(BaseModel):
     """What to remove and how much at most per run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     older_than_days: int = Field(default=30, ge=1, le=3650)
     statuses: list[JobStatus] = Field(

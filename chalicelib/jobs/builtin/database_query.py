@@ -45,7 +45,7 @@ class DatabaseQueryError(Exception):
 class DatabaseQueryConfig(BaseModel):
     """The guide's database_query configuration; ``timeout`` is in milliseconds, as in the guide."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     query: str = Field(min_length=1, max_length=20_000, description="one SQL statement; :name or $1 placeholders")
     parameters: dict[str, Any] | list[Any] = Field(

@@ -32,7 +32,7 @@ PERMANENT_SES_ERRORS = {"MessageRejected", "MailFromDomainNotVerifiedException",
 class EmailConfig(BaseModel):
     """The guide's email configuration: ``to`` one or many, a ``template`` with ``data``, or a ``body``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     to: list[str] = Field(min_length=1, max_length=MAX_RECIPIENTS, description="one address or a list")
     cc: list[str] = Field(default_factory=list, max_length=MAX_RECIPIENTS)

@@ -23,7 +23,7 @@ class WebhookError(Exception):
 class WebhookConfig(BaseModel):
     """The guide's webhook configuration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use, not at cold start
 
     url: str = Field(min_length=1, max_length=2000)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
