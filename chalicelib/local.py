@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ STATE_DIR = Path(os.environ.get("TICKWORK_STATE_DIR", ".tickwork"))
 SECRET_FILE = STATE_DIR / "jwt-secret"
 SECRET_PARAMETER = "/tickwork/dev/jwt-secret"  # the dev stage's, in .chalice/config.json
 DEFAULT_REGION = "us-east-1"
+STOP_GRACE_S = 5.0
 
 logger = logging.getLogger("tickwork.local")
 
@@ -223,11 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  admin token:  {admin}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
 
-    stop.wait()
+    # A timed wait: a signal delivered to another thread only sets a flag, and a main thread
+    # blocked in an untimed wait would never run the handler (a SIGINT could go unnoticed).
+    while not stop.wait(0.25):
+        pass
     print("stopping...", flush=True)
     server.shutdown()
+    # One deadline for all: a poller inside a long job is a daemon thread, and its job comes
+    # back by its lease (what a deploy does to a Lambda), so the stack need not wait for it.
+    deadline = time.monotonic() + STOP_GRACE_S
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if moto is not None:
         moto.stop()
     if database is not None:

@@ -26,6 +26,9 @@ QUEUE_VISIBILITY_TIMEOUT_S = 6 * WORKER_TIMEOUT_S
 # (forward_to_dead_letter), so this is only a backstop: the SQS maximum.
 DLQ_MAX_RECEIVE_COUNT = 1000
 MESSAGE_RETENTION_S = 14 * 24 * 3600
+# SQS counts its 12-hour visibility cap from the message's receipt, not from the call: asking for
+# the full 12 hours moments after a receive is refused. A quarter of an hour covers the batch.
+LONGEST_VISIBILITY_S = SQS_MAX_VISIBILITY_S - 15 * 60
 # SQS batch calls (and Lambda's SQS batches) hold at most 10 entries.
 SQS_MAX_BATCH = 10
 
@@ -99,7 +102,7 @@ class SqsPriorityQueues:
             self._client.change_message_visibility(
                 QueueUrl=queue_url,
                 ReceiptHandle=receipt_handle,
-                VisibilityTimeout=max(0, min(int(seconds + 0.999), SQS_MAX_VISIBILITY_S)),
+                VisibilityTimeout=max(0, min(int(seconds + 0.999), LONGEST_VISIBILITY_S)),
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
@@ -111,7 +114,7 @@ class SqsPriorityQueues:
         """One call for up to 10 messages (a Lambda batch); returns how many SQS refused."""
         if not receipt_handles:
             return 0
-        timeout = max(0, min(int(seconds + 0.999), SQS_MAX_VISIBILITY_S))
+        timeout = max(0, min(int(seconds + 0.999), LONGEST_VISIBILITY_S))
         answer = self._client.change_message_visibility_batch(
             QueueUrl=queue_url,
             Entries=[
