@@ -40,6 +40,8 @@ class Settings:
     max_retries_limit: int = 25
     default_max_retries: int = 3
     max_log_lines: int = 200
+    # Records of one SQS batch a worker runs side by side (1: one after another).
+    record_concurrency: int = 1
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     jwt_secret: str | None = None
     jwt_secret_parameter: str | None = None
@@ -63,6 +65,7 @@ class Settings:
             job_retention_days=int(env.get("TICKWORK_JOB_RETENTION_DAYS", "90")),
             max_retries_limit=int(env.get("TICKWORK_MAX_RETRIES_LIMIT", "25")),
             max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),
+            record_concurrency=max(1, int(env.get("TICKWORK_RECORD_CONCURRENCY", "1"))),
             jwt_secret=env.get("TICKWORK_JWT_SECRET") or None,
             jwt_secret_parameter=env.get("TICKWORK_JWT_SECRET_PARAMETER") or None,
             plugins_package=env.get("TICKWORK_PLUGINS_PACKAGE", "plugins"),

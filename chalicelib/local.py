@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.local_runner import QueuePoller
     from chalicelib.provision import provision
 
+    # As the deployed workers do (.chalice/config.json): a batch's records run side by side.
+    os.environ.setdefault("TICKWORK_RECORD_CONCURRENCY", "10")
     # api_call jobs call this very API (the guide's /api/my-plugin/sync).
     os.environ.setdefault("TICKWORK_API_BASE_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env()

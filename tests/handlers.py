@@ -148,3 +148,20 @@ class SilentJob(BaseJobHandler):
 
 
 runtime.registry.register("plugin:test-kit:silent", SilentJob)
+
+
+# Set by a test: every job of type rendezvous waits here until all its parties arrive.
+rendezvous: dict[str, threading.Barrier] = {}
+
+
+class RendezvousJob(BaseJobHandler):
+    """Completes only if ``payload.parties`` jobs of its group run at the same time."""
+
+    def execute(self) -> dict[str, Any]:
+        barrier = rendezvous[self.job.payload["group"]]
+        # BrokenBarrierError (the job fails) if the others do not come in time.
+        barrier.wait(timeout=float(self.job.payload.get("wait_s", 5)))
+        return {"met": barrier.parties}
+
+
+runtime.registry.register("plugin:test-kit:rendezvous", RendezvousJob)

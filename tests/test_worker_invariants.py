@@ -347,3 +347,34 @@ def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_th
     assert stack.job(job["id"]).status == JobStatus.PENDING
     # Young: it hides until due, as long as SQS allows (12 h from the receipt, a quarter less).
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize(("concurrency", "completed"), [(5, 5), (1, 0)])
+def test_the_records_of_a_batch_run_side_by_side_when_the_worker_is_told_to(
+    settings: Settings, admin: str, concurrency: int, completed: int
+) -> None:
+    from chalicelib.local_runner import sqs_event
+
+    group = f"g{concurrency}"
+    handlers.rendezvous[group] = threading.Barrier(5)
+    with built_stack(dataclasses.replace(settings, record_concurrency=concurrency)) as stack:
+        ids = [
+            stack.schedule(
+                admin,
+                type="plugin:test-kit:rendezvous",
+                payload={"group": group, "wait_s": 5 if concurrency > 1 else 0.3},
+                maxRetries=0,
+            )["id"]
+            for _ in range(5)
+        ]
+        sqs = stack.session.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=queue_url(stack), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        )["Messages"]
+        assert len(messages) == 5
+        stack.runtime.worker.handle_event(
+            sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:tickwork-normal", "us-east-1")
+        )
+        statuses = [stack.job(job_id).status for job_id in ids]
+    # One after another, the first job waits for four that cannot start: it fails, and so on.
+    assert statuses.count(JobStatus.COMPLETED) == completed
