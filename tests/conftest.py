@@ -29,7 +29,6 @@ from moto import mock_aws
 
 import app as app_module
 import tests.handlers  # noqa: F401 - registers the test-kit job types
-from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
 from chalicelib.clock import ManualClock
@@ -39,6 +38,7 @@ from chalicelib.local_moto import serialize_moto_requests
 from chalicelib.local_runner import QueuePoller
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
+from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
 
 serialize_moto_requests()  # conditional writes atomic, as in DynamoDB (see chalicelib/local_moto.py)
 

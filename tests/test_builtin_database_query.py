@@ -73,10 +73,10 @@ def test_named_and_positional_parameters_are_bound_and_rows_come_back_bounded(
     assert database.run("SELECT count(*) FROM prices WHERE sku = 'x'") == [[2]]
 
 
-def test_parameter_values_may_be_templates_rendered_when_the_job_runs(
-    stack: Stack, admin: str, database: Any
-) -> None:
-    job = query_job(stack, admin, query="SELECT :job::text, :day::date", parameters={"job": "{{job_id}}", "day": "{{current_date}}"})
+def test_parameter_values_may_be_templates_rendered_when_the_job_runs(stack: Stack, admin: str, database: Any) -> None:
+    job = query_job(
+        stack, admin, query="SELECT :job::text, :day::date", parameters={"job": "{{job_id}}", "day": "{{current_date}}"}
+    )
     stack.poller.drain()
     [[job_id, day]] = stack.job(job["id"]).result["rows"]
     assert job_id == job["id"] and len(day) == 10
@@ -161,7 +161,9 @@ def test_only_an_admin_may_create_database_query_jobs_or_see_the_type(stack: Sta
     assert_error(stack.post("/api/cron-jobs", cron, owner_a), 403, "admin_only_type")
     listed = {t["type"] for t in stack.get("/api/job-types", owner_a).json_body["job_types"]}
     assert "database_query" not in listed
-    schema = {t["type"]: t for t in stack.get("/api/job-types", token("admin")).json_body["job_types"]}["database_query"]
+    schema = {t["type"]: t for t in stack.get("/api/job-types", token("admin")).json_body["job_types"]}[
+        "database_query"
+    ]
     assert set(schema["configuration_schema"]["properties"]) >= {"query", "parameters", "timeout"}
 
 

@@ -213,4 +213,3 @@ def test_meta_and_plugin_answers_match_the_spec(conformance: Conformance, admin:
     plugin = token("plugin", stores=["store-a"], plugin_id="inventory-sync")
     assert c.call("POST", "/api/inventory-sync/run", plugin, {"storeId": "store-a"}).status_code == 202
     assert c.call("POST", "/api/inventory-sync/run", plugin, {"syncType": "weekly"}).status_code == 400
-
