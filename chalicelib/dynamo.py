@@ -74,6 +74,25 @@ def read_pages(
     return items, start_key
 
 
+def sweep_pages(
+    call: Callable[..., dict[str, Any]], request: dict[str, Any], *, limit: int, max_pages: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` matching items, reading whole pages (1 MB each) and at most ``max_pages``.
+
+    For sweeps, which want what matches now and never resume: unlike ``read_pages`` no
+    per-page Limit, so a filter that matches little still looks through a full page each time.
+    """
+    request = dict(request)
+    items: list[dict[str, Any]] = []
+    for _ in range(max_pages):
+        page = call(**request)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page or len(items) >= limit:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items[:limit]
+
+
 class ConditionFailedWithItemError(Exception):
     """Raised when a condition failed and DynamoDB returned the item as it is (ALL_OLD)."""
 

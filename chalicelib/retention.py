@@ -11,9 +11,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.dynamo import is_condition_failure
+from chalicelib.dynamo import is_condition_failure, sweep_pages
 from chalicelib.lifecycle import JobStatus
-from chalicelib.store import BY_STATUS_INDEX
+from chalicelib.store import BY_STATUS_INDEX, MAX_PAGES_PER_LIST
 
 
 class FinishedJobs:
@@ -35,14 +35,7 @@ class FinishedJobs:
             "ProjectionExpression": "id, created_at, store_id",
             "ScanIndexForward": True,
         }
-        found: list[dict[str, str]] = []
-        while len(found) < limit:
-            page = self._table.query(**request)
-            found.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
+        return sweep_pages(self._table.query, request, limit=limit, max_pages=MAX_PAGES_PER_LIST)
 
     def delete(self, job_id: str, status: JobStatus) -> bool:
         """True if deleted; False if the job changed status (or went) since it was found."""

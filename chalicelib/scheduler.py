@@ -19,6 +19,7 @@ from chalicelib.crons.models import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
 from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import PRIORITY_ORDER
+from chalicelib.models import Job
 from chalicelib.scheduler_declarations import CronDeclaration
 
 logger = logging.getLogger("tickwork.tick")
@@ -91,15 +92,8 @@ class Scheduler:
         worker that receives the new message reclaims the job through the expired lease.
         """
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
-        jobs = self.crons.jobs
-        requeued = 0
-        for job in jobs.store.expired_leases(cutoff, limit=SWEEP_BATCH):
-            try:
-                jobs.requeue(job)
-                requeued += 1
-            except Exception:
-                logger.exception("job %s: could not re-queue after its lease expired", job.id)
-        return requeued
+        found = self.crons.jobs.store.expired_leases(cutoff, limit=SWEEP_BATCH)
+        return self._requeue(found, "after its lease expired")
 
     def requeue_unsent(self, now: datetime) -> int:
         """Send a message for jobs long overdue that no message seems to carry.
@@ -114,14 +108,18 @@ class Scheduler:
         if not idle:
             return 0
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
-        jobs = self.crons.jobs
+        found = self.crons.jobs.store.overdue_unclaimed(cutoff, priorities=idle, limit=SWEEP_BATCH)
+        return self._requeue(found, "while overdue")
+
+    def _requeue(self, found: list[Job], why: str) -> int:
+        """A fresh message for each job; one that fails is logged and left for the next tick."""
         requeued = 0
-        for job in jobs.store.overdue_unclaimed(cutoff, priorities=idle, limit=SWEEP_BATCH):
+        for job in found:
             try:
-                jobs.requeue(job)
+                self.crons.jobs.requeue(job)
                 requeued += 1
             except Exception:
-                logger.exception("job %s: could not re-queue it while overdue", job.id)
+                logger.exception("job %s: could not re-queue it %s", job.id, why)
         return requeued
 
     def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> None:

@@ -19,6 +19,7 @@ from chalicelib.dynamo import (
     is_condition_failure,
     old_item,
     read_pages,
+    sweep_pages,
 )
 from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
@@ -181,40 +182,30 @@ class DynamoJobStore:
 
     def expired_leases(self, before: str, *, limit: int) -> list[Job]:
         """Running or cancelling jobs whose lease ended before ``before`` (the tick's sweep)."""
-        found: list[Job] = []
-        for status in (JobStatus.RUNNING, JobStatus.CANCELLING):
-            request: dict[str, Any] = {
-                "IndexName": BY_STATUS_INDEX,
-                "KeyConditionExpression": Key("status").eq(status.value),
-                "FilterExpression": Attr("lease_until").lt(before),
-            }
-            for _ in range(MAX_PAGES_PER_LIST):
-                page = self._table.query(**request)
-                found.extend(job_from_item(item) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page or len(found) >= limit:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
+        return self._sweep((JobStatus.RUNNING, JobStatus.CANCELLING), Attr("lease_until").lt(before), limit=limit)
 
     def overdue_unclaimed(self, before: str, *, priorities: list[str], limit: int) -> list[Job]:
         """Pending or retrying jobs of ``priorities`` that were due before ``before`` (the tick's sweep)."""
-        found: list[Job] = []
         due = Attr("scheduled_at").lt(before) & (
             Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lt(before)
         )
-        for status in (JobStatus.PENDING, JobStatus.RETRYING):
-            request: dict[str, Any] = {
+        return self._sweep(
+            (JobStatus.PENDING, JobStatus.RETRYING), due & Attr("priority").is_in(priorities), limit=limit
+        )
+
+    def _sweep(self, statuses: tuple[JobStatus, ...], condition: ConditionBase, *, limit: int) -> list[Job]:
+        found: list[Job] = []
+        for status in statuses:
+            request = {
                 "IndexName": BY_STATUS_INDEX,
                 "KeyConditionExpression": Key("status").eq(status.value),
-                "FilterExpression": due & Attr("priority").is_in(priorities),
+                "FilterExpression": condition,
             }
-            for _ in range(MAX_PAGES_PER_LIST):
-                page = self._table.query(**request)
-                found.extend(job_from_item(item) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page or len(found) >= limit:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
+            items = sweep_pages(self._table.query, request, limit=limit - len(found), max_pages=MAX_PAGES_PER_LIST)
+            found.extend(job_from_item(item) for item in items)
+            if len(found) >= limit:
+                break
+        return found
 
     def count_by_status(self, store_ids: Iterable[str] | None) -> dict[str, int]:
         """Jobs per status, for some stores (index queries) or for all (admin)."""
