@@ -23,6 +23,18 @@ def is_sensitive(key: str) -> bool:
     return bool(SENSITIVE_KEY.search(key))
 
 
+def url_credentials(url: str) -> set[str]:
+    """The password and the values of credential-named query parameters in ``url``."""
+    try:
+        parts = urlsplit(url)
+        found = {value for key, value in parse_qsl(parts.query) if is_sensitive(key) and value}
+        if parts.password:
+            found.add(parts.password)
+    except ValueError:
+        return set()
+    return found
+
+
 def mask_url(url: str) -> str:
     """``url`` with its password and credential-named query parameters (``?api_key=``) masked."""
     try:

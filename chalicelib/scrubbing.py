@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-from chalicelib.masking import MASK, is_sensitive
+from chalicelib.masking import MASK, is_sensitive, url_credentials
 
 # Shorter values ("1", "yes") would scrub ordinary words out of every line.
 MIN_SECRET_CHARS = 4
@@ -37,7 +36,7 @@ def sensitive_values(value: Any) -> set[str]:
         for item in value:
             found |= sensitive_values(item)
     elif isinstance(value, str) and value.startswith(("http://", "https://")):
-        found |= _url_secrets(value)
+        found |= url_credentials(value)
     return {text for text in found if len(text) >= MIN_SECRET_CHARS}
 
 
@@ -48,17 +47,6 @@ def _with_credential_part(text: str) -> set[str]:
         if lowered.startswith(scheme):
             values.add(text[len(scheme) :].strip())
     return values
-
-
-def _url_secrets(url: str) -> set[str]:
-    try:
-        parts = urlsplit(url)
-        found = {value for key, value in parse_qsl(parts.query) if is_sensitive(key)}
-        if parts.password:
-            found.add(parts.password)
-    except ValueError:
-        return set()
-    return found
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

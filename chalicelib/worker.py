@@ -166,8 +166,7 @@ class JobWorker:
         after it was sent, however often it hopped: an old message hands over to a fresh one."""
         if job.status not in CLAIMABLE_STATUSES:
             return False
-        due = from_iso(job.next_attempt_at or job.scheduled_at)
-        if (due - now).total_seconds() <= EARLY_TOLERANCE_S:
+        if _seconds_until_due(job, now) <= EARLY_TOLERANCE_S:
             return False
         sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
         if sent_ms is None or now.timestamp() - int(sent_ms) / 1000 < MESSAGE_RENEW_AGE_S:
@@ -191,8 +190,7 @@ class JobWorker:
         if is_terminal(job.status):
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
         if job.status in CLAIMABLE_STATUSES:
-            due = from_iso(job.next_attempt_at or job.scheduled_at)
-            wait_s = (due - now).total_seconds()
+            wait_s = _seconds_until_due(job, now)
             if wait_s > EARLY_TOLERANCE_S:
                 # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
                 self._set_visibility(queue_url, receipt, wait_s)
@@ -392,3 +390,8 @@ class JobWorker:
             self.queues.set_visibility(queue_url, receipt, seconds)
         except QueueGoneError:
             logger.warning("could not change visibility: the message is gone")
+
+
+def _seconds_until_due(job: Job, now: datetime) -> float:
+    """How long a claimable job still waits: for its backoff if it has one, else its schedule."""
+    return (from_iso(job.next_attempt_at or job.scheduled_at) - now).total_seconds()
