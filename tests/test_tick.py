@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,20 +15,14 @@ from chalicelib.crons.service import slot_job_id
 from chalicelib.lifecycle import JobStatus
 from chalicelib.store import JobFilter
 from tests import handlers
-from tests.conftest import Stack, built_stack
+from tests.conftest import T0, Stack, built_stack
 from tests.test_worker_invariants import drain_until
 
-T = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+T = T0  # the shared stacks' clock start
 
 
 def at(minute: int, second: int = 0) -> datetime:
     return T + timedelta(minutes=minute, seconds=second)
-
-
-@pytest.fixture
-def cron_stack(settings: Settings) -> Iterator[Stack]:
-    with built_stack(settings, ManualClock(T)) as stack:
-        yield stack
 
 
 def create_cron(stack: Stack, tok: str, **fields: Any) -> dict[str, Any]:
@@ -55,56 +48,56 @@ def executions(stack: Stack, cron_id: str) -> list[Any]:
     return stack.runtime.store.list(JobFilter(cron_job_id=cron_id), limit=100, next_token=None).jobs
 
 
-def test_a_new_cron_job_shows_its_next_run_in_utc(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
+def test_a_new_cron_job_shows_its_next_run_in_utc(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
     assert cron["next_run_at"] == to_iso(at(5))
     assert cron["schedule_description"]
     assert cron["run_count"] == 0 and cron["is_active"] is True
 
 
-def test_a_slot_due_before_the_next_tick_is_queued_with_a_delay(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
-    report = tick(cron_stack, at(4))
+def test_a_slot_due_before_the_next_tick_is_queued_with_a_delay(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
+    report = tick(clocked_stack, at(4))
     assert report.fired == 1
-    [job] = executions(cron_stack, cron["id"])
+    [job] = executions(clocked_stack, cron["id"])
     assert job.id == slot_job_id(cron["id"], at(5))
     assert job.scheduled_at == to_iso(at(5))
-    sqs = cron_stack.session.client("sqs")
+    sqs = clocked_stack.session.client("sqs")
     url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessagesDelayed"] == "1"  # starts at 12:05:00, not at the next tick
-    stored = cron_stack.runtime.cron_store.get(cron["id"])
+    stored = clocked_stack.runtime.cron_store.get(cron["id"])
     assert stored is not None and stored.next_run_at == to_iso(at(10)) and stored.run_count == 1
 
 
-def test_a_slot_due_now_runs_and_its_outcome_is_counted_on_the_cron_job(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
-    tick(cron_stack, at(5))
-    cron_stack.poller.drain()
-    [job] = executions(cron_stack, cron["id"])
+def test_a_slot_due_now_runs_and_its_outcome_is_counted_on_the_cron_job(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
+    tick(clocked_stack, at(5))
+    clocked_stack.poller.drain()
+    [job] = executions(clocked_stack, cron["id"])
     assert job.status == JobStatus.COMPLETED
-    shown = cron_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
+    shown = clocked_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
     assert shown["last_status"] == "completed"
     assert shown["success_count"] == 1 and shown["failure_count"] == 0
     assert shown["last_run_at"]
 
 
-def test_a_repeated_tick_fires_nothing_new(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
-    tick(cron_stack, at(5))
-    again = cron_stack.runtime.scheduler.run_tick(at(5))
+def test_a_repeated_tick_fires_nothing_new(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
+    tick(clocked_stack, at(5))
+    again = clocked_stack.runtime.scheduler.run_tick(at(5))
     assert again.fired == 0
-    assert len(executions(cron_stack, cron["id"])) == 1
+    assert len(executions(clocked_stack, cron["id"])) == 1
 
 
-def test_tick_fires_each_slot_once_when_ticks_overlap(cron_stack: Stack, admin: str) -> None:
-    crons = [create_cron(cron_stack, admin, name=f"c{n}", cron_expression="* * * * *") for n in range(30)]
-    cron_stack.clock.advance(60)  # type: ignore[union-attr]
+def test_tick_fires_each_slot_once_when_ticks_overlap(clocked_stack: Stack, admin: str) -> None:
+    crons = [create_cron(clocked_stack, admin, name=f"c{n}", cron_expression="* * * * *") for n in range(30)]
+    clocked_stack.clock.advance(60)  # type: ignore[union-attr]
     barrier = threading.Barrier(4)
 
     def run() -> None:
         barrier.wait()
-        cron_stack.runtime.scheduler.run_tick(at(1))
+        clocked_stack.runtime.scheduler.run_tick(at(1))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -112,9 +105,9 @@ def test_tick_fires_each_slot_once_when_ticks_overlap(cron_stack: Stack, admin: 
     for thread in threads:
         thread.join(30)
     for cron in crons:
-        slots = sorted(job.scheduled_at for job in executions(cron_stack, cron["id"]))
+        slots = sorted(job.scheduled_at for job in executions(clocked_stack, cron["id"]))
         assert slots == [to_iso(at(1)), to_iso(at(2))]  # the slot due now and the one before the next tick
-        stored = cron_stack.runtime.cron_store.get(cron["id"])
+        stored = clocked_stack.runtime.cron_store.get(cron["id"])
         assert stored is not None and stored.run_count == 2 and stored.next_run_at == to_iso(at(3))
 
 
@@ -127,26 +120,26 @@ def test_tick_fires_each_slot_once_when_ticks_overlap(cron_stack: Stack, admin: 
     ],
 )
 def test_slots_missed_while_the_tick_was_down_follow_the_misfire_policy(
-    cron_stack: Stack, admin: str, policy: str, expected_slots: list[int], skipped: int
+    clocked_stack: Stack, admin: str, policy: str, expected_slots: list[int], skipped: int
 ) -> None:
-    cron = create_cron(cron_stack, admin, misfire_policy=policy)
-    report = tick(cron_stack, at(32))  # down from 12:00 to 12:32: 12:05 ... 12:30 missed
-    assert sorted(job.scheduled_at for job in executions(cron_stack, cron["id"])) == [
+    cron = create_cron(clocked_stack, admin, misfire_policy=policy)
+    report = tick(clocked_stack, at(32))  # down from 12:00 to 12:32: 12:05 ... 12:30 missed
+    assert sorted(job.scheduled_at for job in executions(clocked_stack, cron["id"])) == [
         to_iso(at(m)) for m in expected_slots
     ]
     assert report.skipped == skipped
-    stored = cron_stack.runtime.cron_store.get(cron["id"])
+    stored = clocked_stack.runtime.cron_store.get(cron["id"])
     assert stored is not None and stored.next_run_at == to_iso(at(35)) and stored.skipped_count == skipped
 
 
-def test_a_paused_cron_job_is_not_due_and_on_resume_catches_up_once(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
-    assert cron_stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin).json_body["job"]["is_active"] is False
-    assert tick(cron_stack, at(20)).due == 0
-    resumed = cron_stack.post(f"/api/cron-jobs/{cron['id']}/resume", {}, admin).json_body["job"]
+def test_a_paused_cron_job_is_not_due_and_on_resume_catches_up_once(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
+    assert clocked_stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin).json_body["job"]["is_active"] is False
+    assert tick(clocked_stack, at(20)).due == 0
+    resumed = clocked_stack.post(f"/api/cron-jobs/{cron['id']}/resume", {}, admin).json_body["job"]
     assert resumed["is_active"] is True
-    tick(cron_stack, at(21))
-    assert [job.scheduled_at for job in executions(cron_stack, cron["id"])] == [to_iso(at(20))]
+    tick(clocked_stack, at(21))
+    assert [job.scheduled_at for job in executions(clocked_stack, cron["id"])] == [to_iso(at(20))]
 
 
 def hold_first_run(stack: Stack, cron_id: str, until_minute: int) -> str:
@@ -158,27 +151,27 @@ def hold_first_run(stack: Stack, cron_id: str, until_minute: int) -> str:
     return first
 
 
-def test_overlap_skip_records_a_run_whose_previous_run_still_runs_as_skipped(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin)
-    tick(cron_stack, at(5))
-    first = hold_first_run(cron_stack, cron["id"], 30)
-    tick(cron_stack, at(10))
-    cron_stack.poller.drain()
-    second = cron_stack.job(slot_job_id(cron["id"], at(10)))
+def test_overlap_skip_records_a_run_whose_previous_run_still_runs_as_skipped(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin)
+    tick(clocked_stack, at(5))
+    first = hold_first_run(clocked_stack, cron["id"], 30)
+    tick(clocked_stack, at(10))
+    clocked_stack.poller.drain()
+    second = clocked_stack.job(slot_job_id(cron["id"], at(10)))
     assert second.status == JobStatus.CANCELLED
     assert second.error == f"skipped: the previous run {first} was still running"
     assert handlers.starts[second.id] == 0
-    shown = cron_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
+    shown = clocked_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
     assert shown["last_status"] == "skipped" and shown["skipped_count"] == 1 and shown["failure_count"] == 0
 
 
-def test_overlap_allow_runs_while_the_previous_run_still_runs(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin, overlap_policy="allow")
-    tick(cron_stack, at(5))
-    hold_first_run(cron_stack, cron["id"], 30)
-    tick(cron_stack, at(10))
-    cron_stack.poller.drain()
-    assert cron_stack.job(slot_job_id(cron["id"], at(10))).status == JobStatus.COMPLETED
+def test_overlap_allow_runs_while_the_previous_run_still_runs(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin, overlap_policy="allow")
+    tick(clocked_stack, at(5))
+    hold_first_run(clocked_stack, cron["id"], 30)
+    tick(clocked_stack, at(10))
+    clocked_stack.poller.drain()
+    assert clocked_stack.job(slot_job_id(cron["id"], at(10))).status == JobStatus.COMPLETED
 
 
 def test_overlap_buffer_one_lets_one_run_wait_for_the_running_one(settings: Settings, admin: str) -> None:
@@ -200,43 +193,45 @@ def test_overlap_buffer_one_lets_one_run_wait_for_the_running_one(settings: Sett
         assert handlers.completions[buffered.id] == 1
 
 
-def test_max_runs_deactivates_the_cron_job_after_that_many_runs(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin, max_runs=2, cron_expression="* * * * *")
-    tick(cron_stack, at(1))  # fires 12:01 and 12:02
-    stored = cron_stack.runtime.cron_store.get(cron["id"])
+def test_max_runs_deactivates_the_cron_job_after_that_many_runs(clocked_stack: Stack, admin: str) -> None:
+    cron = create_cron(clocked_stack, admin, max_runs=2, cron_expression="* * * * *")
+    tick(clocked_stack, at(1))  # fires 12:01 and 12:02
+    stored = clocked_stack.runtime.cron_store.get(cron["id"])
     assert stored is not None and stored.is_active is False and stored.run_count == 2
     assert stored.paused_reason == "reached max_runs (2)"
-    assert tick(cron_stack, at(5)).due == 0
+    assert tick(clocked_stack, at(5)).due == 0
 
 
-def test_max_failures_consecutive_failed_runs_pause_the_cron_job_with_the_reason(cron_stack: Stack, admin: str) -> None:
-    cron = create_cron(cron_stack, admin, max_failures=2, max_retries=0, configuration={"failures": 99})
+def test_max_failures_consecutive_failed_runs_pause_the_cron_job_with_the_reason(
+    clocked_stack: Stack, admin: str
+) -> None:
+    cron = create_cron(clocked_stack, admin, max_failures=2, max_retries=0, configuration={"failures": 99})
     for minute in (5, 10):
-        tick(cron_stack, at(minute))
-        cron_stack.poller.drain()
-    shown = cron_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
+        tick(clocked_stack, at(minute))
+        clocked_stack.poller.drain()
+    shown = clocked_stack.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
     assert shown["is_active"] is False
     assert shown["consecutive_failures"] == 2 and shown["failure_count"] == 2
     assert "2 consecutive failed runs" in shown["paused_reason"]
     assert "planned failure" in shown["last_error"]
 
 
-def test_the_tick_reads_only_due_cron_jobs(cron_stack: Stack, admin: str) -> None:
-    due = create_cron(cron_stack, admin, name="due")
+def test_the_tick_reads_only_due_cron_jobs(clocked_stack: Stack, admin: str) -> None:
+    due = create_cron(clocked_stack, admin, name="due")
     for n in range(20):
-        create_cron(cron_stack, admin, name=f"later{n}", cron_expression="0 3 * * *")
-    paused = create_cron(cron_stack, admin, name="paused")
-    cron_stack.post(f"/api/cron-jobs/{paused['id']}/pause", {}, admin)
-    found = cron_stack.runtime.cron_store.due(to_iso(at(6)))
+        create_cron(clocked_stack, admin, name=f"later{n}", cron_expression="0 3 * * *")
+    paused = create_cron(clocked_stack, admin, name="paused")
+    clocked_stack.post(f"/api/cron-jobs/{paused['id']}/pause", {}, admin)
+    found = clocked_stack.runtime.cron_store.due(to_iso(at(6)))
     assert [c.id for c in found] == [due["id"]]
 
 
-def test_the_tick_lambda_handler_fires_due_slots_from_an_eventbridge_event(cron_stack: Stack, admin: str) -> None:
+def test_the_tick_lambda_handler_fires_due_slots_from_an_eventbridge_event(clocked_stack: Stack, admin: str) -> None:
     import app as app_module
     from chalicelib.local_runner import LambdaContext, scheduled_event
 
-    cron = create_cron(cron_stack, admin)
-    cron_stack.clock.advance(300)  # type: ignore[union-attr]
+    cron = create_cron(clocked_stack, admin)
+    clocked_stack.clock.advance(300)  # type: ignore[union-attr]
     answer = app_module.tick(scheduled_event(at(5), "us-east-1"), LambdaContext("tick", 60))
     assert answer["fired"] == 1
-    assert [job.scheduled_at for job in executions(cron_stack, cron["id"])] == [to_iso(at(5))]
+    assert [job.scheduled_at for job in executions(clocked_stack, cron["id"])] == [to_iso(at(5))]

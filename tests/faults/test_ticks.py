@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import pytest
-
 from chalicelib.auth import SYSTEM_PRINCIPAL
-from chalicelib.clock import ManualClock, to_iso
-from chalicelib.config import Settings
+from chalicelib.clock import to_iso
 from chalicelib.crons.models import CronJobFields
 from chalicelib.crons.service import slot_job_id
 from chalicelib.lifecycle import JobStatus
 from chalicelib.scheduler import TickReport
 from tests import handlers
-from tests.conftest import Stack, built_stack
+from tests.conftest import Stack
 from tests.faults.report import record
+from tests.test_tick import at
 
-T = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 CRONS_PER_STORE = 100  # under the per-store quota
-
-
-def at(minute: int, second: int = 0) -> datetime:
-    return T + timedelta(minutes=minute, seconds=second)
-
-
-@pytest.fixture
-def cron_stack(settings: Settings) -> Iterator[Stack]:
-    with built_stack(settings, ManualClock(T)) as stack:
-        yield stack
 
 
 def create_crons(stack: Stack, count: int, **fields: Any) -> list[str]:
@@ -60,8 +46,8 @@ def visible_messages(stack: Stack) -> int:
     return int(attrs["ApproximateNumberOfMessages"])
 
 
-def test_four_ticks_running_at_once_over_many_due_slots_fire_each_slot_once(cron_stack: Stack, size: int) -> None:
-    stack = cron_stack
+def test_four_ticks_running_at_once_over_many_due_slots_fire_each_slot_once(clocked_stack: Stack, size: int) -> None:
+    stack = clocked_stack
     slots = 2 * size  # 1,000 at --size 500
     crons = create_crons(stack, slots)
     move_to(stack, at(5))
@@ -111,9 +97,9 @@ EXPECTED = {
 
 
 def test_a_tick_stopped_for_ten_minutes_resumes_each_cron_job_by_its_misfire_policy(
-    cron_stack: Stack, size: int
+    clocked_stack: Stack, size: int
 ) -> None:
-    stack = cron_stack
+    stack = clocked_stack
     per_policy = max(3, size // 10)
     crons = {
         policy: create_crons(stack, per_policy, cron_expression="*/3 * * * *", misfire_policy=policy)
@@ -146,8 +132,8 @@ def test_a_tick_stopped_for_ten_minutes_resumes_each_cron_job_by_its_misfire_pol
     )
 
 
-def test_a_slot_job_left_unsent_by_a_tick_that_died_is_sent_by_the_next_tick(cron_stack: Stack) -> None:
-    stack = cron_stack
+def test_a_slot_job_left_unsent_by_a_tick_that_died_is_sent_by_the_next_tick(clocked_stack: Stack) -> None:
+    stack = clocked_stack
     [cron_id] = create_crons(stack, 1)
     move_to(stack, at(5))
     cron = stack.runtime.cron_store.get(cron_id)
