@@ -40,11 +40,7 @@ def jobs_list(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
             "next_token": args.next_token,
         },
     )
-    jobs = body.get("jobs") or []
-    text = render.job_rows(jobs) if jobs else "no jobs"
-    if body.get("next_token"):
-        text += f"\nmore: --next-token {body['next_token']}"
-    emit(out, args, body, text)
+    emit(out, args, body, page_text(body, render.job_rows, "no jobs"))
     return 0
 
 
@@ -129,11 +125,7 @@ def cron_list(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
             "next_token": args.next_token,
         },
     )
-    crons = body.get("jobs") or []
-    text = render.cron_rows(crons) if crons else "no cron jobs"
-    if body.get("next_token"):
-        text += f"\nmore: --next-token {body['next_token']}"
-    emit(out, args, body, text)
+    emit(out, args, body, page_text(body, render.cron_rows, "no cron jobs"))
     return 0
 
 
@@ -210,3 +202,12 @@ def _local(moment: datetime, zone: str) -> str:
     from zoneinfo import ZoneInfo
 
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def page_text(body: dict[str, Any], rows: Callable[[list[dict[str, Any]]], str], empty: str) -> str:
+    """A listing's table, or ``empty``, and how to ask for the next page."""
+    items = body.get("jobs") or []
+    text = rows(items) if items else empty
+    if body.get("next_token"):
+        text += f"\nmore: --next-token {body['next_token']}"
+    return text
