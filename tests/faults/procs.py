@@ -66,7 +66,9 @@ def run_worker(priorities: list[str]) -> int:
         },
         workers={p: app_module.WORKERS[p.value] for p in chosen},
         region=rt.settings.region,
-        receive_visibility_s=QUEUE_VISIBILITY_TIMEOUT_S,
+        # Lambda's poller receives with the queue's 90 minutes; a test that kills this process
+        # at any instant (the poller too, which no deploy on AWS does) may shorten it.
+        receive_visibility_s=int(os.environ.get("TICKWORK_FAULT_RECEIVE_VISIBILITY_S", QUEUE_VISIBILITY_TIMEOUT_S)),
         function_timeout_s=float(os.environ.get("TICKWORK_FAULT_FUNCTION_TIMEOUT_S", "900")),
     )
     stop = threading.Event()

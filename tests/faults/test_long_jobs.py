@@ -103,23 +103,32 @@ def test_a_long_job_continues_in_fresh_short_invocations_while_workers_are_kille
     # Invocations of 4 s handing over with 2 s left; leases of 1 s extended while it runs.
     short = {"TICKWORK_FAULT_FUNCTION_TIMEOUT_S": "4", "TICKWORK_CONTINUE_MARGIN_S": "2"}
     stack.workers.env.update(short)
-    [job_id] = stack.schedule(1, "plugin:fault-kit:counting", payload={"steps": 80, "step_s": 0.05}, maxRetries=5)
+    [job_id] = stack.schedule(1, "plugin:fault-kit:counting", payload={"steps": 120, "step_s": 0.05}, maxRetries=5)
     stack.workers.start(2, "normal")
-    wait_for(lambda: (stack.runtime.store.get(job_id).progress or 0) >= 40, 60)
-    stack.workers.kill_all()  # a deploy in the middle
+
+    def resumed_and_running() -> bool:
+        job = stack.runtime.store.get(job_id)
+        return job is not None and job.status == JobStatus.RUNNING and job.continuations >= 1
+
+    # A deploy in the middle of the second invocation, seconds from its hand-over. Killed at
+    # the hand-over itself, a worker may die between receiving the fresh message and cutting
+    # its visibility: that message then hides for the queue's 90 minutes, as on Lambda, and
+    # only the tick's overdue sweep (5 minutes, tests/faults/test_sweeps.py) brings it back.
+    wait_for(resumed_and_running, 60)
+    stack.workers.kill_all()
     stack.workers.start(2, "normal")
     stack.until(lambda: stack.count_in(JobStatus.COMPLETED) == 1, 180)
     done = stack.runtime.store.get(job_id)
     assert done is not None
     record(
-        "long job (80 steps of 50 ms, 4 s invocations, a kill)",
+        "long job (120 steps of 50 ms, 4 s invocations, a kill)",
         continuations=done.continuations,
         attempts=done.attempts,
         result=done.result,
     )
-    assert done.result == {"done": 80}
-    assert done.continuations >= 1
-    assert done.attempts <= 2  # the kill cost at most one attempt; hand-overs cost none
+    assert done.result == {"done": 120}
+    assert done.continuations >= 2
+    assert done.attempts == 2  # the kill cost one attempt; hand-overs cost none
 
 
 def test_cancelling_a_running_job_stops_it_at_its_next_report_and_keeps_the_partial_result(
