@@ -186,4 +186,6 @@ class JobMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     job_id: str = Field(min_length=1, max_length=128)
-    dispatch: int = 0
+    # When the job is due (ISO), for a message sent with a delay: SQS delays are whole seconds,
+    # so the message is sent to arrive up to a second early and the worker waits out the rest.
+    due_at: str | None = None

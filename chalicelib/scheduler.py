@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.cron import CronError, parse_schedule
@@ -84,6 +84,32 @@ class Scheduler:
         report.requeued = self.requeue_lost_leases(scheduled_at) + self.requeue_unsent(scheduled_at)
         return report
 
+    def fire_ahead(self, cron: CronJob) -> CronJob:
+        """Queue the slots of a cron job just created, resumed or rescheduled that the last tick
+        would have queued had the job existed then; returns the job as it now stands.
+
+        Without this a new job's first slot waited for the tick of that very minute and started
+        as late as the tick's pass through every due job (seconds, with a few dozen); queued now,
+        it starts on its second like every later slot. A tick running alongside is harmless:
+        the cron's advance is conditional and slot job ids are derived.
+        """
+        if not cron.is_active or cron.next_run_at is None:
+            return cron
+        now = self.clock.now()
+        step = self.interval.total_seconds()
+        last_tick = datetime.fromtimestamp(now.timestamp() // step * step, tz=UTC)
+        horizon = last_tick + self.interval
+        if from_iso(cron.next_run_at) > horizon:
+            return cron
+        try:
+            return self._fire_due(cron, now, horizon, TickReport(at=now))
+        except StaleWriteError:
+            return self.crons.store.get(cron.id) or cron  # a tick got there first
+        except Exception:
+            # The job is saved; the next tick fires the slot, only later than it could have.
+            logger.exception("cron job %s: could not queue its first slot ahead; the tick will", cron.id)
+            return cron
+
     def requeue_lost_leases(self, now: datetime) -> int:
         """Send a fresh message for jobs whose worker vanished and whose message is gone too.
 
@@ -122,12 +148,12 @@ class Scheduler:
                 logger.exception("job %s: could not re-queue it %s", job.id, why)
         return requeued
 
-    def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> None:
+    def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> CronJob:
         assert cron.next_run_at is not None
         try:
             schedule = parse_schedule(cron.cron_expression, cron.timezone)
         except CronError as error:
-            self.crons.store.advance(
+            return self.crons.store.advance(
                 cron,
                 next_run_at=None,
                 now=to_iso(self.clock.now()),
@@ -160,7 +186,7 @@ class Scheduler:
             deactivate = "the schedule has no further slots"
         # Jobs first, then the conditional advance: a crash in between leaves next_run_at where
         # it was, and the next tick re-derives the same job ids, which exist already.
-        self.crons.store.advance(
+        advanced = self.crons.store.advance(
             cron,
             next_run_at=to_iso(plan.next_run_at) if plan.next_run_at else None,
             now=to_iso(self.clock.now()),
@@ -171,3 +197,4 @@ class Scheduler:
         )
         report.fired += fired
         report.skipped += plan.skipped
+        return advanced

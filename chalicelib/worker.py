@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 import traceback
 import uuid
@@ -35,7 +36,8 @@ from chalicelib.store import ClaimRefusedError, DynamoJobStore
 logger = logging.getLogger("tickwork.worker")
 
 MAX_ERROR_CHARS = 4000
-# A message that arrives up to this early is run now rather than put back for a second.
+# A message that arrives up to this early is not put back for a second: it is held until its
+# due_at if it carries one (the sender rounded its delay down), else run now.
 EARLY_TOLERANCE_S = 1.0
 # SQS keeps a message at most 14 days from its first send; renew well before.
 MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
@@ -140,7 +142,7 @@ class JobWorker:
             logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
             self._park(source_queue, queue_url, record, "unreadable message body")
             return RecordResult(Outcome.DONE, "poison")
-        now = self.clock.now()
+        now = self._wait_until_due(message, record)
         try:
             # Optimistic: most messages find their job pending and due, so claim without reading.
             job = self.store.claim_due(
@@ -161,6 +163,19 @@ class JobWorker:
                 return RecordResult(Outcome.KEEP, "raced")
         return run(job, queue_url, receipt)
 
+    def _wait_until_due(self, message: JobMessage, record: dict[str, Any]) -> datetime:
+        """Hold a message that arrived just ahead of its job's time (sent with its delay rounded
+        down to whole seconds) until that time; answers the time to claim at."""
+        now = self.clock.now()
+        if message.due_at is None:
+            return now
+        early_s = (from_iso(message.due_at) - now).total_seconds()
+        if 0 < early_s <= EARLY_TOLERANCE_S:
+            logger.debug("message %s: %.3f s early; waiting for its job's time", record.get("messageId"), early_s)
+            self.clock.sleep(early_s)
+            now = self.clock.now()
+        return now
+
     def _renewed_before_retention_ends(self, record: dict[str, Any], job: Job, now: datetime) -> bool:
         """A job due far ahead waits on its message's visibility, but SQS drops a message 14 days
         after it was sent, however often it hopped: an old message hands over to a fresh one."""
@@ -171,7 +186,7 @@ class JobWorker:
         sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
         if sent_ms is None or now.timestamp() - int(sent_ms) / 1000 < MESSAGE_RENEW_AGE_S:
             return False
-        self.queues.send(job.priority, JobMessage(job_id=job.id), delay_s=0)
+        self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=job.next_attempt_at or job.scheduled_at))
         return True
 
     def _park(self, source_queue: str, queue_url: str, record: dict[str, Any], reason: str) -> None:
@@ -192,8 +207,9 @@ class JobWorker:
         if job.status in CLAIMABLE_STATUSES:
             wait_s = _seconds_until_due(job, now)
             if wait_s > EARLY_TOLERANCE_S:
-                # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff.
-                self._set_visibility(queue_url, receipt, wait_s)
+                # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff. Whole
+                # seconds, rounded down: back early, the message waits out the rest (its due_at).
+                self._set_visibility(queue_url, receipt, math.floor(wait_s))
                 return RecordResult(Outcome.KEEP, "not due")
             return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
         # running or cancelling

@@ -82,6 +82,31 @@ def test_a_slot_due_now_runs_and_its_outcome_is_counted_on_the_cron_job(clocked_
     assert shown["last_run_at"]
 
 
+def test_a_cron_job_created_mid_minute_queues_its_first_slot_at_once_not_at_the_next_tick(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    stack.clock.advance(30)  # type: ignore[union-attr]  # 12:00:30: the 12:00 tick has run
+    cron = create_cron(stack, admin, cron_expression="* * * * *")
+    assert cron["run_count"] == 1 and cron["next_run_at"] == to_iso(at(2))
+    [first] = executions(stack, cron["id"])
+    assert first.id == slot_job_id(cron["id"], at(1)) and first.scheduled_at == to_iso(at(1))
+    sqs = stack.session.client("sqs")
+    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
+    delayed = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert delayed["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # sent for 12:01, 29 s on
+    report = tick(stack, at(1))
+    assert report.fired == 1  # only the look-ahead slot, 12:02
+    assert sorted(job.scheduled_at for job in executions(stack, cron["id"])) == [to_iso(at(1)), to_iso(at(2))]
+
+
+def test_a_cron_job_whose_next_slot_is_beyond_the_last_tick_waits_for_its_tick(
+    clocked_stack: Stack, admin: str
+) -> None:
+    cron = create_cron(clocked_stack, admin)  # */5 at 12:00:00: 12:05 is the 12:04 tick's
+    assert cron["run_count"] == 0 and executions(clocked_stack, cron["id"]) == []
+
+
 def test_a_repeated_tick_fires_nothing_new(clocked_stack: Stack, admin: str) -> None:
     cron = create_cron(clocked_stack, admin)
     tick(clocked_stack, at(5))

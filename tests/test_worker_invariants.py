@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.clock import from_iso
+from chalicelib.clock import from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.lifecycle import JobStatus
 from tests import handlers
@@ -216,6 +216,23 @@ def test_a_message_for_a_job_not_yet_due_goes_back_without_running_it(stack: Sta
     assert stack.job(job["id"]).status == JobStatus.PENDING
     assert handlers.starts[job["id"]] == 0
     assert visible_messages(stack) == 0
+
+
+def test_a_message_arriving_just_ahead_of_its_job_is_held_until_the_job_is_due(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    due = stack.clock.now() + timedelta(milliseconds=600)  # type: ignore[union-attr]
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at=to_iso(due))
+    sqs = stack.session.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=queue_url(stack), VisibilityTimeout=0)["Messages"]
+    # 0.6 s is sent as no delay (whole seconds, rounded down), with the time the job is due.
+    assert json.loads(message["Body"]) == {"job_id": job["id"], "due_at": to_iso(due)}
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED
+    # Neither 0.6 s early (claimed on arrival) nor up to a second late (delay rounded up).
+    assert done.started_at == to_iso(due)
 
 
 def test_unreadable_messages_and_messages_for_missing_jobs_go_to_the_dead_letter_queue(stack: Stack) -> None:

@@ -15,7 +15,7 @@ from chalicelib.api.schemas import (
     ExecutionPageAnswer,
     PreviewAnswer,
 )
-from chalicelib.crons.models import CronJobFields, PreviewRequest
+from chalicelib.crons.models import CronJob, CronJobFields, PreviewRequest
 from chalicelib.errors import BadRequestError
 from chalicelib.models import parse_model
 
@@ -43,7 +43,7 @@ LIST_QUERY = (
 )
 def create(call: Call) -> Response:
     cron = runtime.current().crons.create(parse_model(CronJobFields, call.json_body()), call.principal)
-    return ok({"job": cron.to_public()}, 201)
+    return ok({"job": _queued_ahead(cron).to_public()}, 201)
 
 
 @endpoint(
@@ -95,7 +95,13 @@ def read(call: Call, cron_id: str) -> Response:
 )
 def replace(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=True).to_public()})
+    return ok(
+        {
+            "job": _queued_ahead(
+                runtime.current().crons.update(cron_id, fields, call.principal, replace=True)
+            ).to_public()
+        }
+    )
 
 
 @endpoint(
@@ -109,7 +115,13 @@ def replace(call: Call, cron_id: str) -> Response:
 )
 def patch(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=False).to_public()})
+    return ok(
+        {
+            "job": _queued_ahead(
+                runtime.current().crons.update(cron_id, fields, call.principal, replace=False)
+            ).to_public()
+        }
+    )
 
 
 @endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(409,))
@@ -129,7 +141,7 @@ def pause(call: Call, cron_id: str) -> Response:
     bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(409,)
 )
 def resume(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, True).to_public()})
+    return ok({"job": _queued_ahead(runtime.current().crons.set_active(cron_id, call.principal, True)).to_public()})
 
 
 @endpoint(
@@ -141,7 +153,7 @@ def resume(call: Call, cron_id: str) -> Response:
     errors=(409,),
 )
 def toggle(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, None).to_public()})
+    return ok({"job": _queued_ahead(runtime.current().crons.set_active(cron_id, call.principal, None)).to_public()})
 
 
 @endpoint(
@@ -185,3 +197,8 @@ def _flag(text: str | None) -> bool | None:
         code="validation_error",
         details=[{"field": "is_active", "message": "true or false"}],
     )
+
+
+def _queued_ahead(cron: CronJob) -> CronJob:
+    """A schedule just set: its first slot is queued now, not by the tick of that very minute."""
+    return runtime.current().scheduler.fire_ahead(cron)
