@@ -1,6 +1,6 @@
 """``make run``: the whole service on one machine, on an embedded moto (or any AWS_ENDPOINT_URL).
 
-    python -m chalicelib.local [--port 8000] [--workers 2]
+    python -m chalicelib.local [--port 8000] [--workers 2] [--invocations 4]
 
 moto's server on loopback stands in for DynamoDB, SQS, SES, SSM and Secrets Manager; the
 Chalice app serves the API; pollers feed the four priority queues to the Lambda worker
@@ -145,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("TICKWORK_LOCAL_WORKERS", "2")))
+    parser.add_argument(
+        "--invocations",
+        type=int,
+        default=int(os.environ.get("TICKWORK_LOCAL_INVOCATIONS", "4")),
+        help="batches each poller runs at once (Lambda's concurrent invocations)",
+    )
     parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
     parser.add_argument("--no-database", action="store_true", help="do not start a throwaway PostgreSQL")
     args = parser.parse_args(argv)
@@ -202,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         receive_visibility_s=settings.lease_s,
     )
     threads: list[threading.Thread] = [
-        threading.Thread(target=poller.run, args=(stop,), name=f"worker-{i}", daemon=True) for i in range(args.workers)
+        threading.Thread(target=poller.run, args=(stop, args.invocations), name=f"worker-{i}", daemon=True)
+        for i in range(args.workers)
     ]
     if not args.no_tick:
         threads.append(Tick(app_module.tick, stop))
@@ -223,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  PostgreSQL:   127.0.0.1:{database.port} (throwaway, for database_query jobs)", flush=True)
     elif not os.environ.get("DATABASE_URL"):
         print("  PostgreSQL:   none; database_query jobs fail until DATABASE_URL is set", flush=True)
-    print(f"  workers:      {args.workers} pollers over urgent > high > normal > low", flush=True)
+    print(
+        f"  workers:      {args.workers} pollers over urgent > high > normal > low, "
+        f"up to {args.invocations} batches each at once",
+        flush=True,
+    )
     print(f"  admin token:  {admin}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
 

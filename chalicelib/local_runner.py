@@ -109,6 +109,13 @@ class QueuePoller:
 
     def poll_once(self) -> int:
         """Run one batch from the first queue (in polling order) that has messages."""
+        batch = self._receive()
+        if batch is None:
+            return 0
+        self._dispatch(*batch)
+        return len(batch[1])
+
+    def _receive(self) -> tuple[Priority, list[dict[str, Any]]] | None:
         with self._lock:
             # A poller may serve only some of the queues.
             order = [p for p in polling_order(time.monotonic(), self._last_polled, self._aging) if p in self._urls]
@@ -127,9 +134,8 @@ class QueuePoller:
             )
             messages = answer.get("Messages", [])
             if messages:
-                self._dispatch(priority, messages)
-                return len(messages)
-        return 0
+                return priority, messages
+        return None
 
     def _dispatch(self, priority: Priority, messages: list[dict[str, Any]]) -> None:
         event = sqs_event(messages, self._arns[priority], self._region)
@@ -158,17 +164,36 @@ class QueuePoller:
             total += handled
         return total
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, invocations: int = 1) -> None:
+        """Poll until ``stop``, with up to ``invocations`` batches running at once.
+
+        Lambda runs a queue's batches in concurrent invocations: one batch holding its message
+        until the job's second, or running a long job, holds up no other. Each invocation is a
+        daemon thread, as the pollers are: a stop does not wait out a long job (its lease
+        brings it back, as a deploy does on Lambda).
+        """
+        free = threading.Semaphore(invocations)
         idle = IDLE_SLEEP_MIN_S
         while not stop.is_set():
+            if not free.acquire(timeout=IDLE_SLEEP_MAX_S):
+                continue  # every invocation busy: look at ``stop`` again
             try:
-                handled = self.poll_once()
+                batch = self._receive()
             except Exception:
                 logger.exception("polling failed; retrying")
-                handled = 0
-                idle = IDLE_SLEEP_MAX_S
-            if handled:
-                idle = IDLE_SLEEP_MIN_S
+                batch, idle = None, IDLE_SLEEP_MAX_S
+            if batch is None:
+                free.release()
+                stop.wait(idle)
+                idle = min(IDLE_SLEEP_MAX_S, idle * 2)
                 continue
-            stop.wait(idle)
-            idle = min(IDLE_SLEEP_MAX_S, idle * 2)
+            idle = IDLE_SLEEP_MIN_S
+            threading.Thread(target=self._invoke, args=(*batch, free), name="invocation", daemon=True).start()
+
+    def _invoke(self, priority: Priority, messages: list[dict[str, Any]], free: threading.Semaphore) -> None:
+        try:
+            self._dispatch(priority, messages)
+        except Exception:
+            logger.exception("deleting the finished messages of a %s batch failed", priority.value)
+        finally:
+            free.release()

@@ -82,6 +82,28 @@ def test_a_second_worker_finds_the_job_held_and_leaves_it_to_the_first(stack: St
     assert visible_messages(stack) == 0
 
 
+def test_the_local_poller_runs_a_second_batch_while_the_first_still_runs(stack: Stack, admin: str) -> None:
+    held = stack.schedule(admin, type="plugin:test-kit:gated", payload={})
+    handlers.gates[held["id"]] = threading.Event()
+    handlers.entered[held["id"]] = threading.Event()
+    stop = threading.Event()
+    poller = threading.Thread(target=stack.poller.run, args=(stop, 2), daemon=True)
+    poller.start()
+    try:
+        assert handlers.entered[held["id"]].wait(5)
+        quick = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
+        end = time.monotonic() + 10
+        while stack.job(quick["id"]).status != JobStatus.COMPLETED:
+            assert time.monotonic() < end, "the second batch waited for the first"
+            time.sleep(0.05)
+        assert stack.job(held["id"]).status == JobStatus.RUNNING  # as Lambda's concurrent invocations
+    finally:
+        handlers.gates[held["id"]].set()
+        stop.set()
+        poller.join(5)
+    drain_until(stack, lambda: stack.job(held["id"]).status == JobStatus.COMPLETED)
+
+
 def test_two_workers_racing_on_duplicates_run_each_job_to_completion_once(stack: Stack, admin: str) -> None:
     ids = [stack.schedule(admin, type="plugin:test-kit:flaky", payload={})["id"] for _ in range(20)]
     for job_id in ids:
