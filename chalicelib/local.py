@@ -1,6 +1,6 @@
 """``make run``: the whole service on one machine, on an embedded moto (or any AWS_ENDPOINT_URL).
 
-    python -m chalicelib.local [--port 8000] [--workers 2] [--invocations 4]
+    python -m chalicelib.local [--port 8000] [--workers 2] [--invocations 10]
 
 moto's server on loopback stands in for DynamoDB, SQS, SES, SSM and Secrets Manager; the
 Chalice app serves the API; pollers feed the four priority queues to the Lambda worker
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--invocations",
         type=int,
-        default=int(os.environ.get("TICKWORK_LOCAL_INVOCATIONS", "4")),
+        default=int(os.environ.get("TICKWORK_LOCAL_INVOCATIONS", "10")),
         help="batches each poller runs at once (Lambda's concurrent invocations)",
     )
     parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
