@@ -109,7 +109,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             notes.append(row["note"])
             figure += f" [{len(notes)}]"
         lines.append([figure, fmt(row["ours"]), baseline, fmt(row["ratio"]), row["target"] or "-", verdict])
-    widths = [max(len(COLUMNS[i]), *(len(line[i]) for line in lines)) for i in range(len(COLUMNS))]
+    widths = [max([len(COLUMNS[i]), *(len(line[i]) for line in lines)]) for i in range(len(COLUMNS))]
     out = [" | ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
     out.append("-|-".join("-" * w for w in widths))
     out += [" | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]

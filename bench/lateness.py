@@ -6,7 +6,7 @@ Starts ``python -m chalicelib.local`` (its own moto server, the minute tick, 2 w
 creates the cron jobs over HTTP (the guide's import job with no items: the run is the firing),
 waits --minutes, then reads every execution back over HTTP: lateness = ``started_at`` (the
 worker's claim) - ``scheduled_at`` (the slot). Every slot after creation counts, the first one
-too (a new cron's first slot is fired by the tick at that very minute, without look-ahead).
+too (queued when the cron job is created; every later one by the tick a minute ahead).
 
 Baseline, same moto server, same minutes: at each minute the bench sends one message per cron
 for the next minute's slot with DelaySeconds rounded up (what the tick does) to a queue of its
@@ -214,7 +214,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
             median(base_samples) if base_samples else None,
             "bare SQS delay+poll",
             note=f"{window}, {missing} slots never started; the issue asks 5 min, `make bench` runs "
-            f"{minutes:g} (--lateness-minutes); first slot of each cron (fired by the tick without look-ahead): "
+            f"{minutes:g} (--lateness-minutes); first slot of each cron (queued at creation): "
             f"p50 {median(first):.2f} s, max {max(first):.2f} s; later slots p99 {percentile(steady, 99):.2f} s",
             extra={"samples": samples, "baseline_samples": base_samples, "missing": missing},
         ),

@@ -380,11 +380,14 @@ class DynamoJobStore:
         logs: list[str] | None = None,
         progress: int | None = None,
         next_attempt_at: str | None = None,
+        latest: Job | None = None,
     ) -> Job:
         """End an attempt: completed, failed, cancelled, or retrying after a backoff.
 
         Race prevented: a duplicate worker, or this worker after losing its lease, cannot
-        complete the job a second time nor move it out of a final state.
+        complete the job a second time nor move it out of a final state. Given the job as the
+        attempt last wrote it (``latest``), DynamoDB returns only what this write changed, not
+        the whole item (logs and all) again; the answer is that job with those changes.
         """
         changes: dict[str, Any] = {"status": status.value, "updated_at": now, "error": error}
         if status != JobStatus.RETRYING:
@@ -401,7 +404,7 @@ class DynamoJobStore:
         remove = ["lease_token", "lease_until", "attempt_started_at"]
         if status == JobStatus.COMPLETED:
             remove.append("checkpoint")  # done: nothing left to resume
-        return self._update(job_id, changes, self._holds_lease(lease_token), remove=remove)
+        return self._update(job_id, changes, self._holds_lease(lease_token), remove=remove, base=latest)
 
     def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
         """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
@@ -437,6 +440,7 @@ class DynamoJobStore:
         adds: dict[str, int] | None = None,
         if_missing: dict[str, Any] | None = None,
         old_on_failure: bool = False,
+        base: Job | None = None,
     ) -> Job:
         # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
         names: dict[str, str] = {"#version": "version"}
@@ -474,7 +478,7 @@ class DynamoJobStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ConditionExpression=condition,
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_NEW" if base is None else "UPDATED_NEW",
                 **request,
             )
         except ClientError as exc:
@@ -483,4 +487,10 @@ class DynamoJobStore:
             if is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
             raise
-        return job_from_item(answer["Attributes"])
+        if base is None:
+            return job_from_item(answer["Attributes"])
+        item = job_to_item(base)
+        for placeholder in removes:
+            item.pop(names[placeholder], None)
+        item.update(answer["Attributes"])
+        return job_from_item(item)

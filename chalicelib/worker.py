@@ -379,6 +379,7 @@ class JobWorker:
         try:
             finished = self.store.finish(
                 attempt.job.id,
+                latest=attempt.latest,
                 lease_token=attempt.token,
                 status=status,
                 now=to_iso(self.clock.now()),

@@ -89,6 +89,31 @@ def test_only_the_lease_holder_may_record_progress_or_finish(store: DynamoJobSto
         store.finish("j1", lease_token="a", status=JobStatus.FAILED, now=NOW)
 
 
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.RETRYING, JobStatus.FAILED])
+def test_a_finish_given_the_claimed_job_answers_exactly_what_was_stored(
+    store: DynamoJobStore, status: JobStatus
+) -> None:
+    store.create(new_job("j1"))
+    store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    beat = store.heartbeat("j1", lease_token="a", now=NOW, progress=40, checkpoint={"at": 4})
+    finished = store.finish(
+        "j1",
+        lease_token="a",
+        status=status,
+        now=LATER,
+        result={"ok": 1},
+        error="boom" if status != JobStatus.COMPLETED else None,
+        logs=["one", "two"],
+        progress=100 if status == JobStatus.COMPLETED else None,
+        next_attempt_at=LATER if status == JobStatus.RETRYING else None,
+        latest=beat,  # DynamoDB sends back only what the finish changed
+    )
+    stored = store.get("j1")
+    assert stored is not None
+    assert finished == stored
+    assert finished.lease_token is None and finished.status == status
+
+
 def test_a_transition_from_a_stale_read_is_refused(store: DynamoJobStore) -> None:
     store.create(new_job("j1"))
     read = store.get("j1")

@@ -50,6 +50,7 @@ class Attempt:
         continue_margin_s: float = 60.0,
     ) -> None:
         self.job = job
+        self.latest = job  # the job as this attempt's last write left it
         # Seconds left in this invocation (Lambda's context), and how many to keep for handing over.
         self._remaining_s = remaining_s
         self._continue_margin_s = continue_margin_s
@@ -229,6 +230,8 @@ class Attempt:
             self._last_write = now
             if lease_until is not None:
                 self._lease_until = lease_until
+            if current.version > self.latest.version:  # the heartbeat thread writes too
+                self.latest = current
         self._cancel_requested = current.status == JobStatus.CANCELLING
         if lease_until is not None:
             try:
