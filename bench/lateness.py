@@ -213,8 +213,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
             median(samples),
             median(base_samples) if base_samples else None,
             "bare SQS delay+poll",
-            note=f"{window}, {missing} slots never started; the issue asks 5 min, `make bench` runs "
-            f"{minutes:g} (--lateness-minutes); first slot of each cron (queued at creation): "
+            note=f"{window}, {missing} slots never started; first slot of each cron (queued at creation): "
             f"p50 {median(first):.2f} s, max {max(first):.2f} s; later slots p99 {percentile(steady, 99):.2f} s",
             extra={"samples": samples, "baseline_samples": base_samples, "missing": missing},
         ),
