@@ -145,6 +145,11 @@ class Job(BaseModel):
     attempt_started_at: str | None = None
     version: int = 0
 
+    @property
+    def due_at(self) -> str:
+        """When a claimable job may run: its retry's time during a backoff, else its schedule."""
+        return self.next_attempt_at or self.scheduled_at
+
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
         # The checkpoint is the handler's private state (and may be large): not shown.

@@ -36,8 +36,8 @@ from chalicelib.store import ClaimRefusedError, DynamoJobStore
 logger = logging.getLogger("tickwork.worker")
 
 MAX_ERROR_CHARS = 4000
-# A message that arrives up to this early is not put back for a second: it is held until its
-# due_at if it carries one (the sender rounded its delay down), else run now.
+# A job found up to this early is held until its time rather than put back for a second (a
+# message sent with its delay rounded down arrives up to a second ahead). Never run early.
 EARLY_TOLERANCE_S = 1.0
 # SQS keeps a message at most 14 days from its first send; renew well before.
 MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
@@ -142,12 +142,12 @@ class JobWorker:
             logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
             self._park(source_queue, queue_url, record, "unreadable message body")
             return RecordResult(Outcome.DONE, "poison")
-        now = self._wait_until_due(message, record)
+        # The message says when its job is due: hold it until then, and the claim below succeeds
+        # without the refused claim and read a job found early would cost.
+        now = self._hold_until(message.due_at) if message.due_at else self.clock.now()
         try:
             # Optimistic: most messages find their job pending and due, so claim without reading.
-            job = self.store.claim_due(
-                message.job_id, **self._lease(now), due_by=to_iso(now + timedelta(seconds=EARLY_TOLERANCE_S))
-            )
+            job = self.store.claim_due(message.job_id, **self._lease(now), due_by=to_iso(now))
         except ClaimRefusedError as refused:
             if refused.current is None:
                 logger.error("message %s names missing job %s", record.get("messageId"), message.job_id)
@@ -163,15 +163,11 @@ class JobWorker:
                 return RecordResult(Outcome.KEEP, "raced")
         return run(job, queue_url, receipt)
 
-    def _wait_until_due(self, message: JobMessage, record: dict[str, Any]) -> datetime:
-        """Hold a message that arrived just ahead of its job's time (sent with its delay rounded
-        down to whole seconds) until that time; answers the time to claim at."""
+    def _hold_until(self, due_at: str) -> datetime:
+        """Wait until ``due_at`` if it is at most EARLY_TOLERANCE_S away; answers the time then."""
         now = self.clock.now()
-        if message.due_at is None:
-            return now
-        early_s = (from_iso(message.due_at) - now).total_seconds()
+        early_s = (from_iso(due_at) - now).total_seconds()
         if 0 < early_s <= EARLY_TOLERANCE_S:
-            logger.debug("message %s: %.3f s early; waiting for its job's time", record.get("messageId"), early_s)
             self.clock.sleep(early_s)
             now = self.clock.now()
         return now
@@ -186,7 +182,7 @@ class JobWorker:
         sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
         if sent_ms is None or now.timestamp() - int(sent_ms) / 1000 < MESSAGE_RENEW_AGE_S:
             return False
-        self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=job.next_attempt_at or job.scheduled_at))
+        self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=job.due_at))
         return True
 
     def _park(self, source_queue: str, queue_url: str, record: dict[str, Any], reason: str) -> None:
@@ -208,9 +204,10 @@ class JobWorker:
             wait_s = _seconds_until_due(job, now)
             if wait_s > EARLY_TOLERANCE_S:
                 # Delays beyond SQS's 15 minutes, or a duplicate of a message in backoff. Whole
-                # seconds, rounded down: back early, the message waits out the rest (its due_at).
+                # seconds, rounded down: back early, the message is held for the rest.
                 self._set_visibility(queue_url, receipt, math.floor(wait_s))
                 return RecordResult(Outcome.KEEP, "not due")
+            now = self._hold_until(job.due_at)
             return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
         # running or cancelling
         lease_left = (from_iso(job.lease_until).timestamp() - now.timestamp()) if job.lease_until else 0.0
@@ -411,4 +408,4 @@ class JobWorker:
 
 def _seconds_until_due(job: Job, now: datetime) -> float:
     """How long a claimable job still waits: for its backoff if it has one, else its schedule."""
-    return (from_iso(job.next_attempt_at or job.scheduled_at) - now).total_seconds()
+    return (from_iso(job.due_at) - now).total_seconds()

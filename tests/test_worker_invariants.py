@@ -257,6 +257,22 @@ def test_a_message_arriving_just_ahead_of_its_job_is_held_until_the_job_is_due(
     assert done.started_at == to_iso(due)
 
 
+def test_a_message_that_does_not_say_when_its_job_is_due_never_runs_the_job_early(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    due = stack.clock.now() + timedelta(milliseconds=600)  # type: ignore[union-attr]
+    job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at=to_iso(due))
+    sqs = stack.session.client("sqs")
+    [sent] = sqs.receive_message(QueueUrl=queue_url(stack))["Messages"]
+    sqs.delete_message(QueueUrl=queue_url(stack), ReceiptHandle=sent["ReceiptHandle"])
+    duplicate_message(stack, job["id"])  # a bare message (a sweep's, an older sender's), 0.6 s early
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED
+    assert done.started_at == to_iso(due) and done.attempts == 1
+
+
 def test_unreadable_messages_and_messages_for_missing_jobs_go_to_the_dead_letter_queue(stack: Stack) -> None:
     sqs = stack.session.client("sqs")
     sqs.send_message(QueueUrl=queue_url(stack), MessageBody="not json at all")

@@ -187,11 +187,11 @@ class JobService:
         self._enqueue(job, self.clock.now())
 
     def _enqueue(self, job: Job, now: datetime) -> None:
-        delay_s = max(0.0, (from_iso(job.scheduled_at) - now).total_seconds())
+        delay_s = max(0.0, (from_iso(job.due_at) - now).total_seconds())
         # SQS delays are whole seconds. Rounded up, a run started up to a second after its slot;
         # rounded down, the message arrives up to a second early and the worker, told when the
         # job is due, waits for that instant: a run starts on its slot, never before it.
-        due_at = job.scheduled_at if delay_s > 0 else None
+        due_at = job.due_at if delay_s > 0 else None
         self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=due_at), delay_s=math.floor(delay_s))
 
     # --- read --------------------------------------------------------------------------
