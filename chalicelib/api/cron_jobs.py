@@ -43,7 +43,7 @@ LIST_QUERY = (
 )
 def create(call: Call) -> Response:
     cron = runtime.current().crons.create(parse_model(CronJobFields, call.json_body()), call.principal)
-    return ok({"job": _queued_ahead(cron).to_public()}, 201)
+    return _saved(cron, 201)
 
 
 @endpoint(
@@ -95,13 +95,7 @@ def read(call: Call, cron_id: str) -> Response:
 )
 def replace(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok(
-        {
-            "job": _queued_ahead(
-                runtime.current().crons.update(cron_id, fields, call.principal, replace=True)
-            ).to_public()
-        }
-    )
+    return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=True))
 
 
 @endpoint(
@@ -115,13 +109,7 @@ def replace(call: Call, cron_id: str) -> Response:
 )
 def patch(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok(
-        {
-            "job": _queued_ahead(
-                runtime.current().crons.update(cron_id, fields, call.principal, replace=False)
-            ).to_public()
-        }
-    )
+    return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=False))
 
 
 @endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(409,))
@@ -141,7 +129,7 @@ def pause(call: Call, cron_id: str) -> Response:
     bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(409,)
 )
 def resume(call: Call, cron_id: str) -> Response:
-    return ok({"job": _queued_ahead(runtime.current().crons.set_active(cron_id, call.principal, True)).to_public()})
+    return _saved(runtime.current().crons.set_active(cron_id, call.principal, True))
 
 
 @endpoint(
@@ -153,7 +141,7 @@ def resume(call: Call, cron_id: str) -> Response:
     errors=(409,),
 )
 def toggle(call: Call, cron_id: str) -> Response:
-    return ok({"job": _queued_ahead(runtime.current().crons.set_active(cron_id, call.principal, None)).to_public()})
+    return _saved(runtime.current().crons.set_active(cron_id, call.principal, None))
 
 
 @endpoint(
@@ -199,6 +187,7 @@ def _flag(text: str | None) -> bool | None:
     )
 
 
-def _queued_ahead(cron: CronJob) -> CronJob:
-    """A schedule just set: its first slot is queued now, not by the tick of that very minute."""
-    return runtime.current().scheduler.fire_ahead(cron)
+def _saved(cron: CronJob, status: int = 200) -> Response:
+    """The answer to a change that may set a schedule: its first slot is queued now (not by the
+    tick of that very minute), and the job is shown as that left it."""
+    return ok({"job": runtime.current().scheduler.fire_ahead(cron).to_public()}, status)
