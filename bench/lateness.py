@@ -10,8 +10,8 @@ too (queued when the cron job is created; every later one by the tick a minute a
 
 Baseline, same moto server, same minutes: at each minute the bench sends one message per cron
 for the next minute's slot with DelaySeconds rounded up (what the tick did before messages
-carried due_at) to a queue of its own, and a bare receive loop with the local poller's idle back-off takes them: lateness =
-receive - slot. That is the floor of "SQS delay + poll" on this machine.
+carried due_at) to a queue of its own, and a bare receive loop with the local poller's idle
+back-off takes them: lateness = receive - slot. That is the floor of "SQS delay + poll" on this machine.
 """
 
 from __future__ import annotations
