@@ -13,6 +13,7 @@ from chalicelib.audit import AuditEntry
 from chalicelib.errors import BadRequestError
 from chalicelib.lifecycle import JobStatus, Priority
 from chalicelib.masking import mask
+from chalicelib.rights import Rights, rights_or_least
 
 # plugin:<plugin-name>:<action>, names in lowercase kebab case as in the guide.
 PLUGIN_TYPE_PATTERN = re.compile(r"^plugin:[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -135,6 +136,8 @@ class Job(BaseModel):
     run_after: str | None = None  # the cron's previous run, for the overlap policy
     overlap_policy: str | None = None  # "skip" or "buffer_one" when run_after is set
     created_by: str | None = None
+    # The rights it acts with (chalicelib/rights.py): never shown, they name the creator's stores.
+    rights: Rights | None = None
     # Who created, cancelled or retried it, and when (chalicelib/audit.py).
     audit: list[AuditEntry] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)
@@ -150,10 +153,16 @@ class Job(BaseModel):
         """When a claimable job may run: its retry's time during a backoff, else its schedule."""
         return self.next_attempt_at or self.scheduled_at
 
+    @property
+    def acting_rights(self) -> Rights:
+        """The rights this job acts with (chalicelib/rights.py)."""
+        subject = self.created_by or f"job:{self.id}"
+        return rights_or_least(self.rights, store_id=self.store_id, plugin_id=self.plugin_id, subject=subject)
+
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
         # The checkpoint is the handler's private state (and may be large): not shown.
-        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version", "checkpoint"})
+        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version", "checkpoint", "rights"})
         for name in ("payload", "metadata", "result"):
             data[name] = mask(data[name])
         if with_logs:

@@ -151,6 +151,28 @@ def clocked_stack(settings: Settings) -> Iterator[Stack]:
 
 
 @pytest.fixture
+def served_stack(settings: Settings) -> Iterator[Stack]:
+    """The stack, plus the app served over real HTTP in this process (so api_call can reach it)."""
+    from chalicelib.local import build_http_server, free_port
+
+    with built_stack(settings, ManualClock(T0)) as stack:
+        port = free_port()
+        server = build_http_server(app_module.app, "127.0.0.1", port)
+        thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+        thread.start()
+        previous = os.environ.get("TICKWORK_API_BASE_URL")
+        os.environ["TICKWORK_API_BASE_URL"] = f"http://127.0.0.1:{port}"
+        try:
+            yield stack
+        finally:
+            server.shutdown()
+            if previous is None:
+                os.environ.pop("TICKWORK_API_BASE_URL", None)
+            else:
+                os.environ["TICKWORK_API_BASE_URL"] = previous
+
+
+@pytest.fixture
 def admin() -> str:
     return token("admin")
 

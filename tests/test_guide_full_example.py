@@ -3,46 +3,19 @@ to the plugin's own route, which schedules the plugin's job, which runs."""
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from chalicelib.clock import ManualClock, to_iso
-from chalicelib.config import Settings
+from chalicelib.clock import to_iso
 from chalicelib.crons.models import PLATFORM_STORE
 from chalicelib.lifecycle import JobStatus
-from chalicelib.local import build_http_server, free_port
 from chalicelib.runtime import Runtime
 from chalicelib.store import JobFilter
-from tests.conftest import Stack, built_stack
+from tests.conftest import Stack
 
-T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def served_stack(settings: Settings) -> Iterator[Stack]:
-    """The stack, plus the app served over real HTTP in this process (so api_call can reach it)."""
-    import app as app_module
-
-    with built_stack(settings, ManualClock(T)) as stack:
-        port = free_port()
-        server = build_http_server(app_module.app, "127.0.0.1", port)
-        thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-        thread.start()
-        previous = os.environ.get("TICKWORK_API_BASE_URL")
-        os.environ["TICKWORK_API_BASE_URL"] = f"http://127.0.0.1:{port}"
-        try:
-            yield stack
-        finally:
-            server.shutdown()
-            if previous is None:
-                os.environ.pop("TICKWORK_API_BASE_URL", None)
-            else:
-                os.environ["TICKWORK_API_BASE_URL"] = previous
+T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # the served stack's clock: conftest's T0
 
 
 def declared_crons(stack: Stack, admin: str) -> list[dict[str, Any]]:

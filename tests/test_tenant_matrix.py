@@ -80,9 +80,10 @@ FOREIGN_STORE = {
     "job.create": 403,
     "job.create_admin_type": 403,
     "cron.create": 403,
-    # A list is a filter: naming a store the token may not see matches nothing (and says nothing).
-    "job.list": (200, "hidden"),
-    "cron.list": (200, "hidden"),
+    # Naming a store the token may not act on is refused, as scheduling there is: 403 says
+    # nothing about what the store holds, and a job acting with these rights fails loudly.
+    "job.list": 403,
+    "cron.list": 403,
 }
 OTHER_PLUGIN = {
     **{op: 404 for op in OPERATIONS},

@@ -13,6 +13,7 @@ from chalicelib.audit import AuditEntry
 from chalicelib.lifecycle import Priority
 from chalicelib.masking import mask
 from chalicelib.models import ID_PATTERN
+from chalicelib.rights import Rights
 
 MAX_CONFIGURATION_BYTES = 64 * 1024
 # A cron job created without a store (an admin's platform-wide job, as in the guide's full
@@ -158,13 +159,15 @@ class CronJob(BaseModel):
     created_by: str | None = None
     updated_by: str | None = None
     declared_by: str | None = None
+    # The rights its runs act with: whoever last saved what it runs (chalicelib/rights.py).
+    rights: Rights | None = None
     # Who created, changed, paused or resumed it, and when (chalicelib/audit.py); runs are jobs
     # and carry their own trail ("created by admin:alice" for a run-now).
     audit: list[AuditEntry] = Field(default_factory=list)
     version: int = 0
 
     def to_public(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"version", "current_job_id"})
+        data = self.model_dump(mode="json", exclude={"version", "current_job_id", "rights"})
         data["configuration"] = mask(data["configuration"])
         return data
 

@@ -39,6 +39,7 @@ from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.lifecycle import JobStatus
 from chalicelib.masking import keep_masked
 from chalicelib.models import Job, parse_model
+from chalicelib.rights import Rights, rights_after_save, rights_or_least
 from chalicelib.store import JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
@@ -100,6 +101,7 @@ class CronService:
             created_by=principal.label,
             updated_by=principal.label,
             declared_by=declared_by,
+            rights=Rights.of(principal),
             audit=appended([], "created", principal.label, stamp, detail=declared_by),
             **{k: v for k, v in values.items() if k in CronJob.model_fields},
         )
@@ -135,6 +137,11 @@ class CronService:
                 base["plugin_id"] = principal.plugin_for_new_job(given["plugin_id"])
             now = self.clock.now()
             base.update(updated_at=to_iso(now), updated_by=principal.label, version=current.version + 1)
+            base["rights"] = rights_after_save(
+                principal,
+                current.rights,
+                rewrites_what_runs=replace or bool({"configuration", "job_type"} & set(given)),
+            )
             base["audit"] = appended(
                 current.audit,
                 "replaced" if replace else "changed",
@@ -244,8 +251,7 @@ class CronService:
                     details=[{"field": "store_id", "message": "required"}],
                 )
             store_id = next(iter(principal.stores))
-        if not principal.is_admin and store_id not in principal.stores:
-            return CronPage(crons=[], next_token=None)
+        principal.require_store(store_id)
         return self.store.list_for_store(store_id, limit=limit, next_token=next_token, condition=condition)
 
     def executions(self, cron_id: str, principal: Principal, *, limit: int, next_token: str | None) -> JobPage:
@@ -298,6 +304,10 @@ class CronService:
             timeout_seconds=cron.timeout_seconds,
             cron_job_id=cron.id,
             created_by=created_by or f"cron:{cron.id}",
+            # A run does what its cron job says, so it acts with the rights of whoever said it.
+            rights=rights_or_least(
+                cron.rights, store_id=cron.store_id, plugin_id=cron.plugin_id, subject=f"cron:{cron.id}"
+            ),
             audit=appended(
                 [], "created", created_by or f"cron:{cron.id}", stamp, detail="run now" if created_by else None
             ),

@@ -29,6 +29,7 @@ from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.models import Job, JobMessage, ScheduleJobRequest, parse_model
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.rate_limit import ScheduleRateLimiter
+from chalicelib.rights import Rights
 from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
@@ -119,6 +120,7 @@ class JobService:
             timeout_seconds=request.timeout_seconds,
             cron_job_id=cron_job_id,
             created_by=principal.label,
+            rights=Rights.of(principal),
             audit=appended([], "created", principal.label, stamp),
         )
         return self.submit(job, now, principal)
@@ -214,8 +216,8 @@ class JobService:
                         details=[{"field": "store_id", "message": "required"}],
                     )
                 store_id = next(iter(principal.stores))
-            elif store_id not in principal.stores:
-                return JobPage(jobs=[], next_token=None)
+            else:
+                principal.require_store(store_id)
         plugin_id = job_filter.plugin_id
         if principal.role == Role.PLUGIN:
             if plugin_id not in (None, principal.plugin_id):

@@ -1,14 +1,18 @@
-"""``api_call``: call a route of this service (a plugin's own endpoint), as the service itself.
+"""``api_call``: call a route of this service (a plugin's own endpoint) with its creator's rights.
 
 The configured ``url`` is a path; the base is ``TICKWORK_API_BASE_URL`` (the embedded stack sets
-it to its own address; on AWS it is the API Gateway stage URL). This type alone carries the
-internal service token, so it must never reach another host: absolute URLs are refused at
+it to its own address; on AWS it is the API Gateway stage URL). Each attempt mints a token with
+the job's rights (chalicelib/rights.py: the creator's role, stores and plugin), valid no longer
+than the attempt's request may last, so a store owner's call reaches what that owner could reach
+and nothing more. Only an admin's job, or a plugin's declared cron job no one else has saved,
+carries admin rights. The token must never reach another host: absolute URLs are refused at
 creation and redirects are not followed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any, Literal
@@ -16,12 +20,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib import runtime
-from chalicelib.auth import Role, mint_token
+from chalicelib.auth import mint_token
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 
 MAX_RESULT_BODY_CHARS = 2000
-INTERNAL_TOKEN_TTL_S = 300
-INTERNAL_SUBJECT = "tickwork-internal"
+# Added to the request timeout: the token must outlive the request's own clock skew, no more.
+TOKEN_GRACE_S = 5
 
 
 class ApiCallError(Exception):
@@ -54,7 +58,7 @@ class ApiCallConfig(BaseModel):
 
 
 class ApiCallJob(ConfiguredJobHandler[ApiCallConfig]):
-    """Calls an internal API route with the service token; non-2xx fails the attempt."""
+    """Calls an internal API route with a token of the job's rights; non-2xx fails the attempt."""
 
     config_model = ApiCallConfig
 
@@ -62,8 +66,15 @@ class ApiCallJob(ConfiguredJobHandler[ApiCallConfig]):
         base = os.environ.get("TICKWORK_API_BASE_URL", "").rstrip("/")
         if not base:
             raise ApiCallError("TICKWORK_API_BASE_URL is not set: api_call does not know this API's address")
+        rights = self.job.acting_rights
         token = mint_token(
-            runtime.current().jwt_secret, role=Role.ADMIN, subject=INTERNAL_SUBJECT, ttl_s=INTERNAL_TOKEN_TTL_S
+            runtime.current().jwt_secret,
+            role=rights.role,
+            subject=rights.subject,
+            stores=rights.stores,
+            plugin_id=rights.plugin_id,
+            # Wall time, not the job clock: the API checks expiry against wall time.
+            ttl_s=math.ceil(config.timeout) + TOKEN_GRACE_S,
         )
         self.keep_secret(token)
         headers = {k: v for k, v in config.headers.items() if k.lower() != "authorization"}
