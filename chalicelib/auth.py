@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.errors import ForbiddenError, UnauthorizedError
+from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
 
 ALGORITHM = "HS256"
 DEFAULT_TOKEN_TTL_S = 30 * 24 * 3600
 # HS256 keys shorter than the hash leak strength; PyJWT warns below 32 bytes too.
 MIN_SECRET_BYTES = 32
+# What belongs to no store (an admin's platform-wide cron job or job) lives in this pseudo-store.
+PLATFORM_STORE = "platform"
+# Pseudo-stores only an admin may act on: a tenant's token naming one gains nothing from it.
+RESERVED_STORE_IDS = frozenset({PLATFORM_STORE})
 
 
 class Role(StrEnum):
@@ -27,6 +31,10 @@ class Principal:
     role: Role
     stores: frozenset[str] = field(default_factory=frozenset)
     plugin_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role != Role.ADMIN and self.stores & RESERVED_STORE_IDS:
+            object.__setattr__(self, "stores", self.stores - RESERVED_STORE_IDS)
 
     @property
     def is_admin(self) -> bool:
@@ -43,6 +51,24 @@ class Principal:
     def require_store(self, store_id: str) -> None:
         if not self.is_admin and store_id not in self.stores:
             raise ForbiddenError(f"This token may not act on store {store_id!r}.", code="store_forbidden")
+
+    def store_for_new_job(self, requested: str | None) -> str:
+        """The store a new job or cron job belongs to: the one named, else the caller's only store.
+
+        An admin's job that names no store belongs to the platform pseudo-store, which only admins see.
+        """
+        if requested is not None:
+            self.require_store(requested)
+            return requested
+        if self.is_admin:
+            return PLATFORM_STORE
+        if len(self.stores) == 1:
+            return next(iter(self.stores))
+        raise BadRequestError(
+            "Name a store_id: this token may act on several stores.",
+            code="validation_error",
+            details=[{"field": "store_id", "message": "required"}],
+        )
 
     def plugin_for_new_job(self, requested: str | None) -> str | None:
         """A plugin's jobs are always its own; others may name the plugin they act for."""

@@ -85,3 +85,34 @@ def keep_masked(new: Any, old: Any) -> Any:
     if isinstance(new, str) and isinstance(old, str) and new != old and new == mask_url(old):
         return old
     return new
+
+
+def echoed_masks(new: Any, old: Any, path: str = "configuration") -> list[str]:
+    """Where ``new`` echoes a mask that ``keep_masked`` would fill in from ``old`` (field paths)."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        found = [
+            f"{path}.{k}" for k, v in new.items() if v == MASK and isinstance(k, str) and is_sensitive(k) and k in old
+        ]
+        for k, v in new.items():
+            if f"{path}.{k}" not in found:
+                found.extend(echoed_masks(v, old.get(k), f"{path}.{k}"))
+        return found
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        return [p for i, (n, o) in enumerate(zip(new, old, strict=True)) for p in echoed_masks(n, o, f"{path}[{i}]")]
+    if isinstance(new, str) and isinstance(old, str) and new != old and new == mask_url(old):
+        return [path]
+    return []
+
+
+# Configuration keys that say where a job sends what it carries.
+DESTINATION_KEYS = ("url", "to", "cc", "bcc")
+
+
+def destination(job_type: str, configuration: Any) -> tuple[str, ...]:
+    """Where a configuration sends its secrets: its type and the values of its destination keys.
+
+    A mask shown to a client is a promise about this destination: echoed back with a new one, it
+    would carry the stored secret somewhere its author never sent it.
+    """
+    values = configuration if isinstance(configuration, dict) else {}
+    return (job_type, *(repr(values.get(key)) for key in DESTINATION_KEYS))

@@ -51,7 +51,8 @@ class ScheduleJobRequest(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     max_retries: int | None = Field(default=None, ge=0, validation_alias=AliasChoices("max_retries", "maxRetries"))
-    store_id: str = Field(pattern=ID_PATTERN, validation_alias=AliasChoices("store_id", "storeId"))
+    # Left out: the caller's only store; an admin's job then belongs to the platform pseudo-store.
+    store_id: str | None = Field(default=None, pattern=ID_PATTERN, validation_alias=AliasChoices("store_id", "storeId"))
     user_id: str | None = Field(default=None, max_length=128, validation_alias=AliasChoices("user_id", "userId"))
     plugin_id: str | None = Field(
         default=None, pattern=ID_PATTERN, validation_alias=AliasChoices("plugin_id", "pluginId")

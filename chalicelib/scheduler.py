@@ -17,7 +17,7 @@ from chalicelib.cron import CronError, parse_schedule
 from chalicelib.crons.firing import plan_firings
 from chalicelib.crons.models import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
-from chalicelib.errors import StaleWriteError
+from chalicelib.errors import StaleWriteError, TooManyRequestsError
 from chalicelib.lifecycle import PRIORITY_ORDER
 from chalicelib.models import Job
 from chalicelib.scheduler_declarations import CronDeclaration
@@ -38,6 +38,7 @@ class TickReport:
     lost_races: int = 0
     errors: int = 0
     requeued: int = 0
+    rate_limited: int = 0  # cron jobs whose catch-up waits for their store's next minute
     job_ids: list[str] = field(default_factory=list)
 
 
@@ -101,6 +102,10 @@ class Scheduler:
         horizon = last_tick + self.interval
         if from_iso(cron.next_run_at) > horizon:
             return cron
+        if from_iso(cron.next_run_at) < now:
+            # Missed slots (a job resumed after a pause) are the tick's to catch up, within the
+            # store's rate limit: fired here, one request could queue a whole batch of them.
+            return cron
         try:
             return self._fire_due(cron, now, horizon, TickReport(at=now))
         except StaleWriteError:
@@ -148,6 +153,14 @@ class Scheduler:
                 logger.exception("job %s: could not re-queue it %s", job.id, why)
         return requeued
 
+    def _admit_catch_up(self, cron: CronJob, report: TickReport) -> bool:
+        try:
+            self.crons.jobs.admit(cron.store_id)
+        except TooManyRequestsError:
+            report.rate_limited += 1
+            return False
+        return True
+
     def _fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime, report: TickReport) -> CronJob:
         assert cron.next_run_at is not None
         try:
@@ -173,7 +186,12 @@ class Scheduler:
             deactivate = f"reached max_runs ({cron.max_runs})"
         current = cron.current_job_id
         now = self.clock.now()
-        for slot in slots:
+        next_run_at = plan.next_run_at
+        for index, slot in enumerate(slots):
+            if index < plan.catch_up and not self._admit_catch_up(cron, report):
+                # The rest waits for a tick in which the store has room; nothing is skipped.
+                slots, next_run_at, deactivate = slots[:index], slot, None
+                break
             # Each run names the one fired before it; the worker applies the overlap policy
             # when the run is due, which is when "the previous run still runs" can be known.
             run_after = current if cron.overlap_policy != OverlapPolicy.ALLOW else None
@@ -182,13 +200,13 @@ class Scheduler:
             current = job.id
             report.job_ids.append(job.id)
         fired = len(slots)
-        if plan.next_run_at is None and deactivate is None:
+        if next_run_at is None and deactivate is None:
             deactivate = "the schedule has no further slots"
         # Jobs first, then the conditional advance: a crash in between leaves next_run_at where
         # it was, and the next tick re-derives the same job ids, which exist already.
         advanced = self.crons.store.advance(
             cron,
-            next_run_at=to_iso(plan.next_run_at) if plan.next_run_at else None,
+            next_run_at=to_iso(next_run_at) if next_run_at else None,
             now=to_iso(self.clock.now()),
             fired=fired,
             skipped=plan.skipped,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Stack, assert_error
+from chalicelib.auth import PLATFORM_STORE
+from tests.conftest import Stack, assert_error, token
 
 SCHEDULE = "/api/background-jobs/schedule"
 IMPORT = "plugin:my-plugin:import"
@@ -196,10 +197,21 @@ def test_a_field_of_the_wrong_type_answers_400_naming_the_field(
     assert field in body["error"]
 
 
-def test_a_missing_store_id_answers_400_naming_it(stack: Stack, admin: str) -> None:
+def test_a_missing_store_id_answers_400_naming_it_when_the_token_has_several_stores(stack: Stack) -> None:
     body = valid()
     del body["storeId"]
-    assert "store_id" in fields_named(assert_error(stack.post(SCHEDULE, body, admin), 400, "validation_error"))
+    two_stores = token("store_owner", stores=["store-a", "store-b"])
+    assert "store_id" in fields_named(assert_error(stack.post(SCHEDULE, body, two_stores), 400, "validation_error"))
+
+
+def test_a_job_without_a_store_belongs_to_the_callers_only_store_or_for_an_admin_to_the_platform(
+    stack: Stack, admin: str
+) -> None:
+    body = valid()
+    del body["storeId"]
+    owner = token("store_owner", stores=["store-a"])
+    assert stack.post(SCHEDULE, body, owner).json_body["job"]["store_id"] == "store-a"
+    assert stack.post(SCHEDULE, body, admin).json_body["job"]["store_id"] == PLATFORM_STORE
 
 
 @pytest.mark.parametrize("store_id", ["", "store a", "-leading-dash", "s" * 200, "store/../b"])

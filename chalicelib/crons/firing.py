@@ -31,6 +31,7 @@ class Schedule(Protocol):
 class FiringPlan:
     fire: list[datetime] = field(default_factory=list)
     skipped: int = 0  # missed slots the policy chose not to run
+    catch_up: int = 0  # how many of the first slots in ``fire`` were missed (they count against rate limits)
     next_run_at: datetime | None = None  # the first slot not yet handled
 
 
@@ -61,12 +62,12 @@ def plan_firings(
 
     if policy == MisfirePolicy.RUN_ALL and len(missed) > RUN_ALL_BATCH:
         # Catch up in order, a batch a tick: the next tick resumes at the first unfired miss.
-        return FiringPlan(fire=missed[:RUN_ALL_BATCH], next_run_at=missed[RUN_ALL_BATCH])
+        return FiringPlan(fire=missed[:RUN_ALL_BATCH], next_run_at=missed[RUN_ALL_BATCH], catch_up=RUN_ALL_BATCH)
     if policy == MisfirePolicy.RUN_ALL:
-        return FiringPlan(fire=missed + upcoming, next_run_at=after_horizon)
+        return FiringPlan(fire=missed + upcoming, next_run_at=after_horizon, catch_up=len(missed))
     if policy == MisfirePolicy.RUN_ONCE and missed and not (upcoming and upcoming[0] <= now):
         # One catch-up run for all the missed slots...
-        return FiringPlan(fire=[missed[-1], *upcoming], skipped=len(missed) - 1, next_run_at=after_horizon)
+        return FiringPlan(fire=[missed[-1], *upcoming], skipped=len(missed) - 1, next_run_at=after_horizon, catch_up=1)
     # ...unless a slot is due right now anyway: it is the catch-up (coalesced, as APScheduler's
     # coalesce does), so a resumed job does not run twice in the same minute.
     return FiringPlan(fire=upcoming, skipped=len(missed), next_run_at=after_horizon)

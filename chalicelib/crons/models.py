@@ -10,15 +10,13 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.audit import AuditEntry
+from chalicelib.auth import PLATFORM_STORE  # noqa: F401 - where tests and tools look for it
 from chalicelib.lifecycle import Priority
 from chalicelib.masking import mask
 from chalicelib.models import ID_PATTERN
 from chalicelib.rights import Rights
 
 MAX_CONFIGURATION_BYTES = 64 * 1024
-# A cron job created without a store (an admin's platform-wide job, as in the guide's full
-# example) belongs to this pseudo-store; only admins see it.
-PLATFORM_STORE = "platform"
 
 
 class MisfirePolicy(StrEnum):

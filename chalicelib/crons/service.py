@@ -17,7 +17,6 @@ from chalicelib.cron import CronSchedule, parse_schedule
 from chalicelib.crons.models import (
     DEFAULTS,
     MAX_CONFIGURATION_BYTES,
-    PLATFORM_STORE,
     REQUIRED_ON_CREATE,
     CronJob,
     CronJobFields,
@@ -37,7 +36,7 @@ from chalicelib.errors import (
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.lifecycle import JobStatus
-from chalicelib.masking import keep_masked
+from chalicelib.masking import destination, echoed_masks, keep_masked
 from chalicelib.models import Job, parse_model
 from chalicelib.rights import Rights, rights_after_save, rights_or_least
 from chalicelib.store import JobFilter, JobPage
@@ -88,7 +87,7 @@ class CronService:
                 details=[{"field": name, "message": "required"} for name in missing],
             )
         values = {**DEFAULTS, **given}
-        store_id = self._store_for(values.get("store_id"), principal)
+        store_id = principal.store_for_new_job(values.get("store_id"))
         values["store_id"] = store_id
         values["plugin_id"] = principal.plugin_for_new_job(values.get("plugin_id"))
         self._check_quota(store_id)
@@ -119,7 +118,7 @@ class CronService:
                     details=[{"field": name, "message": "required"} for name in missing],
                 )
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self.get(cron_id, principal)
+            current = self._get_to_change(cron_id, principal)
             if "store_id" in given and given["store_id"] != current.store_id:
                 raise BadRequestError(
                     "A cron job cannot move to another store; create it there instead.",
@@ -127,6 +126,7 @@ class CronService:
                     details=[{"field": "store_id", "message": "cannot change"}],
                 )
             base = {**current.model_dump(), **(DEFAULTS if replace else {}), **given}
+            self._refuse_masks_sent_elsewhere(base, current)
             base["configuration"] = keep_masked(base["configuration"], current.configuration)
             if "plugin_id" in given:
                 if given["plugin_id"] != current.plugin_id and not principal.is_admin:
@@ -164,7 +164,7 @@ class CronService:
     def set_active(self, cron_id: str, principal: Principal, active: bool | None) -> CronJob:
         """Pause (False), resume (True) or toggle (None)."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self.get(cron_id, principal)
+            current = self._get_to_change(cron_id, principal)
             target = (not current.is_active) if active is None else active
             if target == current.is_active:
                 return current
@@ -196,7 +196,7 @@ class CronService:
         raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     def delete(self, cron_id: str, principal: Principal) -> None:
-        current = self.get(cron_id, principal)
+        current = self._get_to_change(cron_id, principal)
         try:
             self.store.delete(current)
         except StaleWriteError:
@@ -210,6 +210,12 @@ class CronService:
         cron = self.store.get(cron_id) if len(cron_id) <= 128 else None
         if cron is None or not self._visible(cron, principal):
             raise CronJobNotFoundError(f"No cron job {cron_id!r}.")
+        return cron
+
+    def _get_to_change(self, cron_id: str, principal: Principal) -> CronJob:
+        """The cron job, if ``principal`` may act on it: admin-only types are admin-only for every action."""
+        cron = self.get(cron_id, principal)
+        self.jobs.require_type_rights(cron.job_type, principal)
         return cron
 
     @staticmethod
@@ -272,7 +278,8 @@ class CronService:
     # --- firing --------------------------------------------------------------------------
 
     def run_now(self, cron_id: str, principal: Principal) -> Job:
-        cron = self.get(cron_id, principal)
+        cron = self._get_to_change(cron_id, principal)
+        self.jobs.admit(cron.store_id)
         now = self.clock.now()
         job = self.execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
         return self.jobs.submit(job, now).job
@@ -385,19 +392,20 @@ class CronService:
             changes["next_run_at"] = to_iso(schedule.next_after(now)) if cron.is_active else cron.next_run_at
         return cron.model_copy(update=changes)
 
-    def _store_for(self, requested: str | None, principal: Principal) -> str:
-        if requested is not None:
-            principal.require_store(requested)
-            return requested
-        if principal.is_admin:
-            return PLATFORM_STORE
-        if len(principal.stores) == 1:
-            return next(iter(principal.stores))
-        raise BadRequestError(
-            "Name a store_id: this token may act on several stores.",
-            code="validation_error",
-            details=[{"field": "store_id", "message": "required"}],
-        )
+    @staticmethod
+    def _refuse_masks_sent_elsewhere(base: dict[str, Any], current: CronJob) -> None:
+        before = destination(current.job_type, current.configuration)
+        # A masked URL echoed unchanged is the same destination: compare with the masks filled in.
+        after = destination(base["job_type"], keep_masked(base["configuration"], current.configuration))
+        if before == after:
+            return
+        echoed = echoed_masks(base["configuration"], current.configuration)
+        if echoed:
+            raise BadRequestError(
+                f"{echoed[0]} echoes a hidden value while the destination changes: re-enter the secret.",
+                code="secret_reentry_required",
+                details=[{"field": path, "message": "re-enter the secret"} for path in echoed],
+            )
 
     def _check_quota(self, store_id: str) -> None:
         limit = self.settings.max_cron_jobs_per_store

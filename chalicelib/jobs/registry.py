@@ -84,5 +84,10 @@ class JobTypeRegistry:
             )
         return job_type
 
+    def is_admin_only(self, name: str) -> bool:
+        # A type no longer registered (a plugin removed) runs nothing: its jobs are not admin-only.
+        job_type = self._types.get(name)
+        return job_type is not None and job_type.admin_only
+
     def all(self) -> list[JobType]:
         return sorted(self._types.values(), key=lambda t: (t.plugin is not None, t.name))

@@ -73,9 +73,8 @@ class JobService:
         self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None
     ) -> ScheduleOutcome:
         job_type = self.registry.get(request.type)
-        if job_type.admin_only and not principal.is_admin:
-            raise ForbiddenError(f"Only an admin may schedule {request.type!r} jobs.", code="admin_only_type")
-        principal.require_store(request.store_id)
+        self.require_type_rights(request.type, principal)
+        store_id = principal.store_for_new_job(request.store_id)
         plugin_id = principal.plugin_for_new_job(request.effective_plugin_id())
         self._check_sizes(request)
         payload = request.payload
@@ -94,10 +93,9 @@ class JobService:
             )
         now = self.clock.now()
         scheduled = self._scheduled_at(request, now)
-        if self.rate_limiter is not None:
-            self.rate_limiter.admit(request.store_id)
+        self.admit(store_id)
         job_id = (
-            str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{request.store_id}\n{request.idempotency_key}"))
+            str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
             if request.idempotency_key
             else str(uuid.uuid4())
         )
@@ -108,7 +106,7 @@ class JobService:
             priority=request.priority,
             status=JobStatus.PENDING,
             payload=payload,
-            store_id=request.store_id,
+            store_id=store_id,
             user_id=request.user_id,
             plugin_id=plugin_id,
             metadata=request.metadata,
@@ -124,6 +122,21 @@ class JobService:
             audit=appended([], "created", principal.label, stamp),
         )
         return self.submit(job, now, principal)
+
+    def admit(self, store_id: str) -> None:
+        """Count one new run against the store's rate limit (429 when its minute is full).
+
+        Every path that makes a job run counts: schedule, retry, a cron job's run-now and the
+        tick's catch-up of missed slots.
+        """
+        if self.rate_limiter is not None:
+            self.rate_limiter.admit(store_id)
+
+    def require_type_rights(self, job_type: str, principal: Principal) -> None:
+        """An admin-only type is admin-only for every action: create, run, pause, edit, delete, cancel, retry."""
+        if principal.is_admin or not self.registry.is_admin_only(job_type):
+            return
+        raise ForbiddenError(f"Only an admin may act on {job_type!r} jobs.", code="admin_only_type")
 
     def submit(
         self, job: Job, now: datetime, principal: Principal = SYSTEM_PRINCIPAL, *, resend_after_s: float = 0.0
@@ -257,6 +270,7 @@ class JobService:
     def cancel(self, job_id: str, principal: Principal) -> Job:
         for _ in range(MAX_WRITE_ATTEMPTS):
             job = self.get(job_id, principal)
+            self.require_type_rights(job.type, principal)
             now = to_iso(self.clock.now())
             try:
                 trail = appended(job.audit, "cancelled", principal.label, now)
@@ -276,8 +290,10 @@ class JobService:
 
     def retry(self, job_id: str, principal: Principal) -> Job:
         job = self.get(job_id, principal)
+        self.require_type_rights(job.type, principal)
         if job.status not in RETRYABLE_BY_USER_STATUSES:
             raise JobStateError(f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried.")
+        self.admit(job.store_id)
         now = self.clock.now()
         stamp = to_iso(now)
         try:
