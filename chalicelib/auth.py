@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.errors import BadRequestError, ForbiddenError, UnauthorizedError
 
@@ -87,7 +88,7 @@ SYSTEM_PRINCIPAL = Principal(subject="system", role=Role.ADMIN)
 
 
 def mint_token(
-    secret: str,
+    secret: str | Keyring,
     *,
     role: Role,
     subject: str,
@@ -95,6 +96,7 @@ def mint_token(
     plugin_id: str | None = None,
     ttl_s: int = DEFAULT_TOKEN_TTL_S,
     now: float | None = None,
+    kid: str | None = None,
 ) -> str:
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {"sub": subject, "role": role.value, "iat": issued, "exp": issued + ttl_s}
@@ -104,10 +106,11 @@ def mint_token(
         claims["plugin_id"] = plugin_id
     import jwt  # deferred: PyJWT loads cryptography when present (~40 ms); workers never need it
 
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    key = secret.signing if isinstance(secret, Keyring) else secret
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid or key_id(key)})
 
 
-def principal_from_header(header: str | None, secret: str) -> Principal:
+def principal_from_header(header: str | None, secret: str | VerifyingKeys) -> Principal:
     if not header:
         raise UnauthorizedError("Send an Authorization: Bearer <token> header.", code="missing_token")
     scheme, _, token = header.partition(" ")
@@ -116,12 +119,13 @@ def principal_from_header(header: str | None, secret: str) -> Principal:
     return principal_from_token(token.strip(), secret)
 
 
-def principal_from_token(token: str, secret: str) -> Principal:
+def principal_from_token(token: str, secret: str | VerifyingKeys) -> Principal:
     import jwt  # deferred: see mint_token
 
+    key = verifying_secret(token, secret)
     try:
         # algorithms is pinned: a token saying alg "none" or RS256 is refused, not trusted.
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "role"]})
     except jwt.ExpiredSignatureError as exc:
         raise UnauthorizedError("The token has expired.", code="token_expired") from exc
     except jwt.PyJWTError as exc:
@@ -137,3 +141,56 @@ def principal_from_token(token: str, secret: str) -> Principal:
     if role == Role.PLUGIN and not plugin_id:
         raise UnauthorizedError("A plugin token needs a plugin_id claim.", code="invalid_token")
     return Principal(subject=str(claims["sub"]), role=role, stores=frozenset(stores), plugin_id=plugin_id)
+
+
+# --- signing keys (docs/signing-keys.md) ---------------------------------------------------
+
+
+def key_id(secret: str) -> str:
+    """A key's name in a token's ``kid`` header: it tells keys apart without revealing one."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class VerifyingKeys(Protocol):
+    def verifying(self, kid: str | None) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The secret that signs (``current``) and the one retired last, which still verifies."""
+
+    current: str
+    previous: str | None = None
+
+    @property
+    def signing(self) -> str:
+        return self.current
+
+    def verifying(self, kid: str | None) -> str | None:
+        """The secret a token with this ``kid`` was signed with, or None for a key not (or no longer) here.
+
+        A token without a kid predates key rotation: it can only have been signed with the one
+        secret there was, which is the current one until the first rotation retires it.
+        """
+        if kid is None or kid == key_id(self.current):
+            return self.current
+        if self.previous is not None and kid == key_id(self.previous):
+            return self.previous
+        return None
+
+
+def verifying_secret(token: str, keys: str | VerifyingKeys) -> str:
+    """The secret to check ``token`` against, chosen by its (not yet trusted) ``kid`` header."""
+    import jwt  # deferred: see mint_token
+
+    ring = Keyring(keys) if isinstance(keys, str) else keys
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise UnauthorizedError("The token is not valid.", code="invalid_token") from exc
+    if kid is not None and not isinstance(kid, str):
+        raise UnauthorizedError("The token's kid header must be a string.", code="invalid_token")
+    secret = ring.verifying(kid)
+    if secret is None:
+        raise UnauthorizedError("The token was signed with a key this service does not accept.", code="invalid_token")
+    return secret

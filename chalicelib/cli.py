@@ -4,6 +4,7 @@ python -m chalicelib.cli token --role admin
 python -m chalicelib.cli token --role store_owner --store S [--store T]
 python -m chalicelib.cli token --role plugin --plugin-id P --store S
 python -m chalicelib.cli provision          # against AWS_ENDPOINT_URL (or AWS)
+python -m chalicelib.cli rotate-signing-key [--drop-previous] [--parameter NAME | --local]
 python -m chalicelib.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
 python -m chalicelib.cli jobs list|show ID|follow ID|retry ID|cancel ID
 python -m chalicelib.cli cron list|show ID|pause ID|resume ID|run ID
@@ -109,6 +110,68 @@ def run_api_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 130
 
 
+def add_rotate_command(subparsers: Any) -> None:
+    rotate = subparsers.add_parser(
+        "rotate-signing-key",
+        help="sign with a fresh secret; the current one becomes the previous one, which still verifies",
+        description="See docs/signing-keys.md. Prints key ids (kid), never secrets.",
+    )
+    target = rotate.add_mutually_exclusive_group()
+    target.add_argument(
+        "--parameter", help="the current secret's SSM parameter (default $TICKWORK_JWT_SECRET_PARAMETER)"
+    )
+    target.add_argument("--local", action="store_true", help="the embedded stack's .tickwork/jwt-secret files, not SSM")
+    rotate.add_argument(
+        "--drop-previous",
+        action="store_true",
+        help="only forget the previous secret (once every token it signed has expired)",
+    )
+
+
+def rotate_signing_key(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO) -> int:
+    """Rotate (or drop the previous) signing secret; prints key ids, never a secret."""
+    from chalicelib import signing_keys
+    from chalicelib.auth import Keyring, key_id
+    from chalicelib.config import Settings
+
+    settings = Settings.from_env()
+    rotate: Callable[[], tuple[Keyring, Keyring | None]]
+    drop: Callable[[], str | None]
+    if args.local:
+        from chalicelib import local
+
+        if settings.jwt_secret:
+            parser.error("--local rotates .tickwork/jwt-secret, but $TICKWORK_JWT_SECRET overrides that file")
+        secret_file = local.SECRET_FILE
+        where, after = str(secret_file), "restart the embedded stack to use it"
+        rotate = lambda: signing_keys.rotate_file(secret_file)  # noqa: E731
+        drop = lambda: signing_keys.drop_previous_file(secret_file)  # noqa: E731
+    else:
+        parameter = args.parameter or settings.jwt_secret_parameter
+        if not parameter:
+            parser.error("rotate-signing-key needs --parameter or $TICKWORK_JWT_SECRET_PARAMETER (or --local)")
+        import boto3
+
+        ssm = boto3.session.Session(region_name=settings.region).client("ssm")
+        where, after = parameter, f"running services use it within {signing_keys.KEYRING_MAX_AGE_S / 60:g} minutes"
+        rotate = lambda: signing_keys.rotate_parameter(ssm, parameter)  # noqa: E731
+        drop = lambda: signing_keys.drop_previous_parameter(ssm, parameter)  # noqa: E731
+    if args.drop_previous:
+        dropped = drop()
+        if dropped is None:
+            out.write(f"{where}: there is no previous key to drop\n")
+        else:
+            out.write(f"{where}: dropped previous key {dropped}; tokens it signed are refused ({after})\n")
+        return 0
+    fresh, old = rotate()
+    out.write(f"{where}: current key {key_id(fresh.current)} signs new tokens ({after})\n")
+    if fresh.previous is not None:
+        out.write(f"{where}: previous key {key_id(fresh.previous)} still verifies until --drop-previous\n")
+    if old is not None and old.previous is not None:
+        out.write(f"{where}: key {key_id(old.previous)} (the earlier previous) no longer verifies\n")
+    return 0
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +182,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     tok.add_argument("--subject", default=None)
     tok.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL_S, help="seconds the token stays valid")
     subparsers.add_parser("provision", help="create the tables and queues if missing")
+    add_rotate_command(subparsers)
     add_api_commands(subparsers)
     args = parser.parse_args(argv)
     if args.command in ("jobs", "cron"):
@@ -154,6 +218,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         provision(boto3.session.Session(region_name=settings.region), settings)
         print(f"provisioned {settings.jobs_table} and the {settings.queue_prefix}* queues")
         return 0
+    if args.command == "rotate-signing-key":
+        return rotate_signing_key(args, parser, out or sys.stdout)
     return 2
 
 

@@ -44,6 +44,8 @@ class Settings:
     record_concurrency: int = 1
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     jwt_secret: str | None = None
+    # Still verifies tokens after a rotation (docs/signing-keys.md); only with jwt_secret.
+    jwt_previous_secret: str | None = None
     jwt_secret_parameter: str | None = None
     plugins_package: str = "plugins"
     extra: dict[str, str] = field(default_factory=dict)
@@ -67,6 +69,7 @@ class Settings:
             max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),
             record_concurrency=max(1, int(env.get("TICKWORK_RECORD_CONCURRENCY", "1"))),
             jwt_secret=env.get("TICKWORK_JWT_SECRET") or None,
+            jwt_previous_secret=env.get("TICKWORK_JWT_PREVIOUS_SECRET") or None,
             jwt_secret_parameter=env.get("TICKWORK_JWT_SECRET_PARAMETER") or None,
             plugins_package=env.get("TICKWORK_PLUGINS_PACKAGE", "plugins"),
         )

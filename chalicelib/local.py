@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 STATE_DIR = Path(os.environ.get("TICKWORK_STATE_DIR", ".tickwork"))
-SECRET_FILE = STATE_DIR / "jwt-secret"
+SECRET_FILE = STATE_DIR / "jwt-secret"  # its retired predecessor, if any: jwt-secret-previous
 SECRET_PARAMETER = "/tickwork/dev/jwt-secret"  # the dev stage's, in .chalice/config.json
 DEFAULT_REGION = "us-east-1"
 STOP_GRACE_S = 5.0
@@ -42,6 +42,16 @@ def local_jwt_secret() -> str:
     SECRET_FILE.write_text(value + "\n")
     SECRET_FILE.chmod(0o600)
     return value
+
+
+def local_jwt_previous_secret() -> str | None:
+    """The secret `rotate-signing-key --local` retired, which still verifies (docs/signing-keys.md)."""
+    if os.environ.get("TICKWORK_JWT_SECRET"):  # a secret of one's own: its predecessor too, or none
+        return os.environ.get("TICKWORK_JWT_PREVIOUS_SECRET") or None
+    from chalicelib.signing_keys import previous_file
+
+    previous = previous_file(SECRET_FILE)
+    return previous.read_text().strip() if previous.exists() else None
 
 
 def free_port() -> int:
@@ -78,7 +88,12 @@ def prepare_environment(moto_port: int | None, *, real_aws: bool = False) -> Any
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    previous = local_jwt_previous_secret()
     os.environ["TICKWORK_JWT_SECRET"] = local_jwt_secret()
+    if previous:
+        os.environ["TICKWORK_JWT_PREVIOUS_SECRET"] = previous
+    else:  # a leftover from another shell would verify tokens for a key this checkout never had
+        os.environ.pop("TICKWORK_JWT_PREVIOUS_SECRET", None)
     return server
 
 
@@ -97,9 +112,18 @@ def start_database() -> Any:
     return database
 
 
-def publish_secret(session: Any, secret: str) -> None:
-    # Plain `chalice local` reads the secret from SSM (.chalice/config.json), like Lambda does.
-    session.client("ssm").put_parameter(Name=SECRET_PARAMETER, Value=secret, Type="SecureString", Overwrite=True)
+def publish_secret(session: Any, secret: str, previous: str | None = None) -> None:
+    # Plain `chalice local` reads the secrets from SSM (.chalice/config.json), like Lambda does.
+    from chalicelib.signing_keys import delete_parameter, previous_parameter
+
+    ssm = session.client("ssm")
+    ssm.put_parameter(Name=SECRET_PARAMETER, Value=secret, Type="SecureString", Overwrite=True)
+    if previous:
+        ssm.put_parameter(
+            Name=previous_parameter(SECRET_PARAMETER), Value=previous, Type="SecureString", Overwrite=True
+        )
+    else:
+        delete_parameter(ssm, previous_parameter(SECRET_PARAMETER))
 
 
 class Tick(threading.Thread):
@@ -177,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     session = boto3.session.Session(region_name=settings.region)
     if not real_aws:  # on AWS the stack owns the tables, the queues and the secret
         provision(session, settings)
-        publish_secret(session, os.environ["TICKWORK_JWT_SECRET"])
+        publish_secret(session, os.environ["TICKWORK_JWT_SECRET"], os.environ.get("TICKWORK_JWT_PREVIOUS_SECRET"))
     if moto is not None:
         # email jobs send from a verified identity; on the embedded SES we verify one ourselves.
         os.environ.setdefault("TICKWORK_EMAIL_SENDER", "tickwork@example.com")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from chalicelib.auth import Keyring
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.outcomes import CronOutcomeRecorder
@@ -21,6 +22,7 @@ from chalicelib.queues import SqsPriorityQueues
 from chalicelib.rate_limit import ScheduleRateLimiter
 from chalicelib.retention import FinishedJobs
 from chalicelib.secrets import SecretResolver
+from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
 from chalicelib.store import DynamoJobStore
 from chalicelib.worker import JobWorker
 
@@ -126,13 +128,27 @@ class Runtime:
     def secrets(self) -> SecretResolver:
         return SecretResolver(self.client("ssm"), self.client("secretsmanager"))
 
-    @cached_property
+    @property
     def jwt_secret(self) -> str:
+        """The secret new tokens are signed with (the keyring's current one)."""
+        return self.jwt_keys.signing
+
+    @cached_property
+    def jwt_keys(self) -> CachedKeyring:
+        """The signing and verifying keys, re-read every few minutes by this runtime's clock."""
+        return CachedKeyring(self._read_jwt_keys, self.clock)
+
+    def _read_jwt_keys(self) -> Keyring:
         if self.settings.jwt_secret:
-            return self.settings.jwt_secret
+            return Keyring(current=self.settings.jwt_secret, previous=self.settings.jwt_previous_secret)
         if self.settings.jwt_secret_parameter:
-            answer = self.client("ssm").get_parameter(Name=self.settings.jwt_secret_parameter, WithDecryption=True)
-            return str(answer["Parameter"]["Value"])
+            keyring = read_parameter_keyring(self.client("ssm"), self.settings.jwt_secret_parameter)
+            if keyring is not None:
+                return keyring
+            raise ServiceUnavailableError(
+                f"Authentication is not configured: SSM has no parameter {self.settings.jwt_secret_parameter}.",
+                code="auth_not_configured",
+            )
         raise ServiceUnavailableError(
             "Authentication is not configured: set TICKWORK_JWT_SECRET or TICKWORK_JWT_SECRET_PARAMETER.",
             code="auth_not_configured",

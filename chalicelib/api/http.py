@@ -196,7 +196,7 @@ def endpoint(
 
 
 def authenticate(request: Request) -> Principal:
-    return principal_from_header(request.headers.get("authorization"), runtime.current().jwt_secret)
+    return principal_from_header(request.headers.get("authorization"), runtime.current().jwt_keys)
 
 
 # Chalice answers some requests itself (415 for another content type, 405 for a method the
