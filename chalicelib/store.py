@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from chalicelib.dynamo import (
 from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from chalicelib.models import Job, job_from_item, job_to_item
+
+logger = logging.getLogger(__name__)
 
 BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
 BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
@@ -136,7 +139,7 @@ class DynamoJobStore:
     def get(self, job_id: str) -> Job | None:
         # Strongly consistent: a worker deciding whether to run a job must see the latest write.
         item = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
-        return job_from_item(item) if item else None
+        return _job_or_none(item)
 
     def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
         filters = self._filter_expression(job_filter)
@@ -494,3 +497,15 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
+
+
+def _job_or_none(item: dict[str, Any] | None) -> Job | None:
+    """The job an item holds, or None: the table also holds rate-limit counters (no type)."""
+    if not item or "type" not in item:
+        return None
+    try:
+        return job_from_item(item)
+    except (ValueError, TypeError):  # pydantic's ValidationError and json's errors are ValueErrors
+        # Not found rather than a 500: a caller must learn nothing from an item that is not a job.
+        logger.warning("Item %r in the jobs table is not a job; treated as missing.", item.get("id"))
+        return None

@@ -197,7 +197,10 @@ class JobService:
     # --- read --------------------------------------------------------------------------
 
     def get(self, job_id: str, principal: Principal) -> Job:
-        job = self.store.get(job_id) if len(job_id) <= 128 else None
+        from chalicelib.models import is_generated_id
+
+        # An id no job can have (a rate-limit counter's, say) is not looked up at all.
+        job = self.store.get(job_id) if is_generated_id(job_id) else None
         if job is None or not principal.can_see(job.store_id, job.plugin_id):
             # Another tenant's job answers exactly as a missing one: ids leak nothing.
             raise JobNotFoundError(f"No job {job_id!r}.")
