@@ -23,6 +23,19 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 MAX_RUN_AT_AHEAD_S = 365 * 24 * 3600
 
 
+# Job and cron job ids are made only by the services, as str(uuid4()) or str(uuid5(...)): the
+# canonical lowercase 8-4-4-4-12 form. Anything else names no job and is refused before the
+# table is read: the rate-limit counters share the jobs table under ids like
+# "ratelimit#<store>#<minute>" (rate_limit.py), and API Gateway hands path parameters over
+# decoded, so ".../ratelimit%23store-a%23.../status" would reach them.
+GENERATED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_generated_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an id the services make (see GENERATED_ID)."""
+    return GENERATED_ID.fullmatch(value) is not None
+
+
 def is_well_formed_type(job_type: str) -> bool:
     return bool(PLUGIN_TYPE_PATTERN.match(job_type) or BUILTIN_TYPE_PATTERN.match(job_type))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,8 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from chalicelib.models import Job, job_from_item, job_to_item
 
+logger = logging.getLogger(__name__)
+
 BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
 BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
 BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
@@ -37,6 +41,10 @@ DEFAULT_RETENTION_DAYS = 90
 # DynamoDB returns at most 1 MB a page; a list call stops after this many pages so one
 # request's cost stays bounded even when a filter matches little.
 MAX_PAGES_PER_LIST = 10
+# Counting jobs by status (the stats the dashboard polls) reads at most this many pages per
+# request, whatever the stores hold: three a status for one store or for all of them. Past it
+# the counts are lower bounds and say so (StatusCounts.exact).
+MAX_PAGES_PER_COUNT = 3 * len(JobStatus)
 
 
 class JobExistsError(StaleWriteError):
@@ -68,6 +76,14 @@ class JobFilter:
 class JobPage:
     jobs: list[Job]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """Jobs per status; when ``exact`` is False the page budget ran out and each count is a lower bound."""
+
+    counts: dict[str, int]
+    exact: bool
 
 
 def jobs_table_definition(table_name: str) -> dict[str, Any]:
@@ -127,16 +143,23 @@ JOBS_TABLE_SHAPE = jobs_table_definition("jobs")
 class DynamoJobStore:
     """Jobs in one DynamoDB table. Methods that change a job name the state they expect."""
 
-    def __init__(self, table: Any, *, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
+    def __init__(
+        self,
+        table: Any,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        max_count_pages: int = MAX_PAGES_PER_COUNT,
+    ) -> None:
         self._table = table
         self._retention_s = retention_days * 24 * 3600
+        self.max_count_pages = max_count_pages
 
     # --- reads -------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job | None:
         # Strongly consistent: a worker deciding whether to run a job must see the latest write.
         item = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
-        return job_from_item(item) if item else None
+        return _job_or_none(item)
 
     def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
         filters = self._filter_expression(job_filter)
@@ -207,30 +230,50 @@ class DynamoJobStore:
                 break
         return found
 
-    def count_by_status(self, store_ids: Iterable[str] | None) -> dict[str, int]:
-        """Jobs per status, for some stores (index queries) or for all (admin)."""
-        counts = {status.value: 0 for status in JobStatus}
-        for status in JobStatus:
-            if store_ids is None:
-                counts[status.value] = self._count(
-                    IndexName=BY_STATUS_INDEX, KeyConditionExpression=Key("status").eq(status.value)
-                )
-                continue
-            for store_id in store_ids:
-                counts[status.value] += self._count(
-                    IndexName=BY_STORE_STATUS_INDEX,
-                    KeyConditionExpression=Key("store_id").eq(store_id) & Key("status").eq(status.value),
-                )
-        return counts
+    def count_by_status(self, store_ids: Iterable[str] | None, *, plugin_id: str | None = None) -> StatusCounts:
+        """Jobs per status, for some stores or for all (admin); with ``plugin_id``, that plugin's only.
 
-    def _count(self, **request: Any) -> int:
-        total = 0
-        while True:
-            page = self._table.query(Select="COUNT", **request)
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                return total
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        Reads at most ``max_count_pages`` pages in all. The queries take turns a page at a time,
+        so a status with millions of jobs cannot use up the budget before the others are counted.
+        """
+        counts = {status.value: 0 for status in JobStatus}
+        # (the status a COUNT query counts, or None for a query tallying its items' statuses; the request)
+        queries: deque[tuple[str | None, dict[str, Any]]] = deque()
+        stores = None if store_ids is None else list(store_ids)
+        if plugin_id is not None:
+            # by_store_status holds keys only, not plugin_id: read the store index once, filtered,
+            # and tally each match's status (one pass, where COUNT would take one per status).
+            for store_id in stores or []:
+                by_store = {
+                    "IndexName": BY_STORE_INDEX,
+                    "KeyConditionExpression": Key("store_id").eq(store_id),
+                    "FilterExpression": Attr("plugin_id").eq(plugin_id),
+                    "ProjectionExpression": "#st",
+                    "ExpressionAttributeNames": {"#st": "status"},
+                }
+                queries.append((None, by_store))
+        for status in JobStatus if plugin_id is None else ():
+            if stores is None:
+                keyed = [(BY_STATUS_INDEX, Key("status").eq(status.value))]
+            else:
+                keyed = [
+                    (BY_STORE_STATUS_INDEX, Key("store_id").eq(s) & Key("status").eq(status.value)) for s in stores
+                ]
+            for index, key in keyed:
+                queries.append((status.value, {"IndexName": index, "KeyConditionExpression": key, "Select": "COUNT"}))
+        for _ in range(self.max_count_pages):
+            if not queries:
+                break
+            counted, request = queries.popleft()
+            page = self._table.query(**request)
+            if counted is not None:
+                counts[counted] += page["Count"]
+            for item in page.get("Items", []):
+                if item.get("status") in counts:
+                    counts[item["status"]] += 1
+            if "LastEvaluatedKey" in page:
+                queries.append((counted, {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}))
+        return StatusCounts(counts=counts, exact=not queries)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -494,3 +537,15 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
+
+
+def _job_or_none(item: dict[str, Any] | None) -> Job | None:
+    """The job an item holds, or None: the table also holds rate-limit counters (no type)."""
+    if not item or "type" not in item:
+        return None
+    try:
+        return job_from_item(item)
+    except (ValueError, TypeError):  # pydantic's ValidationError and json's errors are ValueErrors
+        # Not found rather than a 500: a caller must learn nothing from an item that is not a job.
+        logger.warning("Item %r in the jobs table is not a job; treated as missing.", item.get("id"))
+        return None

@@ -160,6 +160,6 @@ def test_counts_by_status_per_store_and_overall(store: DynamoJobStore) -> None:
     store.create(new_job("a2"))
     store.create(new_job("b1", store_id="s2"))
     store.transition(store.get("a2"), JobStatus.CANCELLED, now=NOW)  # type: ignore[arg-type]
-    assert store.count_by_status(["s1"])["pending"] == 1
-    assert store.count_by_status(["s1"])["cancelled"] == 1
-    assert store.count_by_status(None)["pending"] == 2
+    assert store.count_by_status(["s1"]).counts["pending"] == 1
+    assert store.count_by_status(["s1"]).counts["cancelled"] == 1
+    assert store.count_by_status(None).counts["pending"] == 2

@@ -95,8 +95,13 @@ class JobStats(BaseModel):
     # Not VIEW_CONFIG: ``queues`` is there for admins only.
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    counts: dict[str, int] = Field(description="Jobs by status.")
+    counts: dict[str, int] = Field(description="Jobs by status (at least this many when exact is false).")
     total: int
+    exact: bool = Field(
+        default=True,
+        description="False when the request's read budget ran out before every job was counted: "
+        "each count, and the total, is then a lower bound.",
+    )
     queues: dict[str, QueueDepth] = Field(default_factory=dict, description="Queue depths by priority (admins only).")
 
 

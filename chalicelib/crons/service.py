@@ -207,7 +207,10 @@ class CronService:
     # --- read ----------------------------------------------------------------------------
 
     def get(self, cron_id: str, principal: Principal) -> CronJob:
-        cron = self.store.get(cron_id) if len(cron_id) <= 128 else None
+        from chalicelib.models import is_generated_id
+
+        # Cron ids are uuid4 or uuid5 too: any other id names nothing and is not looked up.
+        cron = self.store.get(cron_id) if is_generated_id(cron_id) else None
         if cron is None or not self._visible(cron, principal):
             raise CronJobNotFoundError(f"No cron job {cron_id!r}.")
         return cron

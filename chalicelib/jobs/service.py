@@ -212,7 +212,10 @@ class JobService:
     # --- read --------------------------------------------------------------------------
 
     def get(self, job_id: str, principal: Principal) -> Job:
-        job = self.store.get(job_id) if len(job_id) <= 128 else None
+        from chalicelib.models import is_generated_id
+
+        # An id no job can have (a rate-limit counter's, say) is not looked up at all.
+        job = self.store.get(job_id) if is_generated_id(job_id) else None
         if job is None or not principal.can_see(job.store_id, job.plugin_id):
             # Another tenant's job answers exactly as a missing one: ids leak nothing.
             raise JobNotFoundError(f"No job {job_id!r}.")
@@ -240,27 +243,14 @@ class JobService:
         return self.store.list(scoped, limit=limit, next_token=next_token)
 
     def stats(self, principal: Principal, store_id: str | None) -> dict[str, Any]:
-        if principal.role == Role.PLUGIN:
-            stores = [store_id] if store_id in principal.stores else sorted(principal.stores)
-            counts = {s.value: 0 for s in JobStatus}
-            for sid in stores:
-                page_token: str | None = None
-                while True:
-                    page = self.store.list(
-                        JobFilter(store_id=sid, plugin_id=principal.plugin_id), limit=100, next_token=page_token
-                    )
-                    for job in page.jobs:
-                        counts[job.status.value] += 1
-                    page_token = page.next_token
-                    if not page_token:
-                        break
-            return {"counts": counts, "total": sum(counts.values())}
+        """Counts by status, reading a bounded number of pages; ``exact`` False: the counts are lower bounds."""
         if principal.is_admin:
             scope = [store_id] if store_id else None
         else:
             scope = [store_id] if store_id in principal.stores else sorted(principal.stores)
-        counts = self.store.count_by_status(scope)
-        answer: dict[str, Any] = {"counts": counts, "total": sum(counts.values())}
+        plugin_id = principal.plugin_id if principal.role == Role.PLUGIN else None
+        tally = self.store.count_by_status(scope, plugin_id=plugin_id)
+        answer: dict[str, Any] = {"counts": tally.counts, "total": sum(tally.counts.values()), "exact": tally.exact}
         if principal.is_admin:
             answer["queues"] = self.queues.depths()
         return answer
