@@ -37,7 +37,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.lifecycle import JobStatus
 from chalicelib.masking import destination, echoed_masks, keep_masked
-from chalicelib.models import Job, parse_model
+from chalicelib.models import Job, is_generated_id, parse_model
 from chalicelib.rights import Rights, rights_after_save, rights_or_least
 from chalicelib.store import JobFilter, JobPage
 from chalicelib.templating import check_placeholders
@@ -207,8 +207,6 @@ class CronService:
     # --- read ----------------------------------------------------------------------------
 
     def get(self, cron_id: str, principal: Principal) -> CronJob:
-        from chalicelib.models import is_generated_id
-
         # Cron ids are uuid4 or uuid5 too: any other id names nothing and is not looked up.
         cron = self.store.get(cron_id) if is_generated_id(cron_id) else None
         if cron is None or not self._visible(cron, principal):

@@ -26,7 +26,7 @@ from chalicelib.errors import (
 )
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
-from chalicelib.models import Job, JobMessage, ScheduleJobRequest, parse_model
+from chalicelib.models import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.rate_limit import ScheduleRateLimiter
 from chalicelib.rights import Rights
@@ -212,8 +212,6 @@ class JobService:
     # --- read --------------------------------------------------------------------------
 
     def get(self, job_id: str, principal: Principal) -> Job:
-        from chalicelib.models import is_generated_id
-
         # An id no job can have (a rate-limit counter's, say) is not looked up at all.
         job = self.store.get(job_id) if is_generated_id(job_id) else None
         if job is None or not principal.can_see(job.store_id, job.plugin_id):
