@@ -62,17 +62,24 @@ ACTIONS = {
 }
 
 
-@pytest.mark.parametrize("role", ["owner_a", "plugin_p"])
-def test_a_tenant_may_take_no_action_on_an_admin_only_job_in_its_store(stack: Stack, role: str) -> None:
+TENANTS = {
+    "owner_a": OWNER_A,
+    "plugin_p": PLUGIN_P,
+    "owner_b": token("store_owner", stores=["store-b"], sub="owner-b"),
+    "plugin_q_of_b": token("plugin", stores=["store-b"], plugin_id="plugin-q", sub="plugin-q"),
+}
+
+
+@pytest.mark.parametrize("role", list(TENANTS))
+def test_a_tenant_may_take_no_action_on_an_admin_only_job(stack: Stack, role: str) -> None:
     cron, job = admin_only_world(stack)
-    tok = {"owner_a": OWNER_A, "plugin_p": PLUGIN_P}[role]
     got = {}
     for action, (method, path, body) in ACTIONS.items():
-        response = request(stack, tok, method, path.format(cron=cron, job=job), body)
+        response = request(stack, TENANTS[role], method, path.format(cron=cron, job=job), body)
         got[action] = (response.status_code, response.json_body.get("code"))
-    # The plugin cannot see an admin's job at all (it belongs to no plugin); the owner sees it, but may not touch it.
-    expected = (404, "cron_job_not_found") if role == "plugin_p" else (403, "admin_only_type")
-    job_expected = (404, "job_not_found") if role == "plugin_p" else (403, "admin_only_type")
+    # Only store-a's owner sees the admin's jobs (a plugin sees only its own): it sees, but may not touch.
+    expected = (403, "admin_only_type") if role == "owner_a" else (404, "cron_job_not_found")
+    job_expected = (403, "admin_only_type") if role == "owner_a" else (404, "job_not_found")
     assert got == {a: job_expected if a.startswith("job.") else expected for a in ACTIONS}
     assert stack.runtime.store.list(JobFilter(cron_job_id=cron), limit=10, next_token=None).jobs == []
     assert request(stack, ADMIN, "GET", f"/api/cron-jobs/{cron}").json_body["job"]["is_active"] is True
@@ -265,3 +272,32 @@ def test_a_masked_url_echoed_unchanged_is_the_same_destination(stack: Stack) -> 
     assert cron["configuration"]["url"] == f"https://partner.example/hook?api_key={MASK}"
     assert patch(stack, cron["id"], {"configuration": {**cron["configuration"], "body": {"x": 1}}}).status_code == 200
     assert stack.runtime.cron_store.get(cron["id"]).configuration["url"].endswith("api_key=k-123456789")
+
+
+# --- email: the platform's sender, a tenant's smaller reach ---------------------------------
+
+
+@pytest.fixture
+def ses(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", "reports@shop.example.com")
+    stack.session.client("ses").verify_email_identity(EmailAddress="reports@shop.example.com")
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+
+
+def email(stack: Stack, tok: str, recipients: int) -> Any:
+    to = [f"r{i}@example.com" for i in range(recipients)]
+    job = stack.schedule(tok, type="email", payload={"to": to, "subject": "s", "body": "b"}, maxRetries=0)
+    stack.poller.drain()
+    return stack.job(job["id"])
+
+
+def test_a_tenants_email_goes_to_at_most_ten_recipients_and_an_admins_to_fifty(stack: Stack, ses: Any) -> None:
+    assert email(stack, OWNER_A, 10).status.value == "completed"
+    refused = email(stack, PLUGIN_P, 11)
+    assert refused.status.value == "failed" and "at most 10 recipients" in (refused.error or "")
+    assert refused.attempts == 1
+    assert email(stack, ADMIN, 50).status.value == "completed"
+    assert len(ses.sent_messages) == 2

@@ -4,6 +4,11 @@ Templates are files under ``chalicelib/templates/email/`` (``<name>.txt``, optio
 ``<name>.html``), rendered with Jinja2 from the job's ``data``; only the repository's own files are
 templates, so a user's configuration never becomes template code. The sender is configuration
 (``TICKWORK_EMAIL_SENDER``), a verified SES identity, never a field a job may set.
+
+A tenant (a store owner or a plugin) sends from the platform's own identity, so its reach is
+smaller than an admin's: at most ``TENANT_MAX_RECIPIENTS`` addresses a message, each message
+counted by the store's job rate limit and tagged with its store and job in SES, so a complaint or
+bounce names the store that caused it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 MAX_RECIPIENTS = 50  # SES's own cap per message
+TENANT_MAX_RECIPIENTS = 10
+# SES message tag values: letters, digits, _ - . @ only.
+TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 # SES answers these for a message another attempt will not fix.
 PERMANENT_SES_ERRORS = {"MessageRejected", "MailFromDomainNotVerifiedException", "ConfigurationSetDoesNotExist"}
 
@@ -120,6 +128,11 @@ class EmailJob(ConfiguredJobHandler[EmailConfig]):
         for address in [*config.to, *config.cc, *config.bcc]:
             if not ADDRESS.match(address):
                 raise PermanentJobError(f"{address!r} is not an email address (after rendering its template)")
+        recipients = len(config.to) + len(config.cc) + len(config.bcc)
+        if not self.job.acting_rights.is_admin and recipients > TENANT_MAX_RECIPIENTS:
+            raise PermanentJobError(
+                f"a store's email may go to at most {TENANT_MAX_RECIPIENTS} recipients; this one has {recipients}"
+            )
         sender = os.environ.get("TICKWORK_EMAIL_SENDER", "").strip()
         if not sender:
             raise PermanentJobError("TICKWORK_EMAIL_SENDER is not set: email jobs need a verified SES sender address")
@@ -136,6 +149,10 @@ class EmailJob(ConfiguredJobHandler[EmailConfig]):
                 Source=sender,
                 Destination=destination,
                 Message={"Subject": {"Data": config.subject, "Charset": "UTF-8"}, "Body": body},
+                Tags=[
+                    {"Name": "store_id", "Value": TAG_UNSAFE.sub("_", self.job.store_id)},
+                    {"Name": "job_id", "Value": self.job.id},
+                ],
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -143,7 +160,6 @@ class EmailJob(ConfiguredJobHandler[EmailConfig]):
             if error.get("Code") in PERMANENT_SES_ERRORS:
                 raise PermanentJobError(message) from None
             raise
-        recipients = len(config.to) + len(config.cc) + len(config.bcc)
         self.log(f"sent {config.template or 'plain'} email to {recipients} recipients")
         return {
             "message_id": answer["MessageId"],
