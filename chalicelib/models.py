@@ -116,6 +116,11 @@ class ScheduleJobRequest(BaseModel):
         return str(value) if value else None
 
 
+# Never shown: lease internals, the handler's private state (large), and the rights, which name
+# the creator's other stores. Logs are shown only where asked for.
+JOB_PRIVATE_FIELDS = frozenset({"lease_token", "logs", "version", "checkpoint", "rights"})
+
+
 class Job(BaseModel):
     """A background job as stored in DynamoDB and shown by the API."""
 
@@ -176,7 +181,7 @@ class Job(BaseModel):
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
         # The checkpoint is the handler's private state (and may be large): not shown.
-        data = self.model_dump(mode="json", exclude={"lease_token", "logs", "version", "checkpoint", "rights"})
+        data = self.model_dump(mode="json", exclude=set(JOB_PRIVATE_FIELDS))
         for name in ("payload", "metadata", "result"):
             data[name] = mask(data[name])
         if with_logs:

@@ -46,9 +46,10 @@ def schedule(call: Call) -> Response:
     bp,
     "/background-jobs",
     ["GET"],
-    summary="List the background jobs the caller may see, newest first.",
+    summary="List the background jobs the caller may see, newest first (403 for a store it may not see).",
     query=LIST_QUERY,
     response=JobPageAnswer,
+    errors=(403,),
 )
 def list_jobs(call: Call) -> Response:
     status_text = call.query("status")
@@ -100,7 +101,7 @@ def detail(call: Call, job_id: str) -> Response:
     ["POST"],
     summary="Cancel a job (pending: at once; running: cancelling until the handler notices).",
     response=JobAnswer,
-    errors=(409,),
+    errors=(403, 409),
 )
 def cancel(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.cancel(job_id, call.principal).to_public()})
@@ -113,7 +114,7 @@ def cancel(call: Call, job_id: str) -> Response:
     summary="Run a failed, cancelled or dead-lettered job again.",
     response=JobAnswer,
     status=202,
-    errors=(409,),
+    errors=(403, 409, 429),
 )
 def retry(call: Call, job_id: str) -> Response:
     return ok({"job": runtime.current().jobs.retry(job_id, call.principal).to_public()}, 202)

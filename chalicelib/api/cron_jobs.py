@@ -50,9 +50,10 @@ def create(call: Call) -> Response:
     bp,
     "/cron-jobs",
     ["GET"],
-    summary="List the cron jobs the caller may see.",
+    summary="List the cron jobs the caller may see (403 for a store it may not see).",
     query=LIST_QUERY,
     response=CronJobPageAnswer,
+    errors=(403,),
 )
 def list_crons(call: Call) -> Response:
     page = runtime.current().crons.list(
@@ -112,21 +113,21 @@ def patch(call: Call, cron_id: str) -> Response:
     return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=False))
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(409,))
+@endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(403, 409))
 def delete(call: Call, cron_id: str) -> Response:
     runtime.current().crons.delete(cron_id, call.principal)
     return ok({"deleted": cron_id})
 
 
 @endpoint(
-    bp, "/cron-jobs/{cron_id}/pause", ["POST"], summary="Pause a cron job.", response=CronJobAnswer, errors=(409,)
+    bp, "/cron-jobs/{cron_id}/pause", ["POST"], summary="Pause a cron job.", response=CronJobAnswer, errors=(403, 409)
 )
 def pause(call: Call, cron_id: str) -> Response:
     return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, False).to_public()})
 
 
 @endpoint(
-    bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(409,)
+    bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(403, 409)
 )
 def resume(call: Call, cron_id: str) -> Response:
     return _saved(runtime.current().crons.set_active(cron_id, call.principal, True))
@@ -138,7 +139,7 @@ def resume(call: Call, cron_id: str) -> Response:
     ["POST"],
     summary="Pause an active cron job, resume a paused one.",
     response=CronJobAnswer,
-    errors=(409,),
+    errors=(403, 409),
 )
 def toggle(call: Call, cron_id: str) -> Response:
     return _saved(runtime.current().crons.set_active(cron_id, call.principal, None))
@@ -151,7 +152,7 @@ def toggle(call: Call, cron_id: str) -> Response:
     summary="Run a cron job now; answers its execution (a job).",
     response=ExecutionAnswer,
     status=202,
-    errors=(409, 429),
+    errors=(403, 409, 429),
 )
 def run_now(call: Call, cron_id: str) -> Response:
     execution = runtime.current().crons.run_now(cron_id, call.principal)

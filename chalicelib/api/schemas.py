@@ -13,16 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from chalicelib.crons.models import CronJob
-from chalicelib.models import Job
+from chalicelib.crons.models import CRON_JOB_PRIVATE_FIELDS, CronJob
+from chalicelib.models import JOB_PRIVATE_FIELDS, Job
 
 # Serialization-mode schemas mark fields with defaults required: an answer always carries them.
 # Built on first use (the spec route, the tests): no request pays for them at cold start.
 VIEW_CONFIG = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True, defer_build=True)
 
-# What Job.to_public() and CronJob.to_public() leave out (lease internals, private state).
-JOB_HIDDEN = frozenset({"lease_token", "logs", "version", "checkpoint"})
-CRON_JOB_HIDDEN = frozenset({"version", "current_job_id"})
+# What Job.to_public() and CronJob.to_public() leave out; the detail view adds the logs back.
+JOB_HIDDEN = JOB_PRIVATE_FIELDS
+CRON_JOB_HIDDEN = CRON_JOB_PRIVATE_FIELDS
 
 
 def public_view(model: type[BaseModel], *, name: str, hidden: frozenset[str], doc: str) -> type[BaseModel]:

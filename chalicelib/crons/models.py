@@ -116,6 +116,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Never shown: write bookkeeping, and the rights, which name the saver's other stores.
+CRON_JOB_PRIVATE_FIELDS = frozenset({"version", "current_job_id", "rights"})
+
+
 class CronJob(BaseModel):
     """A cron job as stored and shown."""
 
@@ -165,7 +169,7 @@ class CronJob(BaseModel):
     version: int = 0
 
     def to_public(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"version", "current_job_id", "rights"})
+        data = self.model_dump(mode="json", exclude=set(CRON_JOB_PRIVATE_FIELDS))
         data["configuration"] = mask(data["configuration"])
         return data
 
