@@ -19,10 +19,13 @@ from chalicelib.jobs.builtin.ssrf import (
     resolve_checked,
 )
 from chalicelib.jobs.signals import PermanentJobError
+from chalicelib.masking import is_sensitive
 from chalicelib.templating import ANY_BRACES
 
 MAX_REDIRECTS = 5
 MAX_RESULT_BODY_CHARS = 2000
+# Never sent on to another origin; is_sensitive adds X-Api-Key, X-Auth-Token and their kind.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class WebhookError(Exception):
@@ -55,6 +58,14 @@ class WebhookConfig(BaseModel):
             return value
         except BlockedAddressError as exc:
             raise ValueError(str(exc)) from None
+
+
+def without_credentials(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if not _is_credential(name)}
+
+
+def _is_credential(name: str) -> bool:
+    return name.lower() in CREDENTIAL_HEADERS or is_sensitive(name)
 
 
 def _refused(exc: BlockedAddressError) -> Exception:
@@ -95,7 +106,7 @@ class WebhookJob(ConfiguredJobHandler[WebhookConfig]):
             except requests.RequestException as exc:
                 raise WebhookError(f"{method} {target.url} failed: {type(exc).__name__}") from None
             if response.is_redirect and "location" in response.headers:
-                target = self._follow(target, response.headers["location"])
+                target, headers = self._follow(target, response.headers["location"], headers)
                 if response.status_code in (301, 302, 303) and method != "GET":
                     method, data = "GET", None  # what browsers and requests do
                 continue
@@ -111,9 +122,12 @@ class WebhookJob(ConfiguredJobHandler[WebhookConfig]):
         return {"status_code": response.status_code, "elapsed_ms": elapsed_ms, "body": text, "url": url}
 
     @staticmethod
-    def _follow(current: Target, location: str) -> Target:
-        """The redirect's target, held to the rules of any URL."""
+    def _follow(current: Target, location: str, headers: dict[str, str]) -> tuple[Target, dict[str, str]]:
+        """The redirect's target, and the headers it may see: credentials stay with their origin."""
         try:
-            return redirect_target(current, location)
+            following = redirect_target(current, location)
         except BlockedAddressError as exc:
             raise _refused(exc) from None
+        if following.origin != current.origin:
+            headers = without_credentials(headers)
+        return following, headers
