@@ -155,7 +155,8 @@ def _parsers_agree(parsed: Url, split: SplitResult, split_port: int | None) -> b
     scheme = parsed.scheme or ""
     default = DEFAULT_PORTS.get(scheme)
     split_host = _idna(split.hostname or "")
-    return split_host == (parsed.host or "").strip("[]") and (split_port or default) == (parsed.port or default)
+    # Case does not matter to DNS, and urllib3 leaves it alone in hosts that look numeric.
+    return split_host == (parsed.host or "").strip("[]").lower() and (split_port or default) == (parsed.port or default)
 
 
 def _host_literal(host: str) -> IPAddress | None:
@@ -199,7 +200,8 @@ def parse_target(url: str) -> Target:
         raise UnsafeUrlError("the URL's host may not be percent-encoded or carry an IPv6 zone id")
     if not _parsers_agree(parsed, split, split_port):
         raise UnsafeUrlError(f"the URL's host reads differently to different parsers ({split.hostname!r})")
-    literal = _host_literal(parsed.host)
+    host = parsed.host.lower()
+    literal = _host_literal(host)
     canonical = parsed.url
     # Normalised once: re-reading the canonical string must give the same target, or it is not canonical.
     again, again_split, again_port = _split(canonical)
@@ -208,7 +210,7 @@ def parse_target(url: str) -> Target:
     return Target(
         url=canonical,
         scheme=parsed.scheme,
-        host=parsed.host.strip("[]"),
+        host=host.strip("[]"),
         port=parsed.port or DEFAULT_PORTS[parsed.scheme],
         authority=parsed.netloc or "",
         literal=literal,
