@@ -8,9 +8,10 @@ import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -217,3 +218,101 @@ def test_an_allowed_name_redirecting_to_the_metadata_service_is_refused(
     failed = stack.job(job["id"])
     assert failed.status == JobStatus.FAILED
     assert "refused: 169.254.169.254 is not a public address" in (failed.error or "")
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Records each request with the port it came in on; /hop answers 302 to the URL in its query."""
+
+    seen: list[dict[str, Any]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        self.rfile.read(length)
+        port = self.server.server_address[1]
+        Recorder.seen.append({"port": port, "method": self.command, "path": self.path, "headers": dict(self.headers)})
+        if self.path.startswith("/hop"):
+            self.send_response(302)
+            self.send_header("Location", unquote(self.path.split("to=", 1)[1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def two_servers() -> Iterator[tuple[int, int]]:
+    """Two real HTTP servers on 127.0.0.1, on two ports: two origins."""
+    Recorder.seen = []
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield servers[0].server_address[1], servers[1].server_address[1]
+    for server in servers:
+        server.shutdown()
+
+
+CREDENTIALS = {
+    "Authorization": "Bearer a-token-for-a-only",
+    "Proxy-Authorization": "Basic cHJveHk6cHc=",
+    "X-Api-Key": "key-for-a-only",
+    "Cookie": "session=for-a-only",
+}
+
+
+@pytest.mark.parametrize("cross_origin", [True, False])
+def test_credentials_follow_a_redirect_only_to_the_same_origin(
+    stack: Stack, admin: str, two_servers: tuple[int, int], monkeypatch: pytest.MonkeyPatch, cross_origin: bool
+) -> None:
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    port_a, port_b = two_servers
+    to = f"http://127.0.0.1:{port_b}/hook" if cross_origin else "/hook"
+    job = webhook(stack, admin, f"http://127.0.0.1:{port_a}/hop?to={to}", headers={**CREDENTIALS, "X-Trace": "t1"})
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED, done.error
+    first, second = Recorder.seen
+    assert first["port"] == port_a and all(first["headers"][name] == value for name, value in CREDENTIALS.items())
+    assert second["port"] == (port_b if cross_origin else port_a) and second["path"] == "/hook"
+    assert second["headers"]["X-Trace"] == "t1"
+    kept = {name: second["headers"].get(name) for name in CREDENTIALS}
+    assert kept == ({name: None for name in CREDENTIALS} if cross_origin else CREDENTIALS)
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("http://127.0.0.1:{port}\\@8.8.8.8/", "may not contain"),
+        ("http://user:pw@127.0.0.1:{port}/hook", "user name or password"),
+        ("http://127.0.0.1:{port}/ho\tok", "may not contain"),
+        ("http://2130706433:{port}/hook", "not a canonical IPv4"),
+    ],
+)
+def test_a_redirect_location_that_breaks_the_url_rules_is_refused(
+    stack: Stack,
+    admin: str,
+    two_servers: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    location: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    port_a, port_b = two_servers
+    to = quote(location.format(port=port_b), safe="")
+    job = webhook(stack, admin, f"http://127.0.0.1:{port_a}/hop?to={to}")
+    stack.poller.drain()
+    failed = stack.job(job["id"])
+    assert failed.status == JobStatus.FAILED
+    assert "refused:" in (failed.error or "") and reason in (failed.error or "")
+    assert [r["port"] for r in Recorder.seen] == [port_a]
