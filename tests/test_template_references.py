@@ -337,8 +337,8 @@ def test_an_email_whose_to_came_from_a_secret_fails_validation_without_showing_i
     stack.poller.drain()
     failed = stack.job(job["id"])
     assert failed.status == JobStatus.FAILED
-    assert "to: invalid once its templates were rendered" in (failed.error or ""), failed.error
     shown = stack.get(f"/api/background-jobs/{job['id']}", OWNER_A).body.decode()
     left = json.dumps({"error": failed.error, "logs": failed.logs, "result": failed.result}) + shown + caplog.text
     assert value not in left
+    assert "to: invalid once its templates were rendered" in (failed.error or ""), failed.error
     assert ses.sent_messages == []
