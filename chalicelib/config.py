@@ -48,6 +48,12 @@ class Settings:
     jwt_previous_secret: str | None = None
     jwt_secret_parameter: str | None = None
     plugins_package: str = "plugins"
+    # The deployment stage (`dev`, `prod`): jobs' {{secret:...}} references live under /tickwork/<stage>/.
+    stage: str = "dev"
+    # Environment variables, besides TICKWORK_PUBLIC_*, that jobs may read as {{env:NAME}}.
+    job_env_allowlist: tuple[str, ...] = ()
+    # database_query's connection string in SSM or Secrets Manager: never a job's {{secret:...}}.
+    database_url_secret: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +78,11 @@ class Settings:
             jwt_previous_secret=env.get("TICKWORK_JWT_PREVIOUS_SECRET") or None,
             jwt_secret_parameter=env.get("TICKWORK_JWT_SECRET_PARAMETER") or None,
             plugins_package=env.get("TICKWORK_PLUGINS_PACKAGE", "plugins"),
+            stage=env.get("TICKWORK_STAGE", "").strip() or "dev",
+            job_env_allowlist=tuple(
+                name.strip() for name in env.get("TICKWORK_JOB_ENV_ALLOWLIST", "").split(",") if name.strip()
+            ),
+            database_url_secret=env.get("TICKWORK_DATABASE_URL_SECRET", "").strip() or None,
         )
 
 

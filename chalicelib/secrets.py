@@ -1,4 +1,9 @@
-"""Values for ``{{env:NAME}}`` and ``{{secret:NAME}}``: the environment, SSM, then Secrets Manager."""
+"""Values for ``{{env:NAME}}`` and ``{{secret:NAME}}``, and for the platform's own secrets.
+
+A job's references go through ``read``, which looks up exactly the source and name that
+chalicelib/references.py allowed; calling the resolver (``resolver(kind, name)``) is the
+platform's own lookup (the database URL), which tries SSM, then Secrets Manager.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import threading
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from chalicelib.references import Lookup, Source
 
 NOT_FOUND_CODES = {"ParameterNotFound", "ResourceNotFoundException"}
 
@@ -39,6 +46,28 @@ class SecretResolver:
             raise MissingSecretError(f"secret {name} is neither an SSM parameter nor a Secrets Manager secret")
         with self._lock:
             self._cache[name] = value
+        return value
+
+    def read(self, lookup: Lookup) -> str:
+        """A job's reference, once the rule allowed it: exactly this name in this one source."""
+        if lookup.source == Source.ENV:
+            if lookup.name not in os.environ:
+                raise MissingSecretError(f"environment variable {lookup.name} is not set")
+            return os.environ[lookup.name]
+        key = f"{lookup.source}:{lookup.name}"
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        if lookup.source == Source.SSM:
+            value = self._from_ssm(lookup.name)
+            where = "an SSM parameter"
+        else:
+            value = self._from_secrets_manager(lookup.name)
+            where = "a Secrets Manager secret"
+        if value is None:
+            raise MissingSecretError(f"secret {lookup.name} is not {where}")
+        with self._lock:
+            self._cache[key] = value
         return value
 
     def _from_ssm(self, name: str) -> str | None:

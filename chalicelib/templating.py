@@ -1,7 +1,8 @@
 """``{{...}}`` placeholders in built-in job configurations (pure: resolvers are passed in).
 
-Checked when a job or cron job is created (an unknown variable is a 400) and rendered only when
-it runs, so ``{{current_time}}`` is the run's time and a ``{{secret:NAME}}`` value is never stored.
+Checked when a job or cron job is created (an unknown variable, or a reference its rights may not
+make, is a 400) and rendered only when it runs, so ``{{current_time}}`` is the run's time and a
+``{{secret:NAME}}`` value is never stored.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import BadRequestError
+from chalicelib.references import ReferenceRule
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)(?::([^{}\s]+))?\s*\}\}")
 # Anything between braces, to catch what PLACEHOLDER would not even match ({{secret:}}, {{a b}}).
@@ -24,8 +26,12 @@ NAME = re.compile(r"^[A-Za-z0-9_./-]{1,256}$")
 Resolver = Callable[[str, str], str]
 
 
-def check_placeholders(value: Any, field: str) -> None:
-    """Raise a 400 naming every unknown or malformed placeholder in ``value``'s strings."""
+def check_placeholders(value: Any, field: str, rule: ReferenceRule | None = None) -> None:
+    """Raise a 400 naming every unknown or malformed placeholder in ``value``'s strings.
+
+    With a ``rule`` (chalicelib/references.py), every ``{{env:...}}`` and ``{{secret:...}}`` it
+    refuses is a 400 too, naming its field.
+    """
     problems: list[dict[str, str]] = []
     for path, text in _strings(value, field):
         for candidate in ANY_BRACES.finditer(text):
@@ -44,6 +50,28 @@ def check_placeholders(value: Any, field: str) -> None:
             code="unknown_template_variable",
             details=problems,
         )
+    if rule is not None:
+        refused = forbidden_references(value, field, rule)
+        if refused:
+            raise BadRequestError(
+                f"Forbidden template reference in {refused[0]['field']}: {refused[0]['message']}.",
+                code="forbidden_template_reference",
+                details=refused,
+            )
+
+
+def forbidden_references(value: Any, field: str, rule: ReferenceRule) -> list[dict[str, str]]:
+    """Every ``{{env:...}}``/``{{secret:...}}`` in ``value`` that ``rule`` refuses: its field and why (no value)."""
+    refused: list[dict[str, str]] = []
+    for path, text in _strings(value, field):
+        for match in PLACEHOLDER.finditer(text):
+            variable, name = match.group(1), match.group(2)
+            if name is None or variable not in LOOKUPS:
+                continue
+            reason = rule(variable, name)
+            if reason is not None:
+                refused.append({"field": path, "message": f"{{{{{variable}:{name}}}}} is refused: {reason}"})
+    return refused
 
 
 def job_variables(

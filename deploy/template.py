@@ -38,6 +38,7 @@ from chalicelib.config import Settings, dead_letter_queue_name, queue_name
 from chalicelib.crons.store import cron_table_definition
 from chalicelib.lifecycle import PRIORITY_ORDER, Priority
 from chalicelib.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S, QUEUE_VISIBILITY_TIMEOUT_S
+from chalicelib.references import ReferencePolicy
 from chalicelib.store import TTL_ATTRIBUTE, jobs_table_definition
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -58,7 +59,6 @@ MIN_MAXIMUM_CONCURRENCY = 2
 SQS_EVENT_SUFFIX = "SqsEventSource"
 WORKER_FUNCTION = "worker_{priority}"  # app.py's `name=` for each queue's worker
 POLICY_ID = "TickworkPolicy"
-EXTRA_SECRET_PREFIX = "tickwork"
 
 # DynamoDB actions the code calls on its tables and their indexes (a test records the calls a
 # workload of every job type makes and compares them with these lists, both ways).
@@ -90,9 +90,13 @@ class Stage:
 
     @property
     def parameter_path(self) -> str:
-        """The SSM path this stage may read: the folder of its JWT parameter (`/tickwork/prod/`)."""
-        parameter = self.settings.jwt_secret_parameter or f"/tickwork/{self.name}/jwt-secret"
-        return parameter.rsplit("/", 1)[0] + "/"
+        """The stage's SSM folder (`/tickwork/prod/`): admins' {{secret:...}} and every store's namespace."""
+        return ReferencePolicy.of(self.settings).stage_folder
+
+    @property
+    def signing_parameter(self) -> str:
+        """The JWT secret's parameter; `<name>*` also covers the siblings a key rotation adds (`-previous`)."""
+        return self.settings.jwt_secret_parameter or f"/tickwork/{self.settings.stage}/jwt-secret"
 
 
 def load_stage(stage: str, config_file: Path = CONFIG_FILE) -> Stage:
@@ -106,9 +110,11 @@ def load_stage(stage: str, config_file: Path = CONFIG_FILE) -> Stage:
         priority: int(config.scope(stage, WORKER_FUNCTION.format(priority=priority.value)).lambda_timeout or 60)
         for priority in PRIORITY_ORDER
     }
-    return Stage(
-        name=stage, settings=Settings.from_env(environment), environment=environment, worker_timeouts_s=timeouts
-    )
+    settings = Settings.from_env(environment)
+    if settings.stage != stage:
+        # Jobs' secrets are looked up, and granted, under /tickwork/<TICKWORK_STAGE>/.
+        raise ValueError(f"stage {stage!r} sets TICKWORK_STAGE={settings.stage!r}; they must be the same")
+    return Stage(name=stage, settings=settings, environment=environment, worker_timeouts_s=timeouts)
 
 
 def _title(priority: Priority) -> str:
@@ -191,11 +197,23 @@ def policy_document(stage: Stage) -> dict[str, Any]:
         queue_arns.append({"Fn::GetAtt": [queue_id(priority), "Arn"]})
         queue_arns.append({"Fn::GetAtt": [dead_letter_queue_id(priority), "Arn"]})
     path = stage.parameter_path
+    signing = stage.signing_parameter
     statements: list[Any] = [
         {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_arns},
         {"Sid": "Queues", "Effect": "Allow", "Action": SQS_ACTIONS, "Resource": queue_arns},
-        # The JWT secret and {{secret:NAME}} values: SSM first, then Secrets Manager. The
+        # The shape of chalicelib/references.py. The platform reads its signing secret (and the
+        # siblings a rotation adds); jobs' {{secret:/...}} references are read under the stage's
+        # folder: a store's under stores/<store>/, an admin's anywhere in it. The signing secret
+        # may sit in that folder too: there only the code's rule keeps it from jobs, as IAM cannot
+        # refuse a job what the function itself must read. A narrower grant (stores/* alone) would
+        # break admins' references, which is why admin secrets must live under the folder. The
         # AWS-managed keys (aws/ssm, aws/secretsmanager) need no kms:Decrypt grant here.
+        {
+            "Sid": "SigningParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": _arn("ssm", f"parameter{signing if signing.startswith('/') else '/' + signing}*"),
+        },
         {
             "Sid": "Parameters",
             "Effect": "Allow",
@@ -206,7 +224,8 @@ def policy_document(stage: Stage) -> dict[str, Any]:
             "Sid": "Secrets",
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": _arn("secretsmanager", f"secret:{EXTRA_SECRET_PREFIX}/{stage.name}/*"),
+            # The same folder without SSM's leading slash (chalicelib/references.py).
+            "Resource": _arn("secretsmanager", f"secret:{path.removeprefix('/')}*"),
         },
         {
             "Fn::If": [

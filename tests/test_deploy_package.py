@@ -313,6 +313,7 @@ def test_every_function_gets_the_stage_configuration(template: dict[str, Any]) -
         assert variables["TICKWORK_CRON_JOBS_TABLE"] == {"Ref": "CronJobsTable"}, name
         assert variables["TICKWORK_QUEUE_PREFIX"] == "tickwork-prod-", name
         assert variables["TICKWORK_JWT_SECRET_PARAMETER"] == "/tickwork/prod/jwt-secret", name
+        assert variables["TICKWORK_STAGE"] == "prod", name
         assert variables["TICKWORK_EMAIL_SENDER"] == {"Ref": "EmailSender"}, name
         assert variables["TICKWORK_CLEANUP_BUCKET"] == {"Ref": "CleanupBucket"}, name
         assert variables["TICKWORK_DATABASE_URL_SECRET"] == {"Ref": "DatabaseUrlSecret"}, name
@@ -345,6 +346,8 @@ def test_the_policy_grants_only_this_stacks_resources(template: dict[str, Any]) 
     }
     queues = {r["Fn::GetAtt"][0] for r in by_sid["Queues"]["Resource"]}
     assert queues == {queue_id(p) for p in PRIORITY_ORDER} | {dead_letter_queue_id(p) for p in PRIORITY_ORDER}
+    # The platform's signing secret (and a rotation's siblings); jobs' references: the stage's folder.
+    assert by_sid["SigningParameters"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/jwt-secret*")
     assert by_sid["Parameters"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/*")
     assert by_sid["Secrets"]["Resource"]["Fn::Sub"].endswith(":secret:tickwork/prod/*")
     assert by_sid["SendEmail"]["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}

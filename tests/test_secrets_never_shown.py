@@ -45,7 +45,7 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
-    monkeypatch.setenv("SHOP_TOKEN", ENV_SECRET)
+    monkeypatch.setenv("TICKWORK_PUBLIC_SHOP_TOKEN", ENV_SECRET)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -54,11 +54,11 @@ def configuration(base: str, path: str) -> dict[str, Any]:
     return {
         "url": f"{base}{path}?api_key={QUERY_SECRET}",
         "headers": {
-            "Authorization": "Bearer {{secret:/shop/token}}",
+            "Authorization": "Bearer {{secret:/tickwork/dev/shop/token}}",
             "X-Plugin-Key": HEADER_SECRET,
-            "X-Trace": "{{env:SHOP_TOKEN}}",  # not a credential by name; secret by where it came from
+            "X-Trace": "{{env:TICKWORK_PUBLIC_SHOP_TOKEN}}",  # not a credential by name; secret by where it came from
         },
-        "body": {"token_echo": "{{secret:/shop/token}}", "at": "{{current_time}}"},
+        "body": {"token_echo": "{{secret:/tickwork/dev/shop/token}}", "at": "{{current_time}}"},
     }
 
 
@@ -78,7 +78,7 @@ def everything_shown(stack: Stack, tok: str, job_id: str, cron_id: str | None = 
 def test_a_webhook_that_echoes_every_secret_back_shows_none_of_them(
     stack: Stack, admin: str, echo: str, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stack.session.client("ssm").put_parameter(Name="/shop/token", Value=SSM_SECRET, Type="SecureString")
+    stack.session.client("ssm").put_parameter(Name="/tickwork/dev/shop/token", Value=SSM_SECRET, Type="SecureString")
     # Our own loggers at every level; libraries at INFO (botocore's DEBUG dumps whole stored items).
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="tickwork")
@@ -96,7 +96,7 @@ def test_a_webhook_that_echoes_every_secret_back_shows_none_of_them(
 
 
 def test_a_cron_jobs_runs_and_views_show_no_secret(stack: Stack, admin: str, echo: str) -> None:
-    stack.session.client("ssm").put_parameter(Name="/shop/token", Value=SSM_SECRET, Type="SecureString")
+    stack.session.client("ssm").put_parameter(Name="/tickwork/dev/shop/token", Value=SSM_SECRET, Type="SecureString")
     body = {
         "name": "echo",
         "cron_expression": "*/5 * * * *",

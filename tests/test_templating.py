@@ -83,13 +83,13 @@ def test_a_webhook_run_sends_the_rendered_time_and_secret_and_stores_neither(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
-    stack.session.client("ssm").put_parameter(Name="/hooks/token", Value="tok-123", Type="SecureString")
+    stack.session.client("ssm").put_parameter(Name="/tickwork/dev/hooks/token", Value="tok-123", Type="SecureString")
     job = stack.schedule(
         admin,
         type="webhook",
         payload={
             "url": f"http://{receiver}/hook",
-            "headers": {"Authorization": "Bearer {{secret:/hooks/token}}"},
+            "headers": {"Authorization": "Bearer {{secret:/tickwork/dev/hooks/token}}"},
             "body": {"event": "daily_sync", "timestamp": "{{current_time}}", "job": "{{job_id}}"},
         },
     )
@@ -100,7 +100,8 @@ def test_a_webhook_run_sends_the_rendered_time_and_secret_and_stores_neither(
     sent = json.loads(request["body"])
     assert sent["job"] == job["id"] and sent["timestamp"].endswith("Z") and "{{" not in sent["timestamp"]
     stored = stack.job(job["id"])
-    assert stored.payload["headers"]["Authorization"] == "Bearer {{secret:/hooks/token}}"  # never stored rendered
+    # Never stored rendered.
+    assert stored.payload["headers"]["Authorization"] == "Bearer {{secret:/tickwork/dev/hooks/token}}"
     shown = stack.get(f"/api/background-jobs/{job['id']}", admin).body.decode()
     assert "tok-123" not in shown
 
@@ -109,10 +110,10 @@ def test_a_missing_secret_fails_the_attempt_naming_it_but_no_value(stack: Stack,
     job = stack.schedule(
         admin,
         type="webhook",
-        payload={"url": "https://example.com/hook", "headers": {"X-Key": "{{secret:nope}}"}},
+        payload={"url": "https://example.com/hook", "headers": {"X-Key": "{{secret:/tickwork/dev/nope}}"}},
         maxRetries=0,
     )
     stack.poller.drain()
     failed = stack.job(job["id"])
     assert failed.status == JobStatus.FAILED
-    assert "secret nope is neither" in (failed.error or "")
+    assert "secret /tickwork/dev/nope is not an SSM parameter" in (failed.error or "")

@@ -113,7 +113,9 @@ def patch(call: Call, cron_id: str) -> Response:
     return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=False))
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(403, 409))
+@endpoint(
+    bp, "/cron-jobs/{cron_id}", ["DELETE"], summary="Delete a cron job.", response=DeletedAnswer, errors=(403, 409)
+)
 def delete(call: Call, cron_id: str) -> Response:
     runtime.current().crons.delete(cron_id, call.principal)
     return ok({"deleted": cron_id})

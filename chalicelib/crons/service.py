@@ -38,6 +38,7 @@ from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.lifecycle import JobStatus
 from chalicelib.masking import destination, echoed_masks, keep_masked
 from chalicelib.models import Job, is_generated_id, parse_model
+from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights, rights_after_save, rights_or_least
 from chalicelib.store import JobFilter, JobPage
 from chalicelib.templating import check_placeholders
@@ -378,7 +379,12 @@ class CronService:
             )
         configuration = cron.configuration
         if job_type.plugin is None:  # built-in types take {{...}} templates; plugins' payloads are theirs
-            check_placeholders(configuration, "configuration")
+            # The rights its runs will act with: an admin who only renamed a tenant's job left them the tenant's.
+            rights = rights_or_least(
+                cron.rights, store_id=cron.store_id, plugin_id=cron.plugin_id, subject=f"cron:{cron.id}"
+            )
+            rule = rule_for(admin=rights.is_admin, store_id=cron.store_id, policy=ReferencePolicy.of(self.settings))
+            check_placeholders(configuration, "configuration", rule)
         if job_type.payload_model is not None:
             configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
                 mode="json", exclude_unset=True

@@ -29,6 +29,7 @@ from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.models import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.rate_limit import ScheduleRateLimiter
+from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights
 from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
 from chalicelib.templating import check_placeholders
@@ -79,7 +80,8 @@ class JobService:
         self._check_sizes(request)
         payload = request.payload
         if job_type.plugin is None:  # built-in types take {{...}} templates; plugins' payloads are theirs
-            check_placeholders(payload, "payload")
+            rule = rule_for(admin=principal.is_admin, store_id=store_id, policy=ReferencePolicy.of(self.settings))
+            check_placeholders(payload, "payload", rule)
         if job_type.payload_model is not None:
             payload = parse_model(job_type.payload_model, payload, field_prefix="payload").model_dump(
                 mode="json", exclude_unset=True

@@ -1,22 +1,27 @@
 """What every built-in type shares: its configuration rendered at run time, and secrets kept out of sight.
 
-Templates, ``{{env:...}}`` and ``{{secret:...}}`` are rendered when the job runs. Every value a
-render revealed, and every credential the configuration carries, is scrubbed from the job's log
-lines, its error and its result.
+Templates, ``{{env:...}}`` and ``{{secret:...}}`` are rendered when the job runs, after the
+references are checked again against the job's rights (chalicelib/references.py): a job saved
+before the rule, or whose rights changed since, fails for good before anything is sent. Every
+value a render revealed, and every credential the configuration carries, is scrubbed from the
+job's log lines, its error and its result; that includes the rendered configuration's own
+validation errors, which name fields rather than echo values.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from chalicelib import runtime
 from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.models import Job
+from chalicelib.references import ReferencePolicy, lookup, rule_for
 from chalicelib.scrubbing import MIN_SECRET_CHARS, scrub, scrub_deep, sensitive_values
-from chalicelib.templating import job_variables, render
+from chalicelib.templating import forbidden_references, job_variables, render
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -38,16 +43,56 @@ def run_variables(job: Job) -> dict[str, str]:
 
 
 def rendered_configuration(job: Job, revealed: set[str] | None = None) -> Any:
-    """The job's payload with its placeholders filled; values from env or secrets go into ``revealed``."""
-    resolver = runtime.current().secrets
+    """The job's payload with its placeholders filled; values from env or secrets go into ``revealed``.
+
+    Raises PermanentJobError, naming each refused reference (never a value), before any is read.
+    """
+    current = runtime.current()
+    rights = job.acting_rights
+    rule = rule_for(admin=rights.is_admin, store_id=job.store_id, policy=ReferencePolicy.of(current.settings))
+    refused = forbidden_references(job.payload, "payload", rule)
+    if refused:
+        raise PermanentJobError(
+            "forbidden template reference: " + "; ".join(f"{item['field']}: {item['message']}" for item in refused)
+        )
+    resolver = current.secrets
 
     def resolve(kind: str, name: str) -> str:
-        value = resolver(kind, name)
+        value = resolver.read(lookup(kind, name))
         if revealed is not None:
             revealed.add(value)
         return value
 
     return render(job.payload, run_variables(job), resolve)
+
+
+def validation_summary(error: ValidationError, raw: Any) -> str:
+    """The errors of a rendered configuration by field; a field that held a template shows no message.
+
+    Pydantic's messages (and the types' own validators) echo the input, and a rendered input may
+    be a revealed secret too short to scrub, so such a field is named, never described.
+    """
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(configuration)"
+        if _holds_template(raw, item["loc"]):
+            problems.append(f"{path}: invalid once its templates were rendered (the value is not shown)")
+        else:
+            problems.append(f"{path}: {item['msg']}")
+    return f"the rendered configuration is invalid: {'; '.join(problems)}"
+
+
+def _holds_template(raw: Any, loc: tuple[Any, ...]) -> bool:
+    """Whether the stored configuration, at ``loc`` (as far as it reaches), holds a placeholder."""
+    value = raw
+    for part in loc:
+        reachable = (isinstance(value, dict) and part in value) or (
+            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+        )
+        if not reachable:
+            break
+        value = value[part]
+    return "{{" in json.dumps(value, default=str)
 
 
 class ConfiguredJobHandler(BaseJobHandler, Generic[ConfigT]):
@@ -57,12 +102,18 @@ class ConfiguredJobHandler(BaseJobHandler, Generic[ConfigT]):
 
     def execute(self) -> Any:
         revealed: set[str] = set()
-        rendered = rendered_configuration(self.job, revealed)
-        self._secrets = {value for value in revealed if len(value) >= MIN_SECRET_CHARS} | sensitive_values(rendered)
-        config = self.config_model.model_validate(rendered)
+        self._secrets: set[str] = set()
         try:
+            rendered = rendered_configuration(self.job, revealed)
+            self._secrets = {value for value in revealed if len(value) >= MIN_SECRET_CHARS} | sensitive_values(rendered)
+            try:
+                config = self.config_model.model_validate(rendered)
+            except ValidationError as exc:
+                raise ScrubbedJobError(validation_summary(exc, self.job.payload)) from None
             result = self.run(config)  # type: ignore[arg-type]
         except Exception as exc:
+            # A render that failed half-way still revealed what it read before failing.
+            self._secrets |= {value for value in revealed if len(value) >= MIN_SECRET_CHARS}
             message = str(exc)
             scrubbed = scrub(message, self._secrets)
             if scrubbed == message:
