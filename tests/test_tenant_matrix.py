@@ -174,3 +174,43 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
     if role in ("owner_b", "plugin_q") or role in ("no_token", "expired", "other_secret", "alg_none"):
         assert stack.job(job_id).status.value == "pending"
         assert stack.runtime.cron_store.get(cron_id) is not None
+
+
+# --- built-in types: who may create each, as a job and as a cron job -----------------------------
+# What each type then reaches, and with whose rights, is tested where the type's path is:
+# api_call with its creator's rights (tests/test_job_rights.py), env and secret references
+# (tests/test_template_references.py), webhook URLs (tests/test_url_corpus.py), every action on
+# admin-only jobs (tests/test_trust_boundary.py). docs/threat-model.md maps each path to its test.
+
+BUILTIN_BODIES: dict[str, dict[str, Any]] = {
+    "webhook": {"url": "https://partner.example/hook", "body": {"event": "x"}},
+    "api_call": {"url": "/api/my-plugin/sync"},
+    "email": {"to": "ops@example.com", "subject": "s", "body": "b"},
+    "database_query": {"query": "SELECT 1"},
+    "cleanup": {"older_than_days": 30, "dry_run": True},
+}
+ADMIN_ONLY_TYPES = {"database_query", "cleanup"}
+
+
+@pytest.mark.parametrize("role", ["admin", "owner_a", "plugin_p", "owner_b"])
+def test_each_role_may_create_exactly_the_builtin_types_it_should_in_store_a(stack: Stack, role: str) -> None:
+    tok = TOKENS[role]()
+    got = {}
+    for job_type, body in BUILTIN_BODIES.items():
+        job = call(
+            stack,
+            tok,
+            "POST",
+            "/api/background-jobs/schedule",
+            {"type": job_type, "storeId": "store-a", "payload": body},
+        )
+        cron = call(stack, tok, "POST", "/api/cron-jobs", cron_body(job_type=job_type, configuration=body))
+        got[job_type] = (job.status_code, cron.status_code)
+    if role == "owner_b":
+        expected = {job_type: (403, 403) for job_type in BUILTIN_BODIES}  # not its store, whatever the type
+    else:
+        expected = {
+            job_type: (403, 403) if job_type in ADMIN_ONLY_TYPES and role != "admin" else (201, 201)
+            for job_type in BUILTIN_BODIES
+        }
+    assert got == expected
