@@ -527,8 +527,10 @@
     async refresh() {
       const stats = await loadStats();
       const counts = stats.counts || {};
+      // Past its read budget the API counts a large store only partly: show those counts as lower bounds.
+      const atLeast = stats.exact === false ? '≥ ' : '';
       $('#status-counts').replaceChildren(...STATUSES.map((s) => h('li', { dataset: { status: s } },
-        h('span', { class: 'count' }, String(counts[s] || 0)), badge(s))));
+        h('span', { class: 'count' }, atLeast + String(counts[s] || 0)), badge(s))));
       const queues = stats.queues || null;
       $('#queues-table').hidden = !queues;
       $('#queues-empty').hidden = Boolean(queues);
