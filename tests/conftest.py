@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from chalice.test import Client
+from hypothesis import settings as hypothesis_settings
 from moto import mock_aws
 
 import app as app_module
@@ -39,6 +40,10 @@ from chalicelib.local_runner import QueuePoller
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
 from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
+
+# The model-based tests (tests/test_model_state_machines.py) run a fixed set of examples by
+# default; `pytest --hypothesis-profile=deep` runs thousands of random ones.
+hypothesis_settings.register_profile("deep", max_examples=1000, deadline=None)
 
 serialize_moto_requests()  # conditional writes atomic, as in DynamoDB (see chalicelib/local_moto.py)
 

@@ -1,0 +1,407 @@
+"""The job and cron state machines, checked against a plain model of what each user was told.
+
+Hypothesis drives the real code (the Chalice app, the worker Lambda handlers, the tick) on
+in-process moto with one injected clock, which SQS's timers follow too: a message hidden for its
+visibility timeout comes back when the model advances the clock, not after a real wait. Rules
+schedule, cancel and retry jobs, create and change cron jobs, run worker steps and ticks (with
+the process killed just before or just after any AWS call), deliver messages twice and move time.
+After every step the invariants compare what the system did with what the API acknowledged.
+
+The default profile runs a fixed set of examples in CI; ``--hypothesis-profile=deep`` runs
+thousands (tests/conftest.py registers it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import moto.sqs.models as moto_sqs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+
+from chalicelib import runtime
+from chalicelib.clock import ManualClock, from_iso
+from chalicelib.config import Settings
+from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.lifecycle import TERMINAL_STATUSES, JobStatus
+from chalicelib.models import JobMessage
+from chalicelib.runtime import Runtime
+from chalicelib.store import JobFilter
+from tests.conftest import SECRET, T0, built_stack, token
+
+MODEL_TYPE = "plugin:model:work"
+ADMIN = token("admin", sub="model-admin")
+OWNER = token("store_owner", stores=["store-a"], sub="model-owner")
+BEHAVIOURS = ("ok", "fail_once", "fail_always", "crash_once", "slow", "cancel_then_fail", "cancel_then_return")
+EXPRESSIONS = ("* * * * *", "*/2 * * * *", "*/5 * * * *", "0 * * * *")
+DEEP = settings.default.max_examples >= 500
+
+
+class ProcessKilled(BaseException):
+    """Escapes every layer, as a killed process leaves its work: nothing recorded, nothing acked."""
+
+
+@dataclass
+class Start:
+    job_id: str
+    at: datetime
+    due_at: str
+    cron_job_id: str | None
+    slot: str | None  # a scheduled slot's time; None for a run-now or a background job
+
+
+@dataclass
+class World:
+    """What the model knows: what users were told, and what the handler saw."""
+
+    starts: list[Start] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    cancel_acknowledged: set[str] = field(default_factory=set)
+    completed_at: dict[str, str] = field(default_factory=dict)
+    paused_since: dict[str, datetime] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    jobs: set[str] = field(default_factory=set)
+    crons: set[str] = field(default_factory=set)
+    server_errors: list[str] = field(default_factory=list)
+    cancel_midway: Any = None  # the machine's cancel, for handlers that cancel themselves
+
+
+WORLD = World()
+
+
+class ModelWork(BaseJobHandler):
+    """Behaves as its payload says, and tells the model when it started."""
+
+    def execute(self) -> dict[str, Any]:
+        now = runtime.current().clock.now()
+        slot = self.job.scheduled_at if (self.job.created_by or "").startswith("cron:") else None
+        WORLD.starts.append(Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot))
+        WORLD.attempts[self.job.id] += 1
+        attempt = WORLD.attempts[self.job.id]
+        behaviour = self.job.payload.get("behaviour", "ok")
+        if behaviour == "fail_always" or (behaviour == "fail_once" and attempt == 1):
+            raise RuntimeError(f"planned failure on attempt {attempt}")
+        if behaviour == "crash_once" and attempt == 1:
+            raise ProcessKilled()
+        if behaviour == "slow":
+            runtime.current().clock.sleep(20)
+            self.update_progress(50, "half way")
+        if behaviour.startswith("cancel_then") and attempt == 1:
+            WORLD.cancel_midway(self.job.id)
+            if behaviour == "cancel_then_fail":
+                raise RuntimeError("failed after the cancel")
+        return {"attempt": attempt}
+
+
+runtime.registry.register(MODEL_TYPE, ModelWork)
+
+
+def model_settings() -> Settings:
+    return Settings(
+        jobs_table="tickwork-jobs",
+        queue_prefix="tickwork-",
+        backoff_s=(5, 30),
+        lease_s=30,
+        progress_interval_s=1.0,
+        jwt_secret=SECRET,
+        run_after_poll_s=10,
+    )
+
+
+class Crash:
+    """Kills the process at the ``index``-th AWS call a step makes, just before or just after it."""
+
+    def __init__(self, index: int, after: bool) -> None:
+        self.index, self.after, self.calls = index, after, 0
+
+    def before(self, **_: Any) -> None:
+        self.calls += 1
+        if self.calls == self.index and not self.after:
+            raise ProcessKilled()
+
+    def after_call(self, **_: Any) -> None:
+        if self.calls == self.index and self.after:
+            raise ProcessKilled()
+
+
+crashes = st.none() | st.builds(Crash, st.integers(1, 8), st.booleans())
+
+
+class JobsAndCrons(RuleBasedStateMachine):
+    jobs = Bundle("jobs")
+    crons = Bundle("crons")
+
+    def __init__(self) -> None:
+        super().__init__()
+        global WORLD
+        WORLD = World()
+        WORLD.cancel_midway = self._cancel_from_inside
+        self._exit = contextlib.ExitStack()
+        self.clock = ManualClock(T0)
+        self.settings = model_settings()
+        self.stack = self._exit.enter_context(built_stack(self.settings, self.clock))
+        # SQS's timers (visibility, delays, retention) follow the injected clock.
+        self._exit.enter_context(_sqs_follows(self.clock))
+
+    def teardown(self) -> None:
+        try:
+            self._quiesce_and_check()
+        finally:
+            self._exit.close()
+
+    # --- the API, as users call it --------------------------------------------------------
+
+    def api(self, method: str, path: str, body: Any = None, tok: str = ADMIN) -> Any:
+        headers = {"Authorization": f"Bearer {tok}", "Content-Type": "application/json"}
+        raw = json.dumps(body).encode() if body is not None else b""
+        response = self.stack.client.http.request(method, path, headers=headers, body=raw)
+        if response.status_code >= 500:
+            WORLD.server_errors.append(f"{method} {path} -> {response.status_code}: {response.body[:300]!r}")
+        return response
+
+    def _cancel_from_inside(self, job_id: str) -> None:
+        answer = self.api("POST", f"/api/background-jobs/{job_id}/cancel")
+        if answer.status_code == 200 and answer.json_body["job"]["status"] in ("cancelling", "cancelled"):
+            WORLD.cancel_acknowledged.add(job_id)
+
+    # --- rules: background jobs -----------------------------------------------------------
+
+    @initialize()
+    def start(self) -> None:
+        self.stack.runtime.scheduler.ensure_declared()
+
+    @rule(target=jobs, behaviour=st.sampled_from(BEHAVIOURS), owner=st.booleans(), retries=st.integers(0, 2))
+    def schedule(self, behaviour: str, owner: bool, retries: int) -> str:
+        body = {
+            "type": MODEL_TYPE,
+            "storeId": "store-a",
+            "payload": {"behaviour": behaviour},
+            "maxRetries": retries,
+        }
+        answer = self.api("POST", "/api/background-jobs/schedule", body, OWNER if owner else ADMIN)
+        assert answer.status_code == 201, answer.json_body
+        job_id = str(answer.json_body["job"]["id"])
+        WORLD.jobs.add(job_id)
+        return job_id
+
+    @rule(job_id=jobs)
+    def cancel(self, job_id: str) -> None:
+        self._cancel_from_inside(job_id)
+
+    @rule(job_id=jobs)
+    def retry(self, job_id: str) -> None:
+        answer = self.api("POST", f"/api/background-jobs/{job_id}/retry")
+        if answer.status_code == 202:
+            WORLD.cancel_acknowledged.discard(job_id)
+            WORLD.completed_at.pop(job_id, None)
+
+    @rule(job_id=jobs)
+    def deliver_twice(self, job_id: str) -> None:
+        job = self.stack.runtime.store.get(job_id)
+        if job is not None:
+            self.stack.runtime.queues.send(job.priority, JobMessage(job_id=job_id), delay_s=0)
+
+    # --- rules: the worker, the tick, time ------------------------------------------------
+
+    @rule(crash=crashes)
+    def worker_step(self, crash: Crash | None) -> None:
+        self._with_crash(crash, self.stack.poller.poll_once)
+
+    @rule(crash=crashes)
+    def tick(self, crash: Crash | None) -> None:
+        now = self.clock.now()
+        minute = now.replace(second=0, microsecond=0)
+        self._with_crash(crash, lambda: self.stack.runtime.scheduler.run_tick(minute))
+
+    @rule(seconds=st.sampled_from([1, 5, 20, 31, 61, 301]))
+    def advance(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+
+    # --- rules: cron jobs -----------------------------------------------------------------
+
+    @rule(target=crons, expression=st.sampled_from(EXPRESSIONS), behaviour=st.sampled_from(BEHAVIOURS[:4]))
+    def create_cron(self, expression: str, behaviour: str) -> str:
+        body = {
+            "name": "model",
+            "cron_expression": expression,
+            "job_type": MODEL_TYPE,
+            "store_id": "store-a",
+            "configuration": {"behaviour": behaviour},
+            "misfire_policy": "run_all",
+            "overlap_policy": "allow",
+        }
+        answer = self.api("POST", "/api/cron-jobs", body, OWNER)
+        assert answer.status_code == 201, answer.json_body
+        cron_id = str(answer.json_body["job"]["id"])
+        WORLD.crons.add(cron_id)
+        return cron_id
+
+    @rule(cron_id=crons, expression=st.sampled_from(EXPRESSIONS))
+    def patch_schedule(self, cron_id: str, expression: str) -> None:
+        self.api("PATCH", f"/api/cron-jobs/{cron_id}", {"cron_expression": expression}, OWNER)
+
+    @rule(cron_id=crons, action=st.sampled_from(["pause", "resume", "toggle"]))
+    def set_active(self, cron_id: str, action: str) -> None:
+        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/{action}", {}, OWNER)
+        if answer.status_code == 200:
+            if answer.json_body["job"]["is_active"]:
+                WORLD.paused_since.pop(cron_id, None)
+            else:
+                WORLD.paused_since.setdefault(cron_id, self.clock.now())
+
+    @rule(cron_id=crons)
+    def run_now(self, cron_id: str) -> None:
+        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/run", {}, OWNER)
+        if answer.status_code == 202:
+            WORLD.jobs.add(answer.json_body["execution"]["id"])
+
+    @rule(cron_id=consumes(crons))
+    def delete_cron(self, cron_id: str) -> None:
+        if self.api("DELETE", f"/api/cron-jobs/{cron_id}", None, OWNER).status_code == 200:
+            WORLD.deleted.add(cron_id)
+
+    # --- invariants -----------------------------------------------------------------------
+
+    @invariant()
+    def no_answer_is_a_5xx(self) -> None:
+        assert not WORLD.server_errors, WORLD.server_errors
+
+    @invariant()
+    def no_run_starts_before_it_is_due(self) -> None:
+        early = [s for s in WORLD.starts if s.at < from_iso(s.due_at)]
+        assert not early, early
+
+    @invariant()
+    def a_paused_or_deleted_cron_job_starts_no_run_for_a_later_slot(self) -> None:
+        for start in WORLD.starts:
+            if start.cron_job_id is None or start.slot is None:
+                continue
+            since = WORLD.paused_since.get(start.cron_job_id)
+            if start.cron_job_id in WORLD.deleted:
+                since = since or T0  # deleted: no run after the delete was acknowledged
+            if since is not None and from_iso(start.slot) > since and start.at >= since:
+                raise AssertionError(f"slot {start.slot} of paused/deleted cron {start.cron_job_id} ran at {start.at}")
+
+    @invariant()
+    def completed_stays_completed_and_an_acknowledged_cancel_never_completes(self) -> None:
+        for job_id, job in self._jobs().items():
+            if job.status == JobStatus.COMPLETED:
+                assert job_id not in WORLD.cancel_acknowledged, f"{job_id}: cancel was acknowledged, job completed"
+                first = WORLD.completed_at.setdefault(job_id, job.completed_at or "")
+                assert job.completed_at == first, f"{job_id} completed twice ({first}, {job.completed_at})"
+            elif job_id in WORLD.completed_at:
+                raise AssertionError(f"{job_id} was completed and is now {job.status.value}")
+
+    @invariant()
+    def each_cron_slot_has_at_most_one_job(self) -> None:
+        slots = Counter(
+            (job.cron_job_id, job.scheduled_at)
+            for job in self._jobs().values()
+            if job.cron_job_id and (job.created_by or "").startswith("cron:")
+        )
+        assert all(count == 1 for count in slots.values()), slots
+
+    # --- quiescence -----------------------------------------------------------------------
+
+    def _quiesce_and_check(self) -> None:
+        """Pause every cron job, then let time, ticks and workers run until nothing moves."""
+        for cron_id in WORLD.crons - WORLD.deleted:
+            answer = self.api("POST", f"/api/cron-jobs/{cron_id}/pause", {}, OWNER)
+            if answer.status_code == 200:
+                WORLD.paused_since.setdefault(cron_id, self.clock.now())
+        for _ in range(12):
+            self.clock.advance(301)
+            minute = self.clock.now().replace(second=0, microsecond=0)
+            self._with_crash(None, lambda at=minute: self.stack.runtime.scheduler.run_tick(at))
+            for _ in range(20):  # a handler that kills its process ends a drain early
+                self._with_crash(None, self.stack.poller.drain)
+        self.no_answer_is_a_5xx()
+        self.completed_stays_completed_and_an_acknowledged_cancel_never_completes()
+        stuck = {i: j.status.value for i, j in self._jobs().items() if j.status not in TERMINAL_STATUSES}
+        assert not stuck, f"jobs that never finished: {stuck}"
+        for cron_id in WORLD.crons - WORLD.deleted:
+            self._counters_match_executions(cron_id)
+
+    def _counters_match_executions(self, cron_id: str) -> None:
+        cron = self.stack.runtime.cron_store.get(cron_id)
+        assert cron is not None
+        runs = self.stack.runtime.store.list(JobFilter(cron_job_id=cron_id), limit=100, next_token=None).jobs
+        outcomes = Counter(job.status for job in runs)
+        assert cron.success_count == outcomes[JobStatus.COMPLETED], (cron.success_count, outcomes)
+        assert cron.failure_count == outcomes[JobStatus.FAILED], (cron.failure_count, outcomes)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _jobs(self) -> dict[str, Any]:
+        store = self.stack.runtime.store
+        found = {job_id: store.get(job_id) for job_id in WORLD.jobs}
+        for cron_id in WORLD.crons:
+            for job in store.list(JobFilter(cron_job_id=cron_id), limit=100, next_token=None).jobs:
+                found[job.id] = job
+                WORLD.jobs.add(job.id)
+        return {job_id: job for job_id, job in found.items() if job is not None}
+
+    def _with_crash(self, crash: Crash | None, step: Any) -> None:
+        clients = self._clients()
+        if crash is not None:
+            for client in clients:
+                client.meta.events.register("before-call.*.*", crash.before)
+                client.meta.events.register("after-call.*.*", crash.after_call)
+        try:
+            step()
+        except ProcessKilled:
+            self._restart()
+        finally:
+            if crash is not None:
+                for client in clients:
+                    client.meta.events.unregister("before-call.*.*", crash.before)
+                    client.meta.events.unregister("after-call.*.*", crash.after_call)
+
+    def _clients(self) -> list[Any]:
+        rt = self.stack.runtime
+        return [
+            rt.store._table.meta.client,
+            rt.cron_store._table.meta.client,
+            rt.queues._client,
+            self.stack.poller._sqs,
+        ]
+
+    def _restart(self) -> None:
+        """A killed process comes back as a fresh one: nothing it held in memory survives."""
+        fresh = Runtime(settings=self.settings, clock=self.clock, session=self.stack.session)
+        runtime.use(fresh)
+        self.stack.runtime = fresh
+
+
+@contextlib.contextmanager
+def _sqs_follows(clock: ManualClock) -> Any:
+    real_seconds, real_millis = moto_sqs.unix_time, moto_sqs.unix_time_millis
+
+    def seconds(dt: datetime | None = None) -> float:
+        return clock.now().timestamp()
+
+    def millis(dt: datetime | None = None) -> float:
+        return clock.now().timestamp() * 1000
+
+    moto_sqs.unix_time, moto_sqs.unix_time_millis = seconds, millis
+    try:
+        yield
+    finally:
+        moto_sqs.unix_time, moto_sqs.unix_time_millis = real_seconds, real_millis
+
+
+JobsAndCrons.TestCase.settings = settings(
+    settings.default,
+    max_examples=settings.default.max_examples if DEEP else 30,
+    stateful_step_count=60 if DEEP else 30,
+    deadline=None,
+    derandomize=not DEEP,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestJobsAndCrons = JobsAndCrons.TestCase
