@@ -63,6 +63,20 @@ class ClaimRefusedError(StaleWriteError):
         self.current = current
 
 
+class CancelAcknowledgedError(StaleWriteError):
+    """Raised when an attempt's write finds its job ``cancelling`` under that attempt's own lease.
+
+    The cancel was acknowledged to whoever asked: the attempt may still end, but only as
+    cancelled (``finish(CANCELLED)``), never retried, completed or put back to wait.
+    """
+
+    code = "cancel_acknowledged"
+
+    def __init__(self, current: Job) -> None:
+        super().__init__(f"Job {current.id} is cancelling; its attempt can only end as cancelled.")
+        self.current = current
+
+
 @dataclass(frozen=True)
 class JobFilter:
     store_id: str | None = None
@@ -346,15 +360,23 @@ class DynamoJobStore:
         return self._update(job.id, changes, expected & Attr("version").eq(job.version), remove=["next_attempt_at"])
 
     def release(self, job: Job, *, lease_token: str, now: str, not_before: str) -> Job:
-        """Give a claimed attempt back unused (its cron predecessor still runs): pending again."""
+        """Give a claimed attempt back unused (its cron predecessor still runs): pending again.
+
+        Race prevented: a cancel acknowledged since the claim (``cancelling``) must not be undone
+        by putting the run back to wait; CancelAcknowledgedError says to finish it as cancelled.
+        """
         changes = {
             "status": JobStatus.PENDING.value,
             "attempts": max(0, job.attempts - 1),
             "updated_at": now,
             "next_attempt_at": not_before,
         }
-        return self._update(
-            job.id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until", "attempt_started_at"]
+        return self._leased_update(
+            job.id,
+            lease_token,
+            changes,
+            self._holds_lease(lease_token, running_only=True),
+            remove=["lease_token", "lease_until", "attempt_started_at"],
         )
 
     def suspend(
@@ -365,7 +387,7 @@ class DynamoJobStore:
         ``attempts`` goes down by one because the next claim adds one back: a continuation is
         not a retry. ``attempt_started_at`` stays, so the attempt's timeout spans its invocations.
         Race prevented: a worker that lost its lease must not put a job another attempt owns
-        back to pending.
+        back to pending, nor a cancelling one (CancelAcknowledgedError).
         """
         changes: dict[str, Any] = {
             "status": JobStatus.PENDING.value,
@@ -374,10 +396,11 @@ class DynamoJobStore:
         }
         if logs is not None:
             changes["logs"] = logs
-        return self._update(
+        return self._leased_update(
             job_id,
+            lease_token,
             changes,
-            self._holds_lease(lease_token) & Attr("status").eq(JobStatus.RUNNING.value),
+            self._holds_lease(lease_token, running_only=True),
             remove=["lease_token", "lease_until", "next_attempt_at"],
             adds={"attempts": -1, "continuations": 1},
         )
@@ -428,7 +451,9 @@ class DynamoJobStore:
         """End an attempt: completed, failed, cancelled, or retrying after a backoff.
 
         Race prevented: a duplicate worker, or this worker after losing its lease, cannot
-        complete the job a second time nor move it out of a final state. Given the job as the
+        complete the job a second time nor move it out of a final state. Only ``cancelled`` may
+        end a ``cancelling`` job: any other end raises CancelAcknowledgedError, so a cancel the
+        API acknowledged is never followed by a retry or a completion. Given the job as the
         attempt last wrote it (``latest``), DynamoDB returns only what this write changed, not
         the whole item (logs and all) again; the answer is that job with those changes.
         """
@@ -447,7 +472,8 @@ class DynamoJobStore:
         remove = ["lease_token", "lease_until", "attempt_started_at"]
         if status == JobStatus.COMPLETED:
             remove.append("checkpoint")  # done: nothing left to resume
-        return self._update(job_id, changes, self._holds_lease(lease_token), remove=remove, base=latest)
+        expected = self._holds_lease(lease_token, running_only=status != JobStatus.CANCELLED)
+        return self._leased_update(job_id, lease_token, changes, expected, remove=remove, base=latest)
 
     def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
         """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
@@ -468,10 +494,26 @@ class DynamoJobStore:
         return int(from_iso(now).timestamp()) + self._retention_s
 
     @staticmethod
-    def _holds_lease(lease_token: str) -> ConditionBase:
-        return Attr("lease_token").eq(lease_token) & Attr("status").is_in(
-            [JobStatus.RUNNING.value, JobStatus.CANCELLING.value]
-        )
+    def _holds_lease(lease_token: str, *, running_only: bool = False) -> ConditionBase:
+        """The attempt's lease; a cancelling job is still held (its handler reports until it notices)."""
+        statuses = [JobStatus.RUNNING] if running_only else [JobStatus.RUNNING, JobStatus.CANCELLING]
+        return Attr("lease_token").eq(lease_token) & Attr("status").is_in([s.value for s in statuses])
+
+    def _leased_update(
+        self, job_id: str, lease_token: str, changes: dict[str, Any], condition: ConditionBase, **options: Any
+    ) -> Job:
+        """An attempt's write; refused, it tells a cancel acknowledged under this lease from a lost lease.
+
+        The item comes back with the refusal (ALL_OLD): no second read, and no window between
+        the refusal and the look.
+        """
+        try:
+            return self._update(job_id, changes, condition, old_on_failure=True, **options)
+        except ConditionFailedWithItemError as failure:
+            current = _job_or_none(failure.item)
+            if current is not None and current.status == JobStatus.CANCELLING and current.lease_token == lease_token:
+                raise CancelAcknowledgedError(current) from None
+            raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from None
 
     def _update(
         self,

@@ -31,7 +31,7 @@ from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, Perm
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.models import Job, JobMessage
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
-from chalicelib.store import ClaimRefusedError, DynamoJobStore
+from chalicelib.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -317,10 +317,9 @@ class JobWorker:
                 checkpoint=attempt.checkpoint_state,
                 logs=attempt.logs,
             )
+        except CancelAcknowledgedError:
+            return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
         except StaleWriteError:
-            current = self.store.get(job.id)
-            if current is not None and current.lease_token == attempt.token and current.status == JobStatus.CANCELLING:
-                return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
             logger.warning("job %s: lease lost before handing over; the attempt that took over owns it", job.id)
             return RecordResult(Outcome.KEEP, "lease lost at hand-over")
         self.queues.send(job.priority, JobMessage(job_id=job.id))
@@ -348,12 +347,18 @@ class JobWorker:
                 attempt, JobStatus.CANCELLED, error=reason, result={"skipped": True, "previous_run": before.id}
             )
         now = self.clock.now()
-        self.store.release(
-            job,
-            lease_token=attempt.token,
-            now=to_iso(now),
-            not_before=to_iso(now + timedelta(seconds=self.settings.run_after_poll_s)),
-        )
+        try:
+            self.store.release(
+                job,
+                lease_token=attempt.token,
+                now=to_iso(now),
+                not_before=to_iso(now + timedelta(seconds=self.settings.run_after_poll_s)),
+            )
+        except CancelAcknowledgedError:
+            # Cancelled since the claim: putting it back to wait would undo the cancel.
+            return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
+        except StaleWriteError:
+            return RecordResult(Outcome.KEEP, "lease lost before waiting")
         self._set_visibility(queue_url, receipt, self.settings.run_after_poll_s)
         return RecordResult(Outcome.KEEP, "waiting for the previous run")
 
@@ -367,28 +372,57 @@ class JobWorker:
         delay_s = compute_backoff(job.attempts, self.settings.backoff_s)
         next_at = to_iso(self.clock.now() + timedelta(seconds=delay_s))
         outcome = self._finish(attempt, JobStatus.RETRYING, error=error, next_attempt_at=next_at)
-        if outcome.outcome == Outcome.DONE:
+        # Only a recorded retry keeps its message for the backoff (a cancel may have ended the job instead).
+        if outcome.reason == JobStatus.RETRYING.value:
             self._set_visibility(queue_url, receipt, delay_s)
             return RecordResult(Outcome.KEEP, f"retry in {delay_s}s")
         return outcome
 
     def _finish(self, attempt: Attempt, status: JobStatus, **fields: Any) -> RecordResult:
+        """Record how the attempt ended: one write, conditional on its lease.
+
+        A cancel acknowledged while the attempt ran (``cancelling``) ends it ``cancelled``,
+        whatever the handler did: raise, time out or return.
+        """
         try:
-            finished = self.store.finish(
-                attempt.job.id,
-                latest=attempt.latest,
-                lease_token=attempt.token,
-                status=status,
-                now=to_iso(self.clock.now()),
-                logs=attempt.logs,
-                **fields,
-            )
+            try:
+                finished = self._write_finish(attempt, status, fields)
+            except CancelAcknowledgedError:
+                status, fields = JobStatus.CANCELLED, self._cancelled_instead(attempt, status, fields)
+                finished = self._write_finish(attempt, status, fields)
         except StaleWriteError:
             # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
             logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
             return RecordResult(Outcome.KEEP, "lease lost at finish")
         self._finished(finished)
         return RecordResult(Outcome.DONE, status.value)
+
+    def _write_finish(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> Job:
+        return self.store.finish(
+            attempt.job.id,
+            latest=attempt.latest,
+            lease_token=attempt.token,
+            status=status,
+            now=to_iso(self.clock.now()),
+            logs=attempt.logs,
+            **fields,
+        )
+
+    def _cancelled_instead(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> dict[str, Any]:
+        """What a cancelled end records in place of the attempt's own (``status`` with ``fields``).
+
+        The cancel was acknowledged (the job showed ``cancelling``), so the job ends cancelled;
+        a result the handler returned anyway is kept, and the error says what happened.
+        """
+        if status == JobStatus.COMPLETED:
+            error = "cancelled: the handler finished after the cancel was acknowledged"
+            kept = {"result": fields["result"]} if fields.get("result") is not None else {}
+        else:
+            reason = fields.get("error") or status.value
+            error = f"cancelled: the attempt failed after the cancel was acknowledged ({reason})"[:MAX_ERROR_CHARS]
+            kept = {}
+        attempt.log(error)
+        return {**kept, "error": error}
 
     def _finished(self, job: Job) -> None:
         if self.on_finished is None or not is_terminal(job.status):
