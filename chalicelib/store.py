@@ -45,6 +45,9 @@ MAX_PAGES_PER_LIST = 10
 # request, whatever the stores hold: three a status for one store or for all of them. Past it
 # the counts are lower bounds and say so (StatusCounts.exact).
 MAX_PAGES_PER_COUNT = 3 * len(JobStatus)
+# DynamoDB refuses an item over 400 KB, attribute names and values together: a job's payload,
+# logs, checkpoint and result share it.
+MAX_ITEM_BYTES = 400 * 1024
 
 
 class JobExistsError(StaleWriteError):
@@ -75,6 +78,10 @@ class CancelAcknowledgedError(StaleWriteError):
     def __init__(self, current: Job) -> None:
         super().__init__(f"Job {current.id} is cancelling; its attempt can only end as cancelled.")
         self.current = current
+
+
+class ItemTooLargeError(Exception):
+    """Raised when DynamoDB refuses a write because the job's item would pass MAX_ITEM_BYTES."""
 
 
 @dataclass(frozen=True)
@@ -462,7 +469,7 @@ class DynamoJobStore:
             changes["completed_at"] = now
             changes[TTL_ATTRIBUTE] = self._expiry(now)
         if result is not None:
-            changes["result"] = json.dumps(result, separators=(",", ":"), default=str)
+            changes["result"] = encode_result(result)
         if logs is not None:
             changes["logs"] = logs
         if progress is not None:
@@ -571,6 +578,8 @@ class DynamoJobStore:
                 raise ConditionFailedWithItemError(old_item(exc)) from exc
             if is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
+            if _is_item_too_large(exc):
+                raise ItemTooLargeError(f"Job {job_id}'s item would pass DynamoDB's {MAX_ITEM_BYTES} bytes.") from exc
             raise
         if base is None:
             return job_from_item(answer["Attributes"])
@@ -579,6 +588,36 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
+
+
+def encode_result(result: Any) -> str:
+    """A result as the job's item stores it (compact JSON)."""
+    return json.dumps(result, separators=(",", ":"), default=str)
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """About the size DynamoDB counts for ``item`` (UTF-8 names and values; numbers a little over)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(name).encode()) + _value_bytes(v) for name, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return 3 + sum(1 + _value_bytes(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 21  # a number: at most 38 digits, stored two to a byte
+
+
+def _is_item_too_large(exc: ClientError) -> bool:
+    # DynamoDB (and moto): "Item size [to update] has exceeded the maximum allowed size".
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "maximum allowed size" in error.get("Message", "")
 
 
 def _job_or_none(item: dict[str, Any] | None) -> Job | None:

@@ -16,6 +16,7 @@ from chalicelib.store import (
     CancelAcknowledgedError,
     ClaimRefusedError,
     DynamoJobStore,
+    ItemTooLargeError,
     JobExistsError,
     JobFilter,
     jobs_table_definition,
@@ -151,6 +152,14 @@ def test_a_cancelling_run_is_not_put_back_to_wait_nor_suspended(store: DynamoJob
     with pytest.raises(CancelAcknowledgedError):
         store.suspend("j1", lease_token="a", now=LATER, checkpoint={"at": 1})
     assert store.get("j1") == asked
+
+
+def test_a_write_refused_for_size_changes_nothing(store: DynamoJobStore) -> None:
+    store.create(new_job("j1", metadata={"pad": "p" * 150_000}))
+    running = store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    with pytest.raises(ItemTooLargeError):
+        store.finish("j1", lease_token="a", status=JobStatus.COMPLETED, now=LATER, result={"r": "r" * 300_000})
+    assert store.get("j1") == running  # all or nothing, as in DynamoDB (moto is patched to agree)
 
 
 def test_a_transition_from_a_stale_read_is_refused(store: DynamoJobStore) -> None:
