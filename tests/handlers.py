@@ -173,14 +173,19 @@ hooks: dict[str, Callable[[], None]] = {}
 
 
 class HookedJob(BaseJobHandler):
-    """Calls its test's hook, reports nothing more, then raises (``payload.end == "raise"``) or returns.
+    """Calls its test's hook, then raises (``payload.end == "raise"``) or returns.
 
-    The result carries ``payload.result_bytes`` characters when asked: a result too large to store.
+    With ``payload.overrun_s`` its (manual) clock moves on that far and it reports progress once:
+    past the job's timeout, that report fails the attempt. The result carries
+    ``payload.result_bytes`` characters when asked: a result too large to store.
     """
 
     def execute(self) -> dict[str, Any]:
         _start(self.job.id)
         hooks.get(self.job.id, lambda: None)()
+        if overrun_s := self.job.payload.get("overrun_s"):
+            runtime.current().clock.advance(overrun_s)  # type: ignore[attr-defined]
+            self.update_progress(50, "late")
         if self.job.payload.get("end") == "raise":
             raise RuntimeError("failed after the hook")
         _complete(self.job.id)

@@ -62,6 +62,24 @@ def test_a_handler_that_returns_after_an_acknowledged_cancel_ends_cancelled_and_
     assert visible_messages(stack) == 0
 
 
+def test_an_attempt_that_times_out_after_an_acknowledged_cancel_ends_cancelled(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    job = stack.schedule(
+        admin, type="plugin:test-kit:hooked", payload={"overrun_s": 60}, timeout_seconds=25, maxRetries=3
+    )
+    cancel_from_inside(stack, job["id"], admin)
+    stack.poller.drain()
+    ended = stack.job(job["id"])
+    assert ended.status == JobStatus.CANCELLED and ended.attempts == 1
+    assert ended.error == (
+        "cancelled: the attempt failed after the cancel was acknowledged "
+        "(JobTimedOut: the attempt ran past its timeout of 25 s)"
+    )
+    assert handlers.completions[job["id"]] == 0
+
+
 def test_a_buffer_one_run_cancelled_before_it_is_put_back_to_wait_stays_cancelled(
     settings: Settings, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
