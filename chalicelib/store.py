@@ -45,6 +45,9 @@ MAX_PAGES_PER_LIST = 10
 # request, whatever the stores hold: three a status for one store or for all of them. Past it
 # the counts are lower bounds and say so (StatusCounts.exact).
 MAX_PAGES_PER_COUNT = 3 * len(JobStatus)
+# DynamoDB refuses an item over 400 KB, attribute names and values together: a job's payload,
+# logs, checkpoint and result share it.
+MAX_ITEM_BYTES = 400 * 1024
 
 
 class JobExistsError(StaleWriteError):
@@ -61,6 +64,24 @@ class ClaimRefusedError(StaleWriteError):
     def __init__(self, current: Job | None) -> None:
         super().__init__("The job is not claimable now.")
         self.current = current
+
+
+class CancelAcknowledgedError(StaleWriteError):
+    """Raised when an attempt's write finds its job ``cancelling`` under that attempt's own lease.
+
+    The cancel was acknowledged to whoever asked: the attempt may still end, but only as
+    cancelled (``finish(CANCELLED)``), never retried, completed or put back to wait.
+    """
+
+    code = "cancel_acknowledged"
+
+    def __init__(self, current: Job) -> None:
+        super().__init__(f"Job {current.id} is cancelling; its attempt can only end as cancelled.")
+        self.current = current
+
+
+class ItemTooLargeError(Exception):
+    """Raised when DynamoDB refuses a write because the job's item would pass MAX_ITEM_BYTES."""
 
 
 @dataclass(frozen=True)
@@ -346,15 +367,23 @@ class DynamoJobStore:
         return self._update(job.id, changes, expected & Attr("version").eq(job.version), remove=["next_attempt_at"])
 
     def release(self, job: Job, *, lease_token: str, now: str, not_before: str) -> Job:
-        """Give a claimed attempt back unused (its cron predecessor still runs): pending again."""
+        """Give a claimed attempt back unused (its cron predecessor still runs): pending again.
+
+        Race prevented: a cancel acknowledged since the claim (``cancelling``) must not be undone
+        by putting the run back to wait; CancelAcknowledgedError says to finish it as cancelled.
+        """
         changes = {
             "status": JobStatus.PENDING.value,
             "attempts": max(0, job.attempts - 1),
             "updated_at": now,
             "next_attempt_at": not_before,
         }
-        return self._update(
-            job.id, changes, self._holds_lease(lease_token), remove=["lease_token", "lease_until", "attempt_started_at"]
+        return self._leased_update(
+            job.id,
+            lease_token,
+            changes,
+            self._holds_lease(lease_token, running_only=True),
+            remove=["lease_token", "lease_until", "attempt_started_at"],
         )
 
     def suspend(
@@ -365,7 +394,7 @@ class DynamoJobStore:
         ``attempts`` goes down by one because the next claim adds one back: a continuation is
         not a retry. ``attempt_started_at`` stays, so the attempt's timeout spans its invocations.
         Race prevented: a worker that lost its lease must not put a job another attempt owns
-        back to pending.
+        back to pending, nor a cancelling one (CancelAcknowledgedError).
         """
         changes: dict[str, Any] = {
             "status": JobStatus.PENDING.value,
@@ -374,10 +403,11 @@ class DynamoJobStore:
         }
         if logs is not None:
             changes["logs"] = logs
-        return self._update(
+        return self._leased_update(
             job_id,
+            lease_token,
             changes,
-            self._holds_lease(lease_token) & Attr("status").eq(JobStatus.RUNNING.value),
+            self._holds_lease(lease_token, running_only=True),
             remove=["lease_token", "lease_until", "next_attempt_at"],
             adds={"attempts": -1, "continuations": 1},
         )
@@ -428,7 +458,9 @@ class DynamoJobStore:
         """End an attempt: completed, failed, cancelled, or retrying after a backoff.
 
         Race prevented: a duplicate worker, or this worker after losing its lease, cannot
-        complete the job a second time nor move it out of a final state. Given the job as the
+        complete the job a second time nor move it out of a final state. Only ``cancelled`` may
+        end a ``cancelling`` job: any other end raises CancelAcknowledgedError, so a cancel the
+        API acknowledged is never followed by a retry or a completion. Given the job as the
         attempt last wrote it (``latest``), DynamoDB returns only what this write changed, not
         the whole item (logs and all) again; the answer is that job with those changes.
         """
@@ -437,7 +469,7 @@ class DynamoJobStore:
             changes["completed_at"] = now
             changes[TTL_ATTRIBUTE] = self._expiry(now)
         if result is not None:
-            changes["result"] = json.dumps(result, separators=(",", ":"), default=str)
+            changes["result"] = encode_result(result)
         if logs is not None:
             changes["logs"] = logs
         if progress is not None:
@@ -447,7 +479,8 @@ class DynamoJobStore:
         remove = ["lease_token", "lease_until", "attempt_started_at"]
         if status == JobStatus.COMPLETED:
             remove.append("checkpoint")  # done: nothing left to resume
-        return self._update(job_id, changes, self._holds_lease(lease_token), remove=remove, base=latest)
+        expected = self._holds_lease(lease_token, running_only=status != JobStatus.CANCELLED)
+        return self._leased_update(job_id, lease_token, changes, expected, remove=remove, base=latest)
 
     def transition(self, job: Job, status: JobStatus, *, now: str, **changes: Any) -> Job:
         """Move a job from the status it was read in, if nobody changed it since (cancel, retry, abandon)."""
@@ -468,10 +501,26 @@ class DynamoJobStore:
         return int(from_iso(now).timestamp()) + self._retention_s
 
     @staticmethod
-    def _holds_lease(lease_token: str) -> ConditionBase:
-        return Attr("lease_token").eq(lease_token) & Attr("status").is_in(
-            [JobStatus.RUNNING.value, JobStatus.CANCELLING.value]
-        )
+    def _holds_lease(lease_token: str, *, running_only: bool = False) -> ConditionBase:
+        """The attempt's lease; a cancelling job is still held (its handler reports until it notices)."""
+        statuses = [JobStatus.RUNNING] if running_only else [JobStatus.RUNNING, JobStatus.CANCELLING]
+        return Attr("lease_token").eq(lease_token) & Attr("status").is_in([s.value for s in statuses])
+
+    def _leased_update(
+        self, job_id: str, lease_token: str, changes: dict[str, Any], condition: ConditionBase, **options: Any
+    ) -> Job:
+        """An attempt's write; refused, it tells a cancel acknowledged under this lease from a lost lease.
+
+        The item comes back with the refusal (ALL_OLD): no second read, and no window between
+        the refusal and the look.
+        """
+        try:
+            return self._update(job_id, changes, condition, old_on_failure=True, **options)
+        except ConditionFailedWithItemError as failure:
+            current = _job_or_none(failure.item)
+            if current is not None and current.status == JobStatus.CANCELLING and current.lease_token == lease_token:
+                raise CancelAcknowledgedError(current) from None
+            raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from None
 
     def _update(
         self,
@@ -529,6 +578,8 @@ class DynamoJobStore:
                 raise ConditionFailedWithItemError(old_item(exc)) from exc
             if is_condition_failure(exc):
                 raise StaleWriteError(f"Job {job_id} changed while this write was in flight.") from exc
+            if _is_item_too_large(exc):
+                raise ItemTooLargeError(f"Job {job_id}'s item would pass DynamoDB's {MAX_ITEM_BYTES} bytes.") from exc
             raise
         if base is None:
             return job_from_item(answer["Attributes"])
@@ -537,6 +588,36 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
+
+
+def encode_result(result: Any) -> str:
+    """A result as the job's item stores it (compact JSON)."""
+    return json.dumps(result, separators=(",", ":"), default=str)
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """About the size DynamoDB counts for ``item`` (UTF-8 names and values; numbers a little over)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(name).encode()) + _value_bytes(v) for name, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return 3 + sum(1 + _value_bytes(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 21  # a number: at most 38 digits, stored two to a byte
+
+
+def _is_item_too_large(exc: ClientError) -> bool:
+    # DynamoDB (and moto): "Item size [to update] has exceeded the maximum allowed size".
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "maximum allowed size" in error.get("Message", "")
 
 
 def _job_or_none(item: dict[str, Any] | None) -> Job | None:

@@ -29,9 +29,16 @@ from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
-from chalicelib.models import Job, JobMessage
+from chalicelib.models import Job, JobMessage, job_to_item
 from chalicelib.queues import QueueGoneError, SqsPriorityQueues
-from chalicelib.store import ClaimRefusedError, DynamoJobStore
+from chalicelib.store import (
+    CancelAcknowledgedError,
+    ClaimRefusedError,
+    DynamoJobStore,
+    ItemTooLargeError,
+    encode_result,
+    item_bytes,
+)
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -41,6 +48,10 @@ MAX_ERROR_CHARS = 4000
 EARLY_TOLERANCE_S = 1.0
 # SQS keeps a message at most 14 days from its first send; renew well before.
 MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
+# What a finish may make of the job's item (DynamoDB's 400 KB, store.MAX_ITEM_BYTES): a result
+# gets what the payload, logs and checkpoint leave under it. The 50 KB short of 400 hold the
+# rest of the finish (status, error, timestamps) and the estimate's error.
+RESULT_ITEM_BUDGET_BYTES = 350 * 1024
 
 
 class Outcome(StrEnum):
@@ -317,10 +328,9 @@ class JobWorker:
                 checkpoint=attempt.checkpoint_state,
                 logs=attempt.logs,
             )
+        except CancelAcknowledgedError:
+            return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
         except StaleWriteError:
-            current = self.store.get(job.id)
-            if current is not None and current.lease_token == attempt.token and current.status == JobStatus.CANCELLING:
-                return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
             logger.warning("job %s: lease lost before handing over; the attempt that took over owns it", job.id)
             return RecordResult(Outcome.KEEP, "lease lost at hand-over")
         self.queues.send(job.priority, JobMessage(job_id=job.id))
@@ -348,12 +358,18 @@ class JobWorker:
                 attempt, JobStatus.CANCELLED, error=reason, result={"skipped": True, "previous_run": before.id}
             )
         now = self.clock.now()
-        self.store.release(
-            job,
-            lease_token=attempt.token,
-            now=to_iso(now),
-            not_before=to_iso(now + timedelta(seconds=self.settings.run_after_poll_s)),
-        )
+        try:
+            self.store.release(
+                job,
+                lease_token=attempt.token,
+                now=to_iso(now),
+                not_before=to_iso(now + timedelta(seconds=self.settings.run_after_poll_s)),
+            )
+        except CancelAcknowledgedError:
+            # Cancelled since the claim: putting it back to wait would undo the cancel.
+            return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
+        except StaleWriteError:
+            return RecordResult(Outcome.KEEP, "lease lost before waiting")
         self._set_visibility(queue_url, receipt, self.settings.run_after_poll_s)
         return RecordResult(Outcome.KEEP, "waiting for the previous run")
 
@@ -367,28 +383,119 @@ class JobWorker:
         delay_s = compute_backoff(job.attempts, self.settings.backoff_s)
         next_at = to_iso(self.clock.now() + timedelta(seconds=delay_s))
         outcome = self._finish(attempt, JobStatus.RETRYING, error=error, next_attempt_at=next_at)
-        if outcome.outcome == Outcome.DONE:
+        # Only a recorded retry keeps its message for the backoff (a cancel may have ended the job instead).
+        if outcome.reason == JobStatus.RETRYING.value:
             self._set_visibility(queue_url, receipt, delay_s)
             return RecordResult(Outcome.KEEP, f"retry in {delay_s}s")
         return outcome
 
-    def _finish(self, attempt: Attempt, status: JobStatus, **fields: Any) -> RecordResult:
+    def _finish(
+        self, attempt: Attempt, status: JobStatus, *, oversized: int | None = None, **fields: Any
+    ) -> RecordResult:
+        """Record how the attempt ended: one write, conditional on its lease.
+
+        Two ends are not the handler's to choose. A cancel acknowledged while the attempt ran
+        (``cancelling``) ends it ``cancelled``, whatever the handler did. A result the job's item
+        cannot hold fails the job for good (a retry would return as much again), rather than
+        being dropped from a job reported completed. ``oversized``: the result's size in bytes,
+        when DynamoDB already refused it.
+        """
+        if oversized is None:
+            oversized = self._oversized_result(attempt, fields.get("result"))
+        if oversized is not None:
+            status, fields = self._without_result(attempt, status, fields, oversized)
         try:
-            finished = self.store.finish(
-                attempt.job.id,
-                latest=attempt.latest,
-                lease_token=attempt.token,
-                status=status,
-                now=to_iso(self.clock.now()),
-                logs=attempt.logs,
-                **fields,
-            )
+            try:
+                finished = self._write_finish(attempt, status, fields)
+            except CancelAcknowledgedError:
+                status, fields = JobStatus.CANCELLED, self._cancelled_instead(attempt, status, fields)
+                finished = self._write_finish(attempt, status, fields)
         except StaleWriteError:
             # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
             logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
             return RecordResult(Outcome.KEEP, "lease lost at finish")
+        except ItemTooLargeError:
+            result = fields.pop("result", None)
+            if result is None:
+                raise
+            return self._finish(attempt, status, oversized=len(encode_result(result).encode()), **fields)
         self._finished(finished)
         return RecordResult(Outcome.DONE, status.value)
+
+    def _write_finish(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> Job:
+        return self.store.finish(
+            attempt.job.id,
+            latest=attempt.latest,
+            lease_token=attempt.token,
+            status=status,
+            now=to_iso(self.clock.now()),
+            logs=self._logs_that_fit(attempt),
+            **fields,
+        )
+
+    def _stored_without_result(self, attempt: Attempt, logs: list[str]) -> int:
+        """About the size of the job's item once finished, its result aside, with ``logs``."""
+        item = job_to_item(attempt.latest)
+        item.pop("result", None)
+        item["logs"] = logs
+        return item_bytes(item)
+
+    def _oversized_result(self, attempt: Attempt, result: Any) -> int | None:
+        """The result's size in bytes if the job's item cannot hold it, else None.
+
+        Measured before writing, so that the outcome does not hinge on DynamoDB's refusal
+        (still handled in _finish, should the estimate fall short).
+        """
+        if result is None:
+            return None
+        size = len(encode_result(result).encode())
+        room = RESULT_ITEM_BUDGET_BYTES - self._stored_without_result(attempt, self._logs_that_fit(attempt))
+        return size if len("result") + size > room else None
+
+    def _logs_that_fit(self, attempt: Attempt) -> list[str]:
+        """The attempt's log lines, the oldest dropped if need be so that the finish itself fits."""
+        logs = attempt.logs
+        overflow = self._stored_without_result(attempt, logs) - RESULT_ITEM_BUDGET_BYTES
+        dropped = 0
+        while overflow > 0 and dropped < len(logs):
+            overflow -= len(logs[dropped].encode()) + 1
+            dropped += 1
+        if dropped:
+            logger.warning("job %s: %s oldest log lines dropped to fit the job's item", attempt.job.id, dropped)
+        return logs[dropped:]
+
+    def _without_result(
+        self, attempt: Attempt, status: JobStatus, fields: dict[str, Any], size: int
+    ) -> tuple[JobStatus, dict[str, Any]]:
+        """The end to record when the result cannot be stored: never a success without its result."""
+        problem = (
+            f"result is {size} bytes; a job's item holds at most 400 KB with its payload, logs and checkpoint: "
+            "return less, or store it elsewhere and return a reference"
+        )
+        rest = {name: value for name, value in fields.items() if name not in ("result", "progress")}
+        if status == JobStatus.COMPLETED:
+            attempt.log(f"attempt {attempt.job.attempts} failed: {problem}")
+            return JobStatus.FAILED, {**rest, "error": problem}
+        # A cancelled run's partial result: still cancelled, and the error says what was lost.
+        error = f"{fields.get('error') or status.value}; its result was dropped: {problem}"[:MAX_ERROR_CHARS]
+        attempt.log(error)
+        return status, {**rest, "error": error}
+
+    def _cancelled_instead(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> dict[str, Any]:
+        """What a cancelled end records in place of the attempt's own (``status`` with ``fields``).
+
+        The cancel was acknowledged (the job showed ``cancelling``), so the job ends cancelled;
+        a result the handler returned anyway is kept, and the error says what happened.
+        """
+        if status == JobStatus.COMPLETED:
+            error = "cancelled: the handler finished after the cancel was acknowledged"
+            kept = {"result": fields["result"]} if fields.get("result") is not None else {}
+        else:
+            reason = fields.get("error") or status.value
+            error = f"cancelled: the attempt failed after the cancel was acknowledged ({reason})"[:MAX_ERROR_CHARS]
+            kept = {}
+        attempt.log(error)
+        return {**kept, "error": error}
 
     def _finished(self, job: Job) -> None:
         if self.on_finished is None or not is_terminal(job.status):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import runtime
@@ -165,3 +166,30 @@ class RendezvousJob(BaseJobHandler):
 
 
 runtime.registry.register("plugin:test-kit:rendezvous", RendezvousJob)
+
+
+# Set by a test: a hooked job calls its hook in the middle of execute() (to cancel it, say).
+hooks: dict[str, Callable[[], None]] = {}
+
+
+class HookedJob(BaseJobHandler):
+    """Calls its test's hook, then raises (``payload.end == "raise"``) or returns.
+
+    With ``payload.overrun_s`` its (manual) clock moves on that far and it reports progress once:
+    past the job's timeout, that report fails the attempt. The result carries
+    ``payload.result_bytes`` characters when asked: a result too large to store.
+    """
+
+    def execute(self) -> dict[str, Any]:
+        _start(self.job.id)
+        hooks.get(self.job.id, lambda: None)()
+        if overrun_s := self.job.payload.get("overrun_s"):
+            runtime.current().clock.advance(overrun_s)  # type: ignore[attr-defined]
+            self.update_progress(50, "late")
+        if self.job.payload.get("end") == "raise":
+            raise RuntimeError("failed after the hook")
+        _complete(self.job.id)
+        return {"done": True, "blob": "r" * int(self.job.payload.get("result_bytes", 0))}
+
+
+runtime.registry.register("plugin:test-kit:hooked", HookedJob)

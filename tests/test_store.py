@@ -12,7 +12,15 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import JobStatus, Priority
 from chalicelib.models import Job
 from chalicelib.provision import ensure_table
-from chalicelib.store import ClaimRefusedError, DynamoJobStore, JobExistsError, JobFilter, jobs_table_definition
+from chalicelib.store import (
+    CancelAcknowledgedError,
+    ClaimRefusedError,
+    DynamoJobStore,
+    ItemTooLargeError,
+    JobExistsError,
+    JobFilter,
+    jobs_table_definition,
+)
 
 NOW = "2026-11-28T12:00:00.000000Z"
 LATER = "2026-11-28T12:00:30.000000Z"
@@ -112,6 +120,46 @@ def test_a_finish_given_the_claimed_job_answers_exactly_what_was_stored(
     assert stored is not None
     assert finished == stored
     assert finished.lease_token is None and finished.status == status
+
+
+def cancelling(store: DynamoJobStore, job_id: str) -> Job:
+    """A job claimed under lease "a", then cancelled while it runs (the API acknowledged it)."""
+    store.create(new_job(job_id))
+    running = store.claim_due(job_id, lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    return store.transition(running, JobStatus.CANCELLING, now=NOW)
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.RETRYING, JobStatus.FAILED])
+def test_an_acknowledged_cancel_lets_the_attempt_end_only_as_cancelled(
+    store: DynamoJobStore, status: JobStatus
+) -> None:
+    asked = cancelling(store, "j1")
+    with pytest.raises(CancelAcknowledgedError) as refused:
+        store.finish("j1", lease_token="a", status=status, now=LATER, result={"ok": 1}, next_attempt_at=LATER)
+    assert refused.value.current == asked
+    assert store.get("j1") == asked  # the refused end changed nothing
+    with pytest.raises(StaleWriteError) as stale:  # another lease: lost, not acknowledged
+        store.finish("j1", lease_token="b", status=status, now=LATER)
+    assert not isinstance(stale.value, CancelAcknowledgedError)
+    ended = store.finish("j1", lease_token="a", status=JobStatus.CANCELLED, now=LATER, error="cancelled")
+    assert ended.status == JobStatus.CANCELLED and ended.lease_token is None
+
+
+def test_a_cancelling_run_is_not_put_back_to_wait_nor_suspended(store: DynamoJobStore) -> None:
+    asked = cancelling(store, "j1")
+    with pytest.raises(CancelAcknowledgedError):
+        store.release(asked, lease_token="a", now=LATER, not_before=LATER)
+    with pytest.raises(CancelAcknowledgedError):
+        store.suspend("j1", lease_token="a", now=LATER, checkpoint={"at": 1})
+    assert store.get("j1") == asked
+
+
+def test_a_write_refused_for_size_changes_nothing(store: DynamoJobStore) -> None:
+    store.create(new_job("j1", metadata={"pad": "p" * 150_000}))
+    running = store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
+    with pytest.raises(ItemTooLargeError):
+        store.finish("j1", lease_token="a", status=JobStatus.COMPLETED, now=LATER, result={"r": "r" * 300_000})
+    assert store.get("j1") == running  # all or nothing, as in DynamoDB (moto is patched to agree)
 
 
 def test_a_transition_from_a_stale_read_is_refused(store: DynamoJobStore) -> None:
