@@ -197,13 +197,15 @@ class CronService:
         raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     def delete(self, cron_id: str, principal: Principal) -> None:
-        current = self._get_to_change(cron_id, principal)
-        try:
-            self.store.delete(current)
-        except StaleWriteError:
-            raise ConflictError(
-                f"Cron job {cron_id} changed meanwhile; read it and try again.", code="write_contention"
-            ) from None
+        # Every run's outcome bumps the version too: re-read rather than refuse the delete.
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._get_to_change(cron_id, principal)
+            try:
+                self.store.delete(current)
+                return
+            except StaleWriteError:
+                continue
+        raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     # --- read ----------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""A cron job's state changes against its runs and its tick: reschedule while paused, writes
+that race an outcome, a slot left unsent, and a pause or delete that must hold."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.clock import to_iso
+from chalicelib.crons.service import slot_job_id
+from chalicelib.errors import StaleWriteError
+from chalicelib.lifecycle import JobStatus
+from tests.conftest import Stack, auth
+from tests.test_tick import at, create_cron, tick
+
+
+def patch(stack: Stack, cron_id: str, body: dict[str, Any], tok: str) -> dict[str, Any]:
+    response = stack.client.http.patch(f"/api/cron-jobs/{cron_id}", headers=auth(tok), body=json.dumps(body))
+    assert response.status_code == 200, response.json_body
+    return response.json_body["job"]
+
+
+def shown(stack: Stack, cron_id: str, tok: str) -> dict[str, Any]:
+    return stack.get(f"/api/cron-jobs/{cron_id}", tok).json_body["job"]
+
+
+def move_to(stack: Stack, minute: int, second: int = 0) -> None:
+    stack.clock.advance((at(minute, second) - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
+
+
+# --- writes that race a run's outcome ----------------------------------------------------
+
+
+def failed_run(stack: Stack, cron_id: str) -> Any:
+    cron = stack.runtime.cron_store.get(cron_id)
+    assert cron is not None
+    job = stack.runtime.crons.execution_job(cron, slot=at(5), now=at(5))
+    return job.model_copy(update={"status": JobStatus.FAILED, "error": "boom", "completed_at": to_iso(at(5))})
+
+
+def test_a_patch_that_read_the_job_before_a_failed_run_paused_it_keeps_the_pause_and_the_count(
+    clocked_stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin, max_failures=1)
+    store = stack.runtime.cron_store
+    read = store.get
+    reads: list[Any] = []
+
+    def read_then_a_run_fails(cron_id: str) -> Any:
+        found = read(cron_id)
+        if not reads:
+            # Between the PATCH's read and its write: a run fails and auto-pauses the job.
+            reads.append(found)
+            stack.runtime.cron_outcomes(failed_run(stack, cron_id))
+        return found
+
+    monkeypatch.setattr(store, "get", read_then_a_run_fails)
+    patched = patch(stack, cron["id"], {"name": "renamed"}, admin)
+    monkeypatch.undo()
+    assert len(reads) == 1
+    assert patched["name"] == "renamed"
+    assert patched["is_active"] is False and "1 consecutive failed runs" in patched["paused_reason"]
+    assert patched["failure_count"] == 1 and patched["consecutive_failures"] == 1
+    assert shown(stack, cron["id"], admin) == patched
+
+
+def test_every_write_of_the_tick_and_of_a_runs_outcome_makes_an_earlier_read_stale(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin, max_failures=1)
+    store = stack.runtime.cron_store
+    tick(stack, at(5))  # advance; 12:05's run becomes the current one
+    for write in (
+        lambda: store.record_outcome(  # counts it, and clears current_job_id
+            cron["id"],
+            job_id=slot_job_id(cron["id"], at(5)),
+            status="failed",
+            error="e",
+            finished_at="x",
+            succeeded=False,
+        ),
+        lambda: store.pause_after_failures(store.get(cron["id"]), "paused after failures", to_iso(at(5))),  # type: ignore[arg-type]
+    ):
+        before = store.get(cron["id"])
+        assert before is not None
+        write()
+        with pytest.raises(StaleWriteError):
+            store.replace(before.model_copy(update={"name": "stale"}), expected_version=before.version)
+    after = store.get(cron["id"])
+    assert after is not None and after.is_active is False and after.failure_count == 1 and after.current_job_id is None
