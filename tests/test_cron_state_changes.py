@@ -13,7 +13,7 @@ from chalicelib.crons.service import slot_job_id
 from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import JobStatus
 from tests.conftest import Stack, auth
-from tests.test_tick import at, create_cron, tick
+from tests.test_tick import at, create_cron, executions, tick
 
 
 def patch(stack: Stack, cron_id: str, body: dict[str, Any], tok: str) -> dict[str, Any]:
@@ -28,6 +28,39 @@ def shown(stack: Stack, cron_id: str, tok: str) -> dict[str, Any]:
 
 def move_to(stack: Stack, minute: int, second: int = 0) -> None:
     stack.clock.advance((at(minute, second) - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
+
+
+# --- a schedule changed while paused ----------------------------------------------------
+
+
+def test_a_schedule_changed_while_paused_drops_the_old_schedules_next_slot(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin)  # */5: next 12:05
+    stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin)
+    patched = patch(stack, cron["id"], {"cron_expression": "0 3 * * *"}, admin)
+    assert patched["next_run_at"] == "2026-11-29T03:00:00.000000Z"  # from now, under the new schedule
+    resumed = stack.post(f"/api/cron-jobs/{cron['id']}/resume", {}, admin).json_body["job"]
+    assert resumed["next_run_at"] == "2026-11-29T03:00:00.000000Z"
+    for minute in (4, 5, 6):
+        tick(stack, at(minute))
+    assert executions(stack, cron["id"]) == []  # 12:05 is not a slot of 0 3 * * *
+
+
+def test_a_rare_schedule_changed_while_paused_to_a_frequent_one_fires_its_slots(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin, cron_expression="0 0 1 1 *")  # yearly
+    stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin)
+    assert patch(stack, cron["id"], {"cron_expression": "*/5 * * * *"}, admin)["next_run_at"] == to_iso(at(5))
+    move_to(stack, 12)
+    stack.post(f"/api/cron-jobs/{cron['id']}/resume", {}, admin)
+    report = tick(stack, at(12))
+    # 12:05 and 12:10 were missed while paused, under the schedule in force: run_once runs one.
+    assert [job.scheduled_at for job in executions(stack, cron["id"])] == [to_iso(at(10))]
+    assert report.skipped == 1
+    tick(stack, at(14))
+    assert sorted(job.scheduled_at for job in executions(stack, cron["id"])) == [to_iso(at(10)), to_iso(at(15))]
 
 
 # --- writes that race a run's outcome ----------------------------------------------------

@@ -105,7 +105,7 @@ class CronService:
             audit=appended([], "created", principal.label, stamp, detail=declared_by),
             **{k: v for k, v in values.items() if k in CronJob.model_fields},
         )
-        cron = self._validated(cron, principal, now, reschedule=True)
+        cron = self._validated(cron, principal, now, previous=None)
         return self.store.create(cron)
 
     def update(self, cron_id: str, fields: CronJobFields, principal: Principal, *, replace: bool) -> CronJob:
@@ -150,12 +150,11 @@ class CronService:
                 to_iso(now),
                 ", ".join(sorted(given)),
             )
-            schedule_changed = any(base[k] != getattr(current, k) for k in ("cron_expression", "timezone")) or (
-                base["is_active"] and not current.is_active
-            )
             if base["is_active"] and not current.is_active:
+                # Resumed: as POST .../resume, its missed slots follow the misfire policy.
                 base["paused_reason"] = None
-            updated = self._validated(CronJob.model_validate(base), principal, now, reschedule=schedule_changed)
+                base["consecutive_failures"] = 0
+            updated = self._validated(CronJob.model_validate(base), principal, now, previous=current)
             try:
                 return self.store.replace(updated, expected_version=current.version)
             except StaleWriteError:
@@ -357,7 +356,8 @@ class CronService:
     def _schedule(self, cron: CronJob) -> CronSchedule:
         return parse_schedule(cron.cron_expression, cron.timezone)
 
-    def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, reschedule: bool) -> CronJob:
+    def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, previous: CronJob | None) -> CronJob:
+        """``cron`` checked and normalised; ``previous`` is the stored job it replaces (None: a new one)."""
         schedule = self._schedule(cron)
         try:
             job_type = self.registry.get(cron.job_type)
@@ -397,9 +397,23 @@ class CronService:
             "cron_expression": schedule.expression,
             "timezone": schedule.timezone,
         }
-        if reschedule or cron.next_run_at is None:
-            changes["next_run_at"] = to_iso(schedule.next_after(now)) if cron.is_active else cron.next_run_at
+        changes["next_run_at"] = self._next_run_at(cron, schedule, now, previous)
         return cron.model_copy(update=changes)
+
+    @staticmethod
+    def _next_run_at(cron: CronJob, schedule: CronSchedule, now: datetime, previous: CronJob | None) -> str | None:
+        """Where the tick takes the job up: only ever a slot of the schedule in force."""
+        if previous is None:
+            return to_iso(schedule.next_after(now)) if cron.is_active else None
+        if (schedule.expression, schedule.timezone) != (previous.cron_expression, previous.timezone):
+            # Paused or not: a next_run_at of the old schedule would fire a slot the new one lacks
+            # (or wait for a far one it no longer has). Slots missed while paused from here on
+            # are the new schedule's, and follow the misfire policy on resume.
+            return to_iso(schedule.next_after(now))
+        if cron.is_active and cron.next_run_at is None:
+            # Ended (last slot, max_runs) or created paused, now active: from now.
+            return to_iso(schedule.next_after(now))
+        return cron.next_run_at
 
     @staticmethod
     def _refuse_masks_sent_elsewhere(base: dict[str, Any], current: CronJob) -> None:
