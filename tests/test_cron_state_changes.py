@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.clock import to_iso
 from chalicelib.crons.service import slot_job_id
@@ -14,6 +15,7 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import JobStatus
 from tests.conftest import Stack, auth
 from tests.test_tick import at, create_cron, executions, tick
+from tests.test_worker_invariants import visible_messages
 
 
 def patch(stack: Stack, cron_id: str, body: dict[str, Any], tok: str) -> dict[str, Any]:
@@ -125,3 +127,31 @@ def test_every_write_of_the_tick_and_of_a_runs_outcome_makes_an_earlier_read_sta
             store.replace(before.model_copy(update={"name": "stale"}), expected_version=before.version)
     after = store.get(cron["id"])
     assert after is not None and after.is_active is False and after.failure_count == 1 and after.current_job_id is None
+
+
+# --- a slot stored but not sent -----------------------------------------------------------
+
+
+def test_a_slot_whose_send_failed_at_save_is_sent_by_a_later_tick_despite_a_backlog(
+    clocked_stack: Stack, admin: str
+) -> None:
+    stack = clocked_stack
+    move_to(stack, 0, 45)
+    stack.schedule(admin)  # a visible message: the overdue sweep leaves a busy queue alone
+    sends: list[str] = []
+
+    def fail_the_first_send(**_: Any) -> None:
+        sends.append("send")
+        if len(sends) == 1:
+            raise EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com")
+
+    stack.runtime.queues._client.meta.events.register("before-call.sqs.SendMessage", fail_the_first_send)
+    cron = create_cron(stack, admin, cron_expression="* * * * *")  # 12:01 stored at 12:00:45, its send fails
+    first = slot_job_id(cron["id"], at(1))
+    assert stack.job(first) is not None and len(sends) == 1
+    tick(stack, at(1))  # 15 s old: left to its creator, so next_run_at stays on it
+    assert visible_messages(stack) >= 1
+    tick(stack, at(2))  # the first tick 30 s after its creation sends it
+    stack.poller.drain()
+    assert stack.job(first).status == JobStatus.COMPLETED
+    assert stack.job(slot_job_id(cron["id"], at(2))).status == JobStatus.COMPLETED

@@ -54,6 +54,15 @@ MAX_WRITE_ATTEMPTS = 5
 UNSENT_SLOT_AFTER_S = 30
 
 
+class SlotInFlightError(StaleWriteError):
+    """A slot's job was stored moments ago by another tick (or a save) that may not have sent it yet.
+
+    The tick that meets it leaves the cron job's next_run_at where it is: the creator moves it
+    once it has sent the message, and if it never does, the next tick derives the slot again
+    and sends it then.
+    """
+
+
 def slot_job_id(cron_id: str, slot: datetime) -> str:
     return str(uuid.uuid5(SLOT_NAMESPACE, f"{cron_id}\n{to_iso(slot)}"))
 
@@ -326,10 +335,25 @@ class CronService:
         )
 
     def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
-        # A slot job created moments ago belongs to a tick running alongside, which sends it:
-        # resending made 4 overlapping ticks queue 4 messages a slot. One a tick-interval old
-        # was left unsent by a tick that died between the put and the send: send it now.
-        return self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
+        """Store and send a slot's job; raises SlotInFlightError if another tick just stored it.
+
+        A slot job created moments ago belongs to a tick running alongside, which sends it:
+        resending made 4 overlapping ticks queue 4 messages a slot. But that tick (or the save
+        that queued the slot ahead) may have failed to send it, so this one must not advance
+        past the slot either (SlotInFlightError). Only the tick that sent every slot, or found
+        each one claimed or old enough to resend, moves next_run_at on; hence a slot job stored
+        without its message is sent by the first tick UNSENT_SLOT_AFTER_S after its creation,
+        at most UNSENT_SLOT_AFTER_S + one tick interval (90 s) later, whatever the queue's
+        backlog. No extra AWS request: the ambiguity costs at most one duplicate message.
+        (While the tick is down for longer than the misfire grace, the slot may become a missed
+        one the policy skips; the overdue sweep, requeue_unsent, is then its fallback.)
+        """
+        outcome = self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
+        existing = outcome.job
+        age_s = (now - from_iso(existing.created_at)).total_seconds()
+        if not outcome.created and existing.status == JobStatus.PENDING and age_s < UNSENT_SLOT_AFTER_S:
+            raise SlotInFlightError(f"Slot job {existing.id} was stored moments ago; its creator sends it.")
+        return outcome
 
     # --- declared by plugins -------------------------------------------------------------
 
