@@ -13,9 +13,10 @@ from chalicelib.clock import to_iso
 from chalicelib.crons.service import slot_job_id
 from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import JobStatus
+from tests import handlers
 from tests.conftest import Stack, auth
 from tests.test_tick import at, create_cron, executions, tick
-from tests.test_worker_invariants import visible_messages
+from tests.test_worker_invariants import duplicate_message, visible_messages
 
 
 def patch(stack: Stack, cron_id: str, body: dict[str, Any], tok: str) -> dict[str, Any]:
@@ -155,3 +156,70 @@ def test_a_slot_whose_send_failed_at_save_is_sent_by_a_later_tick_despite_a_back
     stack.poller.drain()
     assert stack.job(first).status == JobStatus.COMPLETED
     assert stack.job(slot_job_id(cron["id"], at(2))).status == JobStatus.COMPLETED
+
+
+# --- pause, delete, reschedule against a run already queued --------------------------------
+
+
+def queued_ahead(stack: Stack, admin: str) -> tuple[dict[str, Any], str]:
+    """A * * * * * cron job saved at 12:00:30: its 12:01 run is queued at once."""
+    move_to(stack, 0, 30)
+    cron = create_cron(stack, admin, cron_expression="* * * * *")
+    run = slot_job_id(cron["id"], at(1))
+    assert stack.job(run).status == JobStatus.PENDING
+    return cron, run
+
+
+def deliver_at(stack: Stack, minute: int, job_id: str) -> Any:
+    """The run's message at its minute (moto's SQS delays run on real time: send one due now)."""
+    move_to(stack, minute)
+    duplicate_message(stack, job_id)
+    stack.poller.drain()
+    return stack.job(job_id)
+
+
+def test_a_pause_holds_for_a_run_already_queued_ahead(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    cron, run = queued_ahead(stack, admin)
+    stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin)
+    job = deliver_at(stack, 1, run)
+    assert job.status == JobStatus.CANCELLED
+    assert job.error.startswith("skipped: its cron job is paused (paused by ")
+    assert handlers.starts[run] == 0
+    after = shown(stack, cron["id"], admin)
+    assert after["last_status"] == "skipped" and after["skipped_count"] == 1 and after["failure_count"] == 0
+    assert after["is_active"] is False
+
+
+def test_a_delete_holds_for_a_run_already_queued_ahead(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    cron, run = queued_ahead(stack, admin)
+    assert stack.client.http.delete(f"/api/cron-jobs/{cron['id']}", headers=auth(admin)).status_code == 200
+    job = deliver_at(stack, 1, run)
+    assert job.status == JobStatus.CANCELLED and job.error == "skipped: its cron job was deleted"
+    assert handlers.starts[run] == 0
+
+
+def test_a_run_queued_by_a_tick_that_read_a_stale_schedule_is_skipped(
+    clocked_stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin)  # */5
+    stale = stack.runtime.cron_store.get(cron["id"])
+    patch(stack, cron["id"], {"cron_expression": "0 3 * * *"}, admin)
+    # The due index is eventually consistent: the 12:04 tick still sees */5 and queues 12:05.
+    monkeypatch.setattr(stack.runtime.cron_store, "due", lambda horizon, limit=1000: [stale])
+    report = tick(stack, at(4))
+    assert report.fired == 0 and report.lost_races == 1  # its advance lost: next_run_at moved
+    run = slot_job_id(cron["id"], at(5))
+    job = deliver_at(stack, 5, run)
+    assert job.status == JobStatus.CANCELLED and "has no slot at 2026-11-28T12:05:00" in job.error
+    assert handlers.starts[run] == 0
+
+
+def test_a_run_now_of_a_paused_cron_job_runs(clocked_stack: Stack, admin: str) -> None:
+    stack = clocked_stack
+    cron = create_cron(stack, admin, is_active=False)
+    execution = stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).json_body["execution"]
+    stack.poller.drain()
+    assert stack.job(execution["id"]).status == JobStatus.COMPLETED

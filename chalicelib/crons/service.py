@@ -322,6 +322,7 @@ class CronService:
             scheduled_at=to_iso(max(slot, now) if job_id else slot),
             timeout_seconds=cron.timeout_seconds,
             cron_job_id=cron.id,
+            cron_slot=None if job_id else to_iso(slot),
             created_by=created_by or f"cron:{cron.id}",
             # A run does what its cron job says, so it acts with the rights of whoever said it.
             rights=rights_or_least(
