@@ -152,6 +152,8 @@ class Job(BaseModel):
     idempotency_key: str | None = None
     timeout_seconds: int | None = None
     cron_job_id: str | None = None
+    # A scheduled cron run's slot (None for a run-now): the worker checks the cron job still has it.
+    cron_slot: str | None = None
     run_after: str | None = None  # the cron's previous run, for the overlap policy
     overlap_policy: str | None = None  # "skip" or "buffer_one" when run_after is set
     created_by: str | None = None

@@ -12,6 +12,7 @@ from botocore.config import Config as BotoConfig
 from chalicelib.auth import Keyring
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
+from chalicelib.crons.gate import CronRunGate
 from chalicelib.crons.outcomes import CronOutcomeRecorder
 from chalicelib.crons.store import DynamoCronStore
 from chalicelib.errors import ServiceUnavailableError
@@ -91,6 +92,7 @@ class Runtime:
             clock=self.clock,
             settings=self.settings,
             on_finished=self.cron_outcomes,
+            cron_gate=CronRunGate(self.cron_store),
         )
 
     @cached_property

@@ -75,8 +75,10 @@ class JobWorker:
         clock: Clock,
         settings: Settings,
         on_finished: Callable[[Job], None] | None = None,
+        cron_gate: Callable[[Job], str | None] | None = None,
     ) -> None:
         self.on_finished = on_finished
+        self.cron_gate = cron_gate  # why a claimed cron run must not start (chalicelib/crons/gate.py)
         self.store = store
         self.queues = queues
         self.registry = registry
@@ -279,9 +281,9 @@ class JobWorker:
             remaining_s=remaining_s,
             continue_margin_s=self.settings.continue_margin_s,
         )
-        # A run resuming from its checkpoint already passed the overlap policy when it started.
-        if job.run_after is not None and job.overlap_policy is not None and job.checkpoint is None:
-            waiting = self._apply_overlap_policy(attempt, queue_url, receipt)
+        # A run resuming from its checkpoint already passed these checks when it started.
+        if job.cron_job_id is not None and job.checkpoint is None:
+            waiting = self._apply_cron_rules(attempt, queue_url, receipt)
             if waiting is not None:
                 return waiting
         try:
@@ -336,6 +338,22 @@ class JobWorker:
         self.queues.send(job.priority, JobMessage(job_id=job.id))
         logger.info("job %s: continues in a fresh invocation (%s so far)", job.id, suspended.continuations)
         return RecordResult(Outcome.DONE, "continues in a fresh invocation")
+
+    def _apply_cron_rules(self, attempt: Attempt, queue_url: str, receipt: str) -> RecordResult | None:
+        """A claimed cron run: skipped if its cron job no longer wants it, then the overlap policy.
+
+        Skipped as the overlap policy skips (cancelled, ``result.skipped``), so the cron job
+        counts it as skipped rather than failed.
+        """
+        job = attempt.job
+        reason = self.cron_gate(job) if self.cron_gate is not None else None
+        if reason is not None:
+            return self._finish(
+                attempt, JobStatus.CANCELLED, error=f"skipped: {reason}", result={"skipped": True, "reason": reason}
+            )
+        if job.run_after is not None and job.overlap_policy is not None:
+            return self._apply_overlap_policy(attempt, queue_url, receipt)
+        return None
 
     def _apply_overlap_policy(self, attempt: Attempt, queue_url: str, receipt: str) -> RecordResult | None:
         """A cron run whose previous run still runs: skip it, or (buffer_one) wait for it.

@@ -54,6 +54,15 @@ MAX_WRITE_ATTEMPTS = 5
 UNSENT_SLOT_AFTER_S = 30
 
 
+class SlotInFlightError(StaleWriteError):
+    """A slot's job was stored moments ago by another tick (or a save) that may not have sent it yet.
+
+    The tick that meets it leaves the cron job's next_run_at where it is: the creator moves it
+    once it has sent the message, and if it never does, the next tick derives the slot again
+    and sends it then.
+    """
+
+
 def slot_job_id(cron_id: str, slot: datetime) -> str:
     return str(uuid.uuid5(SLOT_NAMESPACE, f"{cron_id}\n{to_iso(slot)}"))
 
@@ -105,7 +114,7 @@ class CronService:
             audit=appended([], "created", principal.label, stamp, detail=declared_by),
             **{k: v for k, v in values.items() if k in CronJob.model_fields},
         )
-        cron = self._validated(cron, principal, now, reschedule=True)
+        cron = self._validated(cron, principal, now, previous=None)
         return self.store.create(cron)
 
     def update(self, cron_id: str, fields: CronJobFields, principal: Principal, *, replace: bool) -> CronJob:
@@ -150,12 +159,11 @@ class CronService:
                 to_iso(now),
                 ", ".join(sorted(given)),
             )
-            schedule_changed = any(base[k] != getattr(current, k) for k in ("cron_expression", "timezone")) or (
-                base["is_active"] and not current.is_active
-            )
             if base["is_active"] and not current.is_active:
+                # Resumed: as POST .../resume, its missed slots follow the misfire policy.
                 base["paused_reason"] = None
-            updated = self._validated(CronJob.model_validate(base), principal, now, reschedule=schedule_changed)
+                base["consecutive_failures"] = 0
+            updated = self._validated(CronJob.model_validate(base), principal, now, previous=current)
             try:
                 return self.store.replace(updated, expected_version=current.version)
             except StaleWriteError:
@@ -197,13 +205,15 @@ class CronService:
         raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     def delete(self, cron_id: str, principal: Principal) -> None:
-        current = self._get_to_change(cron_id, principal)
-        try:
-            self.store.delete(current)
-        except StaleWriteError:
-            raise ConflictError(
-                f"Cron job {cron_id} changed meanwhile; read it and try again.", code="write_contention"
-            ) from None
+        # Every run's outcome bumps the version too: re-read rather than refuse the delete.
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._get_to_change(cron_id, principal)
+            try:
+                self.store.delete(current)
+                return
+            except StaleWriteError:
+                continue
+        raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     # --- read ----------------------------------------------------------------------------
 
@@ -312,6 +322,7 @@ class CronService:
             scheduled_at=to_iso(max(slot, now) if job_id else slot),
             timeout_seconds=cron.timeout_seconds,
             cron_job_id=cron.id,
+            cron_slot=None if job_id else to_iso(slot),
             created_by=created_by or f"cron:{cron.id}",
             # A run does what its cron job says, so it acts with the rights of whoever said it.
             rights=rights_or_least(
@@ -325,10 +336,25 @@ class CronService:
         )
 
     def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
-        # A slot job created moments ago belongs to a tick running alongside, which sends it:
-        # resending made 4 overlapping ticks queue 4 messages a slot. One a tick-interval old
-        # was left unsent by a tick that died between the put and the send: send it now.
-        return self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
+        """Store and send a slot's job; raises SlotInFlightError if another tick just stored it.
+
+        A slot job created moments ago belongs to a tick running alongside, which sends it:
+        resending made 4 overlapping ticks queue 4 messages a slot. But that tick (or the save
+        that queued the slot ahead) may have failed to send it, so this one must not advance
+        past the slot either (SlotInFlightError). Only the tick that sent every slot, or found
+        each one claimed or old enough to resend, moves next_run_at on; hence a slot job stored
+        without its message is sent by the first tick UNSENT_SLOT_AFTER_S after its creation,
+        at most UNSENT_SLOT_AFTER_S + one tick interval (90 s) later, whatever the queue's
+        backlog. No extra AWS request: the ambiguity costs at most one duplicate message.
+        (While the tick is down for longer than the misfire grace, the slot may become a missed
+        one the policy skips; the overdue sweep, requeue_unsent, is then its fallback.)
+        """
+        outcome = self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
+        existing = outcome.job
+        age_s = (now - from_iso(existing.created_at)).total_seconds()
+        if not outcome.created and existing.status == JobStatus.PENDING and age_s < UNSENT_SLOT_AFTER_S:
+            raise SlotInFlightError(f"Slot job {existing.id} was stored moments ago; its creator sends it.")
+        return outcome
 
     # --- declared by plugins -------------------------------------------------------------
 
@@ -355,7 +381,8 @@ class CronService:
     def _schedule(self, cron: CronJob) -> CronSchedule:
         return parse_schedule(cron.cron_expression, cron.timezone)
 
-    def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, reschedule: bool) -> CronJob:
+    def _validated(self, cron: CronJob, principal: Principal, now: datetime, *, previous: CronJob | None) -> CronJob:
+        """``cron`` checked and normalised; ``previous`` is the stored job it replaces (None: a new one)."""
         schedule = self._schedule(cron)
         try:
             job_type = self.registry.get(cron.job_type)
@@ -395,9 +422,23 @@ class CronService:
             "cron_expression": schedule.expression,
             "timezone": schedule.timezone,
         }
-        if reschedule or cron.next_run_at is None:
-            changes["next_run_at"] = to_iso(schedule.next_after(now)) if cron.is_active else cron.next_run_at
+        changes["next_run_at"] = self._next_run_at(cron, schedule, now, previous)
         return cron.model_copy(update=changes)
+
+    @staticmethod
+    def _next_run_at(cron: CronJob, schedule: CronSchedule, now: datetime, previous: CronJob | None) -> str | None:
+        """Where the tick takes the job up: only ever a slot of the schedule in force."""
+        if previous is None:
+            return to_iso(schedule.next_after(now)) if cron.is_active else None
+        if (schedule.expression, schedule.timezone) != (previous.cron_expression, previous.timezone):
+            # Paused or not: a next_run_at of the old schedule would fire a slot the new one lacks
+            # (or wait for a far one it no longer has). Slots missed while paused from here on
+            # are the new schedule's, and follow the misfire policy on resume.
+            return to_iso(schedule.next_after(now))
+        if cron.is_active and cron.next_run_at is None:
+            # Ended (last slot, max_runs) or created paused, now active: from now.
+            return to_iso(schedule.next_after(now))
+        return cron.next_run_at
 
     @staticmethod
     def _refuse_masks_sent_elsewhere(base: dict[str, Any], current: CronJob) -> None:

@@ -93,7 +93,11 @@ class DynamoCronStore:
         return cron
 
     def replace(self, cron: CronJob, *, expected_version: int) -> CronJob:
-        """Write the whole definition if nobody changed it since it was read (PUT, PATCH, pause)."""
+        """Write the whole definition if nobody changed it since it was read (PUT, PATCH, pause).
+
+        Sound because every write to a cron job bumps ``version`` (advance, record_outcome,
+        _clear_current, pause_after_failures): a stale read loses here and is read again.
+        """
         try:
             self._table.put_item(Item=_item(cron), ConditionExpression=Attr("version").eq(expected_version))
         except ClientError as exc:
@@ -220,14 +224,14 @@ class DynamoCronStore:
     ) -> CronJob | None:
         """Count a finished run (``succeeded`` None: a cancelled run, counted nowhere).
 
-        ADD is commutative, so runs finishing at the same moment never lose a count.
+        ADD is commutative, so runs finishing at the same moment never lose a count. The version
+        goes up too: a PUT, PATCH or pause that read the job before this write must re-read it,
+        or its whole-item write would put the counts (and an auto-pause) back as they were.
         """
-        names = {"#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#u": "updated_at"}
-        values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at}
+        names = {"#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#u": "updated_at", "#v": "version"}
+        values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at, ":one": 1}
         sets = ["#ls = :ls", "#lr = :lr", "#lj = :lj", "#u = :u"]
-        adds: list[str] = []
-        if succeeded is not None:
-            values[":one"] = 1
+        adds: list[str] = ["#v :one"]
         if succeeded:
             names.update({"#sc": "success_count", "#cf": "consecutive_failures"})
             values[":zero"] = 0
@@ -238,13 +242,12 @@ class DynamoCronStore:
             adds += ["#fc :one", "#cf :one"]
         if status == "skipped":
             names["#sk"] = "skipped_count"
-            values[":one"] = 1
             adds.append("#sk :one")
         if error:
             names["#le"] = "last_error"
             values[":le"] = error[:2000]
             sets.append("#le = :le")
-        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+        expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
         try:
             answer = self._table.update_item(
                 Key={"id": cron_id},
@@ -264,26 +267,32 @@ class DynamoCronStore:
         return cron
 
     def _clear_current(self, cron_id: str, job_id: str) -> None:
-        # Only if still ours: a newer run may already have become the current one.
+        # Only if still ours: a newer run may already have become the current one. Every write
+        # bumps the version, so a whole-item write (PUT, PATCH, pause) never undoes this one.
         try:
             self._table.update_item(
                 Key={"id": cron_id},
-                UpdateExpression="REMOVE current_job_id",
+                UpdateExpression="SET version = version + :one REMOVE current_job_id",
                 ConditionExpression=Attr("current_job_id").eq(job_id),
+                ExpressionAttributeValues={":one": 1},
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
 
     def pause_after_failures(self, cron: CronJob, reason: str, now: str) -> None:
-        """Auto-pause, only if the failure streak that triggered it is still the stored one."""
+        """Auto-pause, only if the failure streak that triggered it is still the stored one.
+
+        Bumps the version: a PATCH that read the job active must not write it active again.
+        """
         try:
             self._table.update_item(
                 Key={"id": cron.id},
-                UpdateExpression="SET is_active = :false, paused_reason = :r, updated_at = :u REMOVE due_shard",
+                UpdateExpression="SET is_active = :false, paused_reason = :r, updated_at = :u, "
+                "version = version + :one REMOVE due_shard",
                 ConditionExpression=Attr("consecutive_failures").gte(cron.max_failures or 0)
                 & Attr("is_active").eq(True),
-                ExpressionAttributeValues={":false": False, ":r": reason, ":u": now},
+                ExpressionAttributeValues={":false": False, ":r": reason, ":u": now, ":one": 1},
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
