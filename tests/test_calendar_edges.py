@@ -1,0 +1,118 @@
+"""Moments at the ends of the calendar (years 1 and 9999): 4xx or a shorter answer, never 5xx."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.cron import parse_schedule
+from tests.conftest import Stack, assert_error
+
+PREVIEW = "/api/cron-jobs/preview"
+SCHEDULE = "/api/background-jobs/schedule"
+
+
+def preview(stack: Stack, tok: str, after: str, expression: str = "* * * * *", zone: str = "UTC") -> Any:
+    return stack.post(PREVIEW, {"cron_expression": expression, "timezone": zone, "after": after, "count": 3}, tok)
+
+
+def field_named(response: Any, name: str) -> bool:
+    return any(name in detail["field"] for detail in response.json_body["details"])
+
+
+# --- cron preview ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "0001-01-01T00:00:00Z",  # in UTC, but before year 1 in any zone east of it
+        "9999-12-31T23:59:00Z",
+        "9999-12-31T23:59:00-01:00",  # past year 9999 in UTC
+    ],
+)
+def test_a_preview_after_the_calendars_ends_is_a_400_naming_after(clocked_stack: Stack, admin: str, after: str) -> None:
+    response = preview(clocked_stack, admin, after)
+    assert_error(response, 400, "validation_error")
+    assert field_named(response, "after")
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "after", "expected"),
+    [
+        # The next 29 February after 9996 would be in the year 10000: there is none.
+        ("0 0 29 2 *", "UTC", "9996-03-01T00:00:00Z", []),
+        ("59 23 31 12 *", "UTC", "9998-12-31T23:59:30Z", ["9999-12-31T23:59:00Z"]),
+        # Kiritimati is UTC+14: its midnight after 9999-12-31 is 10000-01-01 local, past the end.
+        ("0 0 * * *", "Pacific/Kiritimati", "9999-12-29T00:00:00Z", ["9999-12-29T10:00:00Z", "9999-12-30T10:00:00Z"]),
+        # A wildcard job probes the zone's offset a day ahead: near the end that probe must stop at it.
+        (
+            "0 */12 31 12 *",
+            "America/New_York",
+            "9999-12-30T23:00:00Z",
+            ["9999-12-31T05:00:00Z", "9999-12-31T17:00:00Z"],
+        ),
+    ],
+)
+def test_a_preview_near_the_calendars_end_lists_only_the_runs_before_it(
+    clocked_stack: Stack, admin: str, expression: str, zone: str, after: str, expected: list[str]
+) -> None:
+    response = preview(clocked_stack, admin, after, expression, zone)
+    assert response.status_code == 200, response.json_body
+    assert response.json_body["next_runs"] == expected
+
+
+def test_a_schedule_with_no_slot_before_the_calendars_end_has_no_next_run() -> None:
+    schedule = parse_schedule("0 0 29 2 *", "Pacific/Kiritimati")
+    assert schedule.next_times(datetime(9996, 3, 1, tzinfo=UTC), 3) == []
+    assert schedule.times_between(datetime(9996, 3, 1, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC), 3) == []
+
+
+# --- schedule run_at / delay ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "run_at",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:00-01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:00Z"],
+)
+def test_a_run_at_at_the_calendars_ends_is_a_400_naming_run_at(clocked_stack: Stack, admin: str, run_at: str) -> None:
+    body = {"type": "plugin:test-kit:flaky", "storeId": "store-a", "run_at": run_at}
+    response = clocked_stack.post(SCHEDULE, body, admin)
+    assert_error(response, 400, "validation_error")
+    assert field_named(response, "run_at")
+
+
+@pytest.mark.parametrize("delay", ["1e308", "NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_huge_or_not_finite_delay_is_a_400(clocked_stack: Stack, admin: str, delay: str) -> None:
+    # Raw JSON: Python's json (Chalice's) reads NaN and Infinity.
+    raw = '{"type": "plugin:test-kit:flaky", "storeId": "store-a", "delay": ' + delay + "}"
+    response = clocked_stack.post(SCHEDULE, raw, admin)
+    assert response.status_code == 400, response.json_body
+
+
+ZONES = st.one_of(
+    st.timezones(),
+    st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m))),
+)
+MOMENTS = st.datetimes(timezones=ZONES, allow_imaginary=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moment=MOMENTS, expression=st.sampled_from(["* * * * *", "0 0 29 2 *", "0 */6 * * *", "59 23 31 12 *"]))
+@example(moment=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), expression="* * * * *")
+@example(moment=datetime(9999, 12, 31, 23, 59, tzinfo=UTC), expression="0 0 29 2 *")
+def test_any_after_or_run_at_answers_2xx_or_4xx(
+    clocked_stack: Stack, admin: str, moment: datetime, expression: str
+) -> None:
+    text = moment.isoformat()
+    zone = getattr(moment.tzinfo, "key", "UTC")
+    answer = clocked_stack.post(PREVIEW, {"cron_expression": expression, "timezone": zone, "after": text}, admin)
+    assert answer.status_code < 500, (text, answer.json_body)
+    body = {"type": "plugin:test-kit:flaky", "storeId": "store-a", "run_at": text}
+    answer = clocked_stack.post(SCHEDULE, body, admin)
+    assert answer.status_code < 500, (text, answer.json_body)
