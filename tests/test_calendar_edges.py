@@ -1,16 +1,22 @@
-"""Moments at the ends of the calendar (years 1 and 9999): 4xx or a shorter answer, never 5xx."""
+"""Calendar edges (years 1 and 9999) and next_tokens from other listings: 4xx or a shorter answer, never 5xx."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.cron import parse_schedule
-from tests.conftest import Stack, assert_error
+from chalicelib.dynamo import read_pages
+from chalicelib.errors import BadRequestError
+from tests.conftest import Stack, assert_error, token
+from tests.test_cron_jobs_api import guide_body
 
 PREVIEW = "/api/cron-jobs/preview"
 SCHEDULE = "/api/background-jobs/schedule"
@@ -116,3 +122,102 @@ def test_any_after_or_run_at_answers_2xx_or_4xx(
     body = {"type": "plugin:test-kit:flaky", "storeId": "store-a", "run_at": text}
     answer = clocked_stack.post(SCHEDULE, body, admin)
     assert answer.status_code < 500, (text, answer.json_body)
+
+
+# --- next_token bound to its listing ---------------------------------------------------------
+
+
+def first_token(stack: Stack, tok: str, path: str) -> str:
+    page = stack.get(path, tok).json_body
+    assert page["next_token"], page
+    return page["next_token"]
+
+
+def test_a_jobs_token_from_another_store_is_refused(clocked_stack: Stack, admin: str) -> None:
+    for store in ("store-a", "store-b"):
+        for _ in range(2):
+            clocked_stack.schedule(admin, storeId=store)
+    from_b = first_token(clocked_stack, admin, "/api/background-jobs?store_id=store-b&limit=1")
+    answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={from_b}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+    # Its own listing takes it.
+    assert (
+        clocked_stack.get(f"/api/background-jobs?store_id=store-b&limit=1&next_token={from_b}", admin).status_code
+        == 200
+    )
+
+
+def test_a_jobs_token_from_another_status_is_refused(clocked_stack: Stack, admin: str) -> None:
+    for _ in range(2):
+        clocked_stack.schedule(admin)
+    done = clocked_stack.schedule(admin)
+    clocked_stack.post(f"/api/background-jobs/{done['id']}/cancel", {}, admin)
+    clocked_stack.schedule(admin)
+    pending = first_token(clocked_stack, admin, "/api/background-jobs?status=pending&limit=1")
+    answer = clocked_stack.get(f"/api/background-jobs?status=cancelled&limit=1&next_token={pending}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+
+
+def test_an_executions_token_from_another_cron_job_is_refused(clocked_stack: Stack, admin: str) -> None:
+    crons = [clocked_stack.post("/api/cron-jobs", guide_body(name=f"c{n}"), admin).json_body["job"] for n in range(2)]
+    for cron in crons:
+        for _ in range(2):
+            clocked_stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin)
+            clocked_stack.clock.advance(1)  # type: ignore[union-attr]
+    theirs = first_token(clocked_stack, admin, f"/api/cron-jobs/{crons[1]['id']}/executions?limit=1")
+    answer = clocked_stack.get(f"/api/cron-jobs/{crons[0]['id']}/executions?limit=1&next_token={theirs}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+
+
+def test_a_cron_listing_token_from_another_store_or_from_the_jobs_listing_is_refused(
+    clocked_stack: Stack, admin: str
+) -> None:
+    for store in ("store-a", "store-b"):
+        for n in range(2):
+            clocked_stack.post("/api/cron-jobs", guide_body(name=f"{store}-{n}", store_id=store), admin)
+            clocked_stack.schedule(admin, storeId=store)
+    crons_b = first_token(clocked_stack, admin, "/api/cron-jobs?store_id=store-b&limit=1")
+    answer = clocked_stack.get(f"/api/cron-jobs?store_id=store-a&limit=1&next_token={crons_b}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+    # Same index name and key shape (store_id, created_at, id) on the jobs table: still refused.
+    jobs_a = first_token(clocked_stack, admin, "/api/background-jobs?store_id=store-a&limit=1")
+    answer = clocked_stack.get(f"/api/cron-jobs?store_id=store-a&limit=1&next_token={jobs_a}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+    crons_a = first_token(clocked_stack, admin, "/api/cron-jobs?store_id=store-a&limit=1")
+    answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={crons_a}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+
+
+def test_a_token_whose_key_was_moved_to_another_partition_is_refused(clocked_stack: Stack, admin: str) -> None:
+    for store in ("store-a", "store-b"):
+        for _ in range(2):
+            clocked_stack.schedule(admin, storeId=store)
+    token_a = first_token(clocked_stack, admin, "/api/background-jobs?store_id=store-a&limit=1")
+    body = json.loads(base64.urlsafe_b64decode(token_a + "=" * (-len(token_a) % 4)))
+    body["k"]["store_id"] = "store-b"  # the listing digest kept: only the key says "elsewhere"
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={forged}", admin)
+    assert_error(answer, 400, "invalid_next_token")
+
+
+def test_a_store_owner_cannot_use_an_admins_token_for_their_store_listing(clocked_stack: Stack, admin: str) -> None:
+    for store in ("store-a", "store-b"):
+        for _ in range(2):
+            clocked_stack.schedule(admin, storeId=store)
+    all_jobs = first_token(clocked_stack, admin, "/api/background-jobs?limit=1")
+    owner = token("store_owner", stores=["store-a"], sub="owner-a")
+    answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={all_jobs}", owner)
+    assert_error(answer, 400, "invalid_next_token")
+
+
+def test_dynamodb_refusing_the_start_key_is_a_400() -> None:
+    def refuse(**request: Any) -> dict[str, Any]:
+        error = {"Error": {"Code": "ValidationException", "Message": "The provided starting key is invalid"}}
+        raise ClientError(error, "Query")
+
+    with pytest.raises(BadRequestError) as raised:
+        read_pages(refuse, {}, limit=5, start_key={"id": "x"}, max_pages=2)
+    assert raised.value.code == "invalid_next_token"
+    # Without a token the same error is DynamoDB's, not the caller's: it stays an error.
+    with pytest.raises(ClientError):
+        read_pages(refuse, {}, limit=5, start_key=None, max_pages=2)
