@@ -43,7 +43,8 @@ class ManualClock:
 
 def to_iso(moment: datetime) -> str:
     """Fixed-width UTC ISO 8601, so stored timestamps sort as strings."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_iso(text: str) -> datetime:

@@ -268,7 +268,8 @@ def _offset_change(zone: tzinfo, since: datetime, until: datetime, offset: timed
     """
     probe = since
     while probe < until:
-        previous, probe = probe, min(probe + OFFSET_PROBE_STEP, until)
+        # Stepping by the gap left, not min(probe + step, until): near 9999-12-31 the sum overflows.
+        previous, probe = probe, probe + min(OFFSET_PROBE_STEP, until - probe)
         if probe.astimezone(zone).utcoffset() != offset:
             low, high = math.floor(previous.timestamp()), math.ceil(probe.timestamp())
             while high - low > 1:
@@ -381,9 +382,8 @@ class CronSchedule:
         return times
 
     def _times_after(self, after: datetime) -> Iterator[datetime]:
-        if self._wildcard:
-            return self._wildcard_times(after)
-        return self._fixed_times(after)
+        times = self._wildcard_times(after) if self._wildcard else self._fixed_times(after)
+        return _until_calendar_end(times)
 
     def _fixed_times(self, after: datetime) -> Iterator[datetime]:
         """Fire times of a fixed-time job: each matching wall time once, at its first instant."""
@@ -424,6 +424,18 @@ class CronSchedule:
                 yield instant
             else:
                 return  # cronsim found nothing in 50 years
+
+
+def _until_calendar_end(times: Iterator[datetime]) -> Iterator[datetime]:
+    """``times`` up to the end of datetime's calendar (9999-12-31): a slot past it does not exist.
+
+    cronsim, the wall-to-UTC mapping and the offset probes all step datetimes and raise
+    OverflowError there; the schedule simply has no further slots.
+    """
+    try:
+        yield from times
+    except OverflowError:
+        return
 
 
 def parse_schedule(expression: str, timezone: str = "UTC") -> CronSchedule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +29,27 @@ MAX_RUN_AT_AHEAD_S = 365 * 24 * 3600
 # "ratelimit#<store>#<minute>" (rate_limit.py), and API Gateway hands path parameters over
 # decoded, so ".../ratelimit%23store-a%23.../status" would reach them.
 GENERATED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# Every moment a request names must convert to UTC and to any timezone's wall time without
+# leaving datetime's calendar (years 1 to 9999): a day of margin at each end covers every offset.
+EARLIEST_MOMENT = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_MOMENT = datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC)
+
+
+def check_moment(value: datetime | None, name: str) -> datetime | None:
+    """``value`` if it is aware and well inside the calendar; a ValueError naming ``name`` otherwise."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} needs a timezone offset, e.g. 2026-01-01T00:00:00Z")
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST_MOMENT <= in_utc <= LATEST_MOMENT:
+        raise ValueError(f"{name} must lie between 0001-01-02 and 9999-12-30 (UTC)")
+    return value
 
 
 def is_generated_id(value: str) -> bool:
@@ -103,10 +124,8 @@ class ScheduleJobRequest(BaseModel):
 
     @field_validator("run_at")
     @classmethod
-    def _run_at_has_timezone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("run_at needs a timezone offset, e.g. 2026-01-01T02:00:00Z")
-        return value
+    def _run_at_is_a_moment(cls, value: datetime | None) -> datetime | None:
+        return check_moment(value, "run_at")
 
     def effective_plugin_id(self) -> str | None:
         """The guide passes the plugin in ``metadata.pluginId``; a top-level field wins."""

@@ -15,9 +15,7 @@ from botocore.exceptions import ClientError
 from chalicelib.clock import from_iso
 from chalicelib.dynamo import (
     ConditionFailedWithItemError,
-    decode_token,
-    encode_token,
-    index_key_names,
+    Listing,
     is_condition_failure,
     old_item,
     read_pages,
@@ -203,9 +201,11 @@ class DynamoJobStore:
             # Rate-limit counters share the table (rate_limit.py); only jobs have a type.
             only_jobs = Attr("type").exists()
             request["FilterExpression"] = only_jobs if filters is None else filters & only_jobs
-        start_key = decode_token(next_token, index_key_names(JOBS_TABLE_SHAPE, request.get("IndexName")))
-        items, last_key = read_pages(call, request, limit=limit, start_key=start_key, max_pages=MAX_PAGES_PER_LIST)
-        return JobPage(jobs=[job_from_item(item) for item in items], next_token=encode_token(last_key))
+        listing = Listing.of(JOBS_TABLE_SHAPE, request)
+        items, last_key = read_pages(
+            call, request, limit=limit, start_key=listing.decode(next_token), max_pages=MAX_PAGES_PER_LIST
+        )
+        return JobPage(jobs=[job_from_item(item) for item in items], next_token=listing.encode(last_key))
 
     @staticmethod
     def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:

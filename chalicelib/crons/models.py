@@ -13,7 +13,7 @@ from chalicelib.audit import AuditEntry
 from chalicelib.auth import PLATFORM_STORE  # noqa: F401 - where tests and tools look for it
 from chalicelib.lifecycle import Priority
 from chalicelib.masking import mask
-from chalicelib.models import ID_PATTERN
+from chalicelib.models import ID_PATTERN, check_moment
 from chalicelib.rights import Rights
 
 MAX_CONFIGURATION_BYTES = 64 * 1024
@@ -217,7 +217,6 @@ class PreviewRequest(BaseModel):
 
     @field_validator("after")
     @classmethod
-    def _after_has_timezone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("after needs a timezone offset, e.g. 2026-01-01T00:00:00Z")
-        return value
+    def _after_is_a_moment(cls, value: datetime | None) -> datetime | None:
+        # Runs past 9999-12-31 do not exist: an ``after`` near it lists fewer (or no) runs.
+        return check_moment(value, "after")

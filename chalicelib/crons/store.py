@@ -9,7 +9,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from chalicelib.crons.models import CronJob, cron_from_item, cron_to_item
-from chalicelib.dynamo import decode_token, encode_token, index_key_names, is_condition_failure, read_pages
+from chalicelib.dynamo import Listing, is_condition_failure, read_pages
 from chalicelib.errors import StaleWriteError
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
@@ -164,9 +164,9 @@ class DynamoCronStore:
     ) -> CronPage:
         if condition is not None:
             request["FilterExpression"] = condition
-        start = decode_token(next_token, index_key_names(CRON_TABLE_SHAPE, request.get("IndexName")))
-        items, last_key = read_pages(call, request, limit=limit, start_key=start, max_pages=10)
-        return CronPage(crons=[cron_from_item(item) for item in items], next_token=encode_token(last_key))
+        listing = Listing.of(CRON_TABLE_SHAPE, request)
+        items, last_key = read_pages(call, request, limit=limit, start_key=listing.decode(next_token), max_pages=10)
+        return CronPage(crons=[cron_from_item(item) for item in items], next_token=listing.encode(last_key))
 
     def advance(
         self,
