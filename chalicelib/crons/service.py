@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from chalicelib.audit import AuditEntry, appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
-from chalicelib.clock import Clock, to_iso
+from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.cron import CronSchedule, parse_schedule
 from chalicelib.crons.models import (
