@@ -92,6 +92,7 @@ class QueuePoller:
         receive_visibility_s: int,
         function_timeout_s: float = 900,
         aging_s: float = DEFAULT_AGING_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sqs = sqs
         self._urls = dict(queue_urls)
@@ -100,6 +101,8 @@ class QueuePoller:
         self._visibility = receive_visibility_s
         self._timeout = function_timeout_s
         self._aging = aging_s
+        # Queue aging reads this clock: tests that replay a run step by step inject theirs.
+        self._monotonic = monotonic
         self._last_polled: dict[Priority, float] = {}
         self._lock = threading.Lock()
         self._arns = {
@@ -118,10 +121,10 @@ class QueuePoller:
     def _receive(self) -> tuple[Priority, list[dict[str, Any]]] | None:
         with self._lock:
             # A poller may serve only some of the queues.
-            order = [p for p in polling_order(time.monotonic(), self._last_polled, self._aging) if p in self._urls]
+            order = [p for p in polling_order(self._monotonic(), self._last_polled, self._aging) if p in self._urls]
         for priority in order:
             with self._lock:
-                self._last_polled[priority] = time.monotonic()
+                self._last_polled[priority] = self._monotonic()
             answer = self._sqs.receive_message(
                 QueueUrl=self._urls[priority],
                 MaxNumberOfMessages=RECEIVE_BATCH,

@@ -104,7 +104,8 @@ class Stack:
         return self.runtime.store.get(job_id)
 
 
-def make_stack(settings: Settings, clock: ManualClock | None) -> Stack:
+def make_stack(settings: Settings, clock: ManualClock | None, *, clocked_pollers: bool = False) -> Stack:
+    """``clocked_pollers``: the pollers' queue aging reads ``clock`` too, so a run replays exactly."""
     session = boto3.session.Session(region_name="us-east-1")
     provision(session, settings)
     rt = Runtime(settings=settings, clock=clock, session=session)
@@ -114,8 +115,11 @@ def make_stack(settings: Settings, clock: ManualClock | None) -> Stack:
         p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER
     }
     workers = {p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER}
+    extra: dict[str, Any] = {}
+    if clocked_pollers and clock is not None:
+        extra["monotonic"] = lambda: clock.now().timestamp()
     poller = QueuePoller(
-        sqs=sqs, queue_urls=urls, workers=workers, region="us-east-1", receive_visibility_s=settings.lease_s
+        sqs=sqs, queue_urls=urls, workers=workers, region="us-east-1", receive_visibility_s=settings.lease_s, **extra
     )
     return Stack(runtime=rt, clock=clock, poller=poller, session=session, client=Client(app_module.app))
 
@@ -133,9 +137,11 @@ def settings() -> Settings:
 
 
 @contextmanager
-def built_stack(settings: Settings, clock: ManualClock | None = None) -> Iterator[Stack]:
+def built_stack(
+    settings: Settings, clock: ManualClock | None = None, *, clocked_pollers: bool = False
+) -> Iterator[Stack]:
     with mock_aws():
-        built = make_stack(settings, clock=clock)
+        built = make_stack(settings, clock=clock, clocked_pollers=clocked_pollers)
         try:
             yield built
         finally:

@@ -14,6 +14,7 @@ thousands (tests/conftest.py registers it).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import moto.sqs.models as moto_sqs
 from boto3.dynamodb.conditions import Attr
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
 from chalicelib import runtime
 from chalicelib.clock import ManualClock, from_iso
@@ -55,6 +56,7 @@ class Start:
     due_at: str
     cron_job_id: str | None
     slot: str | None  # a scheduled slot's time; None for a run-now or a background job
+    seq: int = 0  # when, in the order of events (the clock may not move between two of them)
 
 
 @dataclass
@@ -65,8 +67,9 @@ class World:
     attempts: Counter[str] = field(default_factory=Counter)
     cancel_acknowledged: set[str] = field(default_factory=set)
     completed_at: dict[str, str] = field(default_factory=dict)
-    paused_since: dict[str, datetime] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
+    paused_since: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # (clock, event number)
+    deleted_at: dict[str, int] = field(default_factory=dict)  # cron id -> event number of the delete
+    events: itertools.count[int] = field(default_factory=itertools.count)
     jobs: set[str] = field(default_factory=set)
     crons: set[str] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
@@ -82,7 +85,7 @@ class ModelWork(BaseJobHandler):
     def execute(self) -> dict[str, Any]:
         now = runtime.current().clock.now()
         slot = self.job.cron_slot
-        WORLD.starts.append(Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot))
+        WORLD.starts.append(Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot, next(WORLD.events)))
         WORLD.attempts[self.job.id] += 1
         attempt = WORLD.attempts[self.job.id]
         behaviour = self.job.payload.get("behaviour", "ok")
@@ -146,8 +149,9 @@ class JobsAndCrons(RuleBasedStateMachine):
         self._exit = contextlib.ExitStack()
         self.clock = ManualClock(T0)
         self.settings = model_settings()
-        self.stack = self._exit.enter_context(built_stack(self.settings, self.clock))
-        # SQS's timers (visibility, delays, retention) follow the injected clock.
+        self.stack = self._exit.enter_context(built_stack(self.settings, self.clock, clocked_pollers=True))
+        # SQS's timers (visibility, delays, retention) follow the injected clock, and so does the
+        # pollers' queue aging: an example replays the same way however fast the machine is.
         self._exit.enter_context(_sqs_follows(self.clock))
 
     def teardown(self) -> None:
@@ -173,9 +177,15 @@ class JobsAndCrons(RuleBasedStateMachine):
 
     # --- rules: background jobs -----------------------------------------------------------
 
-    @initialize()
-    def start(self) -> None:
+    @initialize(target=crons)
+    def declared_by_plugins(self) -> Any:
+        """The plugins' declared cron jobs (platform-wide, admin rights) take part like any other."""
         self.stack.runtime.scheduler.ensure_declared()
+        listed = self.api("GET", "/api/cron-jobs?store_id=platform").json_body["jobs"]
+        declared = [cron["id"] for cron in listed if cron.get("declared_by")]
+        assert declared
+        WORLD.crons.update(declared)
+        return multiple(*declared)
 
     @rule(target=jobs, behaviour=st.sampled_from(BEHAVIOURS), owner=st.booleans(), retries=st.integers(0, 2))
     def schedule(self, behaviour: str, owner: bool, retries: int) -> str:
@@ -243,29 +253,29 @@ class JobsAndCrons(RuleBasedStateMachine):
         WORLD.crons.add(cron_id)
         return cron_id
 
-    @rule(cron_id=crons, expression=st.sampled_from(EXPRESSIONS))
-    def patch_schedule(self, cron_id: str, expression: str) -> None:
-        self.api("PATCH", f"/api/cron-jobs/{cron_id}", {"cron_expression": expression}, OWNER)
+    @rule(cron_id=crons, expression=st.sampled_from(EXPRESSIONS), admin=st.booleans())
+    def patch_schedule(self, cron_id: str, expression: str, admin: bool) -> None:
+        self.api("PATCH", f"/api/cron-jobs/{cron_id}", {"cron_expression": expression}, ADMIN if admin else OWNER)
 
-    @rule(cron_id=crons, action=st.sampled_from(["pause", "resume", "toggle"]))
-    def set_active(self, cron_id: str, action: str) -> None:
-        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/{action}", {}, OWNER)
+    @rule(cron_id=crons, action=st.sampled_from(["pause", "resume", "toggle"]), admin=st.booleans())
+    def set_active(self, cron_id: str, action: str, admin: bool) -> None:
+        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/{action}", {}, ADMIN if admin else OWNER)
         if answer.status_code == 200:
             if answer.json_body["job"]["is_active"]:
                 WORLD.paused_since.pop(cron_id, None)
             else:
-                WORLD.paused_since.setdefault(cron_id, self.clock.now())
+                WORLD.paused_since.setdefault(cron_id, (self.clock.now(), next(WORLD.events)))
 
-    @rule(cron_id=crons)
-    def run_now(self, cron_id: str) -> None:
-        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/run", {}, OWNER)
+    @rule(cron_id=crons, admin=st.booleans())
+    def run_now(self, cron_id: str, admin: bool) -> None:
+        answer = self.api("POST", f"/api/cron-jobs/{cron_id}/run", {}, ADMIN if admin else OWNER)
         if answer.status_code == 202:
             WORLD.jobs.add(answer.json_body["execution"]["id"])
 
-    @rule(cron_id=consumes(crons))
-    def delete_cron(self, cron_id: str) -> None:
-        if self.api("DELETE", f"/api/cron-jobs/{cron_id}", None, OWNER).status_code == 200:
-            WORLD.deleted.add(cron_id)
+    @rule(cron_id=consumes(crons), admin=st.booleans())
+    def delete_cron(self, cron_id: str, admin: bool) -> None:
+        if self.api("DELETE", f"/api/cron-jobs/{cron_id}", None, ADMIN if admin else OWNER).status_code == 200:
+            WORLD.deleted_at[cron_id] = next(WORLD.events)
 
     # --- invariants -----------------------------------------------------------------------
 
@@ -283,11 +293,12 @@ class JobsAndCrons(RuleBasedStateMachine):
         for start in WORLD.starts:
             if start.cron_job_id is None or start.slot is None:
                 continue
-            since = WORLD.paused_since.get(start.cron_job_id)
-            if start.cron_job_id in WORLD.deleted:
-                since = since or T0  # deleted: no run after the delete was acknowledged
-            if since is not None and from_iso(start.slot) > since and start.at >= since:
-                raise AssertionError(f"slot {start.slot} of paused/deleted cron {start.cron_job_id} ran at {start.at}")
+            deleted = WORLD.deleted_at.get(start.cron_job_id)
+            if deleted is not None and start.seq > deleted:
+                raise AssertionError(f"slot {start.slot} of deleted cron {start.cron_job_id} ran at {start.at}")
+            paused, paused_seq = WORLD.paused_since.get(start.cron_job_id, (None, 0))
+            if paused is not None and from_iso(start.slot) > paused and start.seq > paused_seq:
+                raise AssertionError(f"slot {start.slot} of paused cron {start.cron_job_id} ran at {start.at}")
 
     @invariant()
     def the_stored_jobs_agree_with_what_users_were_told(self) -> None:
@@ -312,10 +323,10 @@ class JobsAndCrons(RuleBasedStateMachine):
 
     def _quiesce_and_check(self) -> None:
         """Pause every cron job, then let time, ticks and workers run until nothing moves."""
-        for cron_id in WORLD.crons - WORLD.deleted:
-            answer = self.api("POST", f"/api/cron-jobs/{cron_id}/pause", {}, OWNER)
+        for cron_id in WORLD.crons - WORLD.deleted_at.keys():
+            answer = self.api("POST", f"/api/cron-jobs/{cron_id}/pause", {}, ADMIN)
             if answer.status_code == 200:
-                WORLD.paused_since.setdefault(cron_id, self.clock.now())
+                WORLD.paused_since.setdefault(cron_id, (self.clock.now(), next(WORLD.events)))
         for _ in range(12):
             if all(job.status in TERMINAL_STATUSES for job in self._jobs().values()):
                 break
@@ -330,7 +341,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         self.completed_stays_completed_and_an_acknowledged_cancel_never_completes(jobs)
         stuck = {i: j.status.value for i, j in jobs.items() if j.status not in TERMINAL_STATUSES}
         assert not stuck, f"jobs that never finished: {stuck}"
-        for cron_id in WORLD.crons - WORLD.deleted:
+        for cron_id in WORLD.crons - WORLD.deleted_at.keys():
             self._counters_match_executions(cron_id)
 
     def _counters_match_executions(self, cron_id: str) -> None:

@@ -139,8 +139,8 @@ def test_a_hostile_url_rendered_at_run_time_is_refused_there_and_nothing_reaches
     if "\x00" in template:
         pytest.skip("an environment variable cannot hold a NUL")
     scheme, rest = template.format(port=receiver.split(":")[1]).split("://", 1)
-    monkeypatch.setenv("CORPUS_URL_REST", rest)
-    response = schedule(stack, admin, f"{scheme}://{{{{env:CORPUS_URL_REST}}}}")
+    monkeypatch.setenv("TICKWORK_PUBLIC_CORPUS_URL_REST", rest)
+    response = schedule(stack, admin, f"{scheme}://{{{{env:TICKWORK_PUBLIC_CORPUS_URL_REST}}}}")
     assert response.status_code == 201, response.json_body
     error = failed_error(stack, response.json_body["job"]["id"])
     assert reason in error, error
