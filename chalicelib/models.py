@@ -137,7 +137,7 @@ class ScheduleJobRequest(BaseModel):
 
 # Never shown: lease internals, the handler's private state (large), and the rights, which name
 # the creator's other stores. Logs are shown only where asked for.
-JOB_PRIVATE_FIELDS = frozenset({"lease_token", "logs", "version", "checkpoint", "rights"})
+JOB_PRIVATE_FIELDS = frozenset({"lease_token", "logs", "version", "checkpoint", "rights", "outcome_recorded"})
 
 
 class Job(BaseModel):
@@ -178,6 +178,8 @@ class Job(BaseModel):
     created_by: str | None = None
     # The rights it acts with (chalicelib/rights.py): never shown, they name the creator's stores.
     rights: Rights | None = None
+    # A cron run's outcome is counted on its cron job exactly once (crons/store.py record_outcome).
+    outcome_recorded: bool = False
     # Who created, cancelled or retried it, and when (chalicelib/audit.py).
     audit: list[AuditEntry] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)

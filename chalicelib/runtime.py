@@ -63,7 +63,7 @@ class Runtime:
     @cached_property
     def cron_store(self) -> DynamoCronStore:
         resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
-        return DynamoCronStore(resource.Table(self.settings.cron_jobs_table))
+        return DynamoCronStore(resource.Table(self.settings.cron_jobs_table), jobs_table_name=self.settings.jobs_table)
 
     @cached_property
     def cron_outcomes(self) -> CronOutcomeRecorder:

@@ -212,6 +212,9 @@ class JobWorker:
     ) -> RecordResult:
         now = self.clock.now()
         if is_terminal(job.status):
+            if job.cron_job_id and not job.outcome_recorded:
+                # Whoever finished it died before counting it on its cron job: count it now.
+                self._finished(job)
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
         if job.status in CLAIMABLE_STATUSES:
             wait_s = _seconds_until_due(job, now)

@@ -73,7 +73,8 @@ def failed_run(stack: Stack, cron_id: str) -> Any:
     cron = stack.runtime.cron_store.get(cron_id)
     assert cron is not None
     job = stack.runtime.crons.execution_job(cron, slot=at(5), now=at(5))
-    return job.model_copy(update={"status": JobStatus.FAILED, "error": "boom", "completed_at": to_iso(at(5))})
+    failed = job.model_copy(update={"status": JobStatus.FAILED, "error": "boom", "completed_at": to_iso(at(5))})
+    return stack.runtime.store.create(failed)  # an outcome is counted once per stored run
 
 
 def test_a_patch_that_read_the_job_before_a_failed_run_paused_it_keeps_the_pause_and_the_count(

@@ -54,6 +54,8 @@ IAM_ACTION_OF_CALL = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:DeleteObjects": "s3:DeleteObject",
+    # A transaction is authorised item by item: the code's transactions only update.
+    "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
 }
 SENDER = "jobs@shop.example.com"
 BUCKET = "shop-exports"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,10 @@ class CronPage:
 
 
 class DynamoCronStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, *, jobs_table_name: str) -> None:
         self._table = table
+        # Where a run's outcome is marked counted, in the same transaction as the count.
+        self._jobs_table_name = jobs_table_name
 
     def get(self, cron_id: str) -> CronJob | None:
         item = self._table.get_item(Key={"id": cron_id}, ConsistentRead=True).get("Item")
@@ -227,6 +230,11 @@ class DynamoCronStore:
         ADD is commutative, so runs finishing at the same moment never lose a count. The version
         goes up too: a PUT, PATCH or pause that read the job before this write must re-read it,
         or its whole-item write would put the counts (and an auto-pause) back as they were.
+
+        Exactly once per run: the count and the run's ``outcome_recorded`` mark are one
+        transaction, conditioned on the mark being absent. A worker killed between the run's
+        final write and this one leaves the mark absent, and the redelivered message counts it;
+        counted already, a repeat changes nothing and answers None.
         """
         names = {"#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#u": "updated_at", "#v": "version"}
         values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at, ":one": 1}
@@ -248,23 +256,50 @@ class DynamoCronStore:
             values[":le"] = error[:2000]
             sets.append("#le = :le")
         expression = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
-        try:
-            answer = self._table.update_item(
-                Key={"id": cron_id},
-                UpdateExpression=expression,
-                ConditionExpression=Attr("id").exists(),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return None  # the cron job was deleted; its runs stay as jobs
-            raise
-        cron = cron_from_item(answer["Attributes"])
+        count = {
+            "TableName": self._table.name,
+            "Key": {"id": cron_id},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        counted = self._count_once(count, job_id)
+        if not counted:
+            return None
+        cron = self.get(cron_id)
+        if cron is None:
+            return None
         if cron.current_job_id == job_id:
             self._clear_current(cron_id, job_id)
         return cron
+
+    def _count_once(self, count: dict[str, Any], job_id: str) -> bool:
+        mark = {
+            "TableName": self._jobs_table_name,
+            "Key": {"id": job_id},
+            "UpdateExpression": "SET outcome_recorded = :true",
+            "ConditionExpression": "attribute_exists(id) AND (attribute_not_exists(outcome_recorded) "
+            "OR outcome_recorded = :false)",
+            "ExpressionAttributeValues": {":true": True, ":false": False},
+        }
+        # The resource's own client takes plain values (boto3 types them), as the table does.
+        client = self._table.meta.client
+        try:
+            client.transact_write_items(TransactItems=[{"Update": count}, {"Update": mark}])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                return False  # counted before (a redelivery), or the run is gone
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                # The cron job was deleted: its runs stay as jobs, counted nowhere, marked done.
+                with contextlib.suppress(ClientError):
+                    client.update_item(**mark)
+                return False
+            raise
+        return True
 
     def _clear_current(self, cron_id: str, job_id: str) -> None:
         # Only if still ours: a newer run may already have become the current one. Every write

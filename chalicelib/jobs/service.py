@@ -300,6 +300,8 @@ class JobService:
                 next_attempt_at=None,
                 # A retry asked for by a person runs from the start, not from a checkpoint.
                 checkpoint=None,
+                # A retried cron run's new outcome is counted on its cron job like any run's.
+                outcome_recorded=False,
                 audit=appended(job.audit, "retried", principal.label, stamp),
             )
         except StaleWriteError:
