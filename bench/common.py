@@ -204,7 +204,7 @@ class MotoStack:
     settings: Any
 
     def purge_queues(self) -> None:
-        """Empty the job queues between rounds (moto slows as a queue fills, PITFALLS.md)."""
+        """Empty the job queues between rounds (moto slows as a queue fills)."""
         sqs = self.session.client("sqs")
         for url in self.poller._urls.values():
             sqs.purge_queue(QueueUrl=url)

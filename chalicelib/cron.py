@@ -1,4 +1,4 @@
-"""Cron schedules: parse and validate, describe, and compute fire times (DESIGN.md §5).
+"""Cron schedules: parse and validate, describe, and compute fire times.
 
 This is the only module that imports a cron library. It is pure: no AWS, no web, no clock (callers
 pass the moment in).

@@ -5,7 +5,7 @@ the same ConditionExpression before either writes (seen here: four concurrent ti
 advanced one cron job's ``next_run_at``, run_count 4 instead of 2). Real DynamoDB evaluates a
 condition and applies the write atomically per item. Serialising moto's request handling
 restores that property for the embedded stack and the tests; it costs nothing measurable, since
-moto tops out at ~150-200 calls/s anyway (PITFALLS.md).
+moto tops out at ~150-200 calls/s anyway.
 
 Likewise, moto applies an UpdateItem's actions one by one to the stored item and checks the
 400 KB limit as it goes: a write refused for size leaves the actions before it applied (a job

@@ -1,4 +1,4 @@
-"""DynamoDB repository for jobs. Every state change is a conditional write (DESIGN.md §2.1)."""
+"""DynamoDB repository for jobs. Every state change is a conditional write (docs/state-machines.md)."""
 
 from __future__ import annotations
 

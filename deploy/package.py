@@ -5,7 +5,7 @@
 1. builds the merge template for the stage (`deploy/template.py`);
 2. runs `chalice package --merge-template` (Chalice resolves and vendors `requirements.txt`,
    copies `app.py`, `chalicelib/` and `vendor/`, where `vendor/plugins` links to `plugins/`);
-3. drops `__pycache__` folders that Chalice copies from the working tree (PITFALLS.md);
+3. drops `__pycache__` folders that Chalice copies from the working tree;
 4. checks the result (`deploy/checks.py`) and lints it with cfn-lint when it is installed.
 
 The output is `<out>/sam.json` (SAM transform) and `<out>/deployment.zip`, ready for

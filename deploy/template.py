@@ -11,7 +11,7 @@ lack `ReportBatchItemFailures` (aws/chalice#2029), so this module adds:
   queue as `${Queue.Arn}` (an implicit dependency, so the queue exists before its mapping);
 - one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`.
 
-Implementation note: Chalice's merge replaces lists (PITFALLS.md). Merging `Policies` into
+Implementation note: Chalice's merge replaces lists rather than appending to them. Merging `Policies` into
 `DefaultRole` would drop Chalice's logging and SQS statements, so the policy is a resource of
 its own; and the queue ARN is written as `Fn::Sub`, the key Chalice already uses, because a
 merged `Fn::GetAtt` would sit next to Chalice's `Fn::Sub` in one (invalid) intrinsic.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# Before anything imports app.py: Chalice reads queue names at import (PITFALLS.md).
+# Before anything imports app.py: Chalice reads queue names at import.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
@@ -61,7 +61,7 @@ ERROR_KEYS = {"success", "error", "code", "details"}
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """A 4xx in the one error shape of DESIGN.md §2.6, with the expected machine code."""
+    """A 4xx in the one error shape (success, error, code, details), with the expected machine code."""
     body = response.json_body
     assert response.status_code == status, body
     assert set(body) == ERROR_KEYS, body

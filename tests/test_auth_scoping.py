@@ -1,4 +1,4 @@
-"""Tokens and tenant scoping (DESIGN.md §4): 401 for bad tokens, 404 (never 403) across tenants."""
+"""Tokens and tenant scoping (docs/threat-model.md): 401 for bad tokens, 404 (never 403) across tenants."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The background-jobs HTTP contract (DESIGN.md §3), end to end on moto with the real workers."""
+"""The background-jobs HTTP contract, end to end on moto with the real workers."""
 
 from __future__ import annotations
 

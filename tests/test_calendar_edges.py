@@ -188,10 +188,14 @@ def test_a_cron_listing_token_from_another_store_or_from_the_jobs_listing_is_ref
     assert_error(answer, 400, "invalid_next_token")
 
 
-def test_a_token_whose_key_was_moved_to_another_partition_is_refused(clocked_stack: Stack, admin: str) -> None:
+def two_jobs_in_each_of_two_stores(stack: Stack, admin: str) -> None:
     for store in ("store-a", "store-b"):
         for _ in range(2):
-            clocked_stack.schedule(admin, storeId=store)
+            stack.schedule(admin, storeId=store)
+
+
+def test_a_token_whose_key_was_moved_to_another_partition_is_refused(clocked_stack: Stack, admin: str) -> None:
+    two_jobs_in_each_of_two_stores(clocked_stack, admin)
     token_a = first_token(clocked_stack, admin, "/api/background-jobs?store_id=store-a&limit=1")
     body = json.loads(base64.urlsafe_b64decode(token_a + "=" * (-len(token_a) % 4)))
     body["k"]["store_id"] = "store-b"  # the listing digest kept: only the key says "elsewhere"
@@ -201,9 +205,7 @@ def test_a_token_whose_key_was_moved_to_another_partition_is_refused(clocked_sta
 
 
 def test_a_store_owner_cannot_use_an_admins_token_for_their_store_listing(clocked_stack: Stack, admin: str) -> None:
-    for store in ("store-a", "store-b"):
-        for _ in range(2):
-            clocked_stack.schedule(admin, storeId=store)
+    two_jobs_in_each_of_two_stores(clocked_stack, admin)
     all_jobs = first_token(clocked_stack, admin, "/api/background-jobs?limit=1")
     owner = token("store_owner", stores=["store-a"], sub="owner-a")
     answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={all_jobs}", owner)

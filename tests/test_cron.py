@@ -1,4 +1,4 @@
-"""Cron schedules (chalicelib/cron.py, DESIGN.md §5): fire times, DST, validation, descriptions.
+"""Cron schedules (chalicelib/cron.py): fire times, DST, validation, descriptions.
 
 Every time below is UTC unless it carries a zone. The DST transitions used, checked with zoneinfo:
 

@@ -1,4 +1,4 @@
-"""Bad input is a 4xx in one shape, never a 500 (DESIGN.md §2.6): the schedule endpoint's edges."""
+"""Bad input is a 4xx in one shape, never a 500: the schedule endpoint's edges."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN.md §2 invariants 1 and 2 against moto's SQS and DynamoDB, through the Lambda handlers."""
+"""The worker's invariants (docs/state-machines.md) against moto's SQS and DynamoDB, through the Lambda handlers."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ class Envelope(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every 4xx and 5xx answer (DESIGN.md §2.6 and §3)."""
+    """Every 4xx and 5xx answer: one shape, with a machine-readable code."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

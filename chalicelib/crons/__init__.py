@@ -1,1 +1,1 @@
-"""Cron jobs: recurring definitions whose every firing is a background job (DESIGN.md §1)."""
+"""Cron jobs: recurring definitions whose every firing is a background job."""

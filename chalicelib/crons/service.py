@@ -197,7 +197,7 @@ class CronService:
             if target:
                 changes["consecutive_failures"] = 0
             # A resumed job keeps its next_run_at: the slots missed while paused follow its
-            # misfire policy at the next tick (DESIGN.md §2.4).
+            # misfire policy at the next tick (docs/state-machines.md).
             try:
                 return self.store.replace(current.model_copy(update=changes), expected_version=current.version)
             except StaleWriteError:

@@ -9,7 +9,7 @@ job of that role, so bodies reach the update code instead of stopping at a 404. 
 checked: no 5xx, a documented status, a body matching the schema documented for that status
 (every 4xx documents the one error shape), auth not ignored, invalid data rejected, plus our own
 check that any 4xx, documented or not (Chalice's 405 for a method a path lacks), has the error
-shape of DESIGN.md §3.
+shape of every error answer (success, error, code, details).
 
 Bounded: FUZZ_EXAMPLES (default 6) examples per operation, role and mode, no shrinking; the
 terminal summary reports how many requests were sent.
@@ -88,7 +88,7 @@ class ErrorShapeFailure(Failure):
 
 
 def error_shape(ctx: CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
-    """Every 4xx, documented or not, carries DESIGN.md §3's error shape."""
+    """Every 4xx, documented or not, carries the one error shape."""
     if not 400 <= response.status_code < 500:
         return None
     try:
