@@ -45,6 +45,15 @@ from tests.conftest import SECRET, Stack
 STAGE = "prod"
 # The Lambda Python runtime brings these; everything else must be in the zip.
 LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath")
+# Chalice zips all of chalicelib/, so the development stack and the CLI live in devstack/ instead;
+# these are the names they once had in chalicelib/ (prefixes of zip entries).
+DEVELOPMENT_ONLY_PATHS = (
+    "devstack/",
+    "chalicelib/local",
+    "chalicelib/devserver",
+    "chalicelib/cli",
+    "chalicelib/console",
+)
 # Lambda's own polling of the queues, granted by Chalice's DefaultRolePolicy.
 CHALICE_SQS_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 CHALICE_LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
@@ -487,6 +496,7 @@ def test_the_zip_serves_the_api_with_its_plugins_in_a_clean_interpreter(packaged
     assert "plugins/my_plugin/__init__.py" in names and "plugins/inventory_sync/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.split("/")[0] in ("tests", "bench", "deploy", "moto", "boto3", "botocore")]
+    assert not [n for n in names if n.startswith(DEVELOPMENT_ONLY_PATHS)]
     runtime_dir = tmp_path / "runtime"  # what the Lambda Python runtime adds: boto3 and its tree
     runtime_dir.mkdir()
     site = Path(boto3.__file__).parent.parent
