@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: $(STAMP)
 	.ci/ensure-postgres
-	PORT=$(PORT) $(BIN)/python -m chalicelib.local
+	PORT=$(PORT) $(BIN)/python -m devstack
 
 test: $(STAMP)
 	.ci/ensure-postgres

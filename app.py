@@ -15,8 +15,8 @@ from chalicelib.config import queue_name
 from chalicelib.jobs.builtin import register_builtin_types
 from chalicelib.plugins import discover_plugins
 
-if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see chalicelib/devserver.py
-    from chalicelib.devserver import tune_chalice_local
+if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see devstack/server.py
+    from devstack.server import tune_chalice_local
 
     tune_chalice_local()
 

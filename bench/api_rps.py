@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.api_rps [--requests 300] [--seconds 3] [--rounds 3] [--quick]
 
 The embedded stack in this process, as ``make run`` builds it: moto's server on loopback,
-provisioned tables and queues, the app on Chalice's local server (tuned, as chalicelib.local
+provisioned tables and queues, the app on Chalice's local server (tuned, as devstack.stack
 serves it). A bare ``{"hello": "world"}`` route is added to the same app and server as the
 baseline. Each is measured over ONE keep-alive connection (a reconnect is counted and fails
 the run), alternating rounds, each stopping at --requests or --seconds. The status route
@@ -71,16 +71,17 @@ def measure(args: argparse.Namespace) -> list[Row]:
     import boto3
     from chalice import local as chalice_local
 
-    from chalicelib import local, runtime
+    from chalicelib import runtime
     from chalicelib.auth import Role, mint_token
     from chalicelib.config import Settings
     from chalicelib.provision import provision
+    from devstack import stack
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # The access log line per request (stderr) would be measured too: this process only.
     chalice_local.ChaliceRequestHandler.log_message = lambda *args, **kwargs: None  # type: ignore[method-assign]
     max_requests, seconds, rounds = (50, 1.0, 1) if args.quick else (args.requests, args.seconds, args.rounds)
-    moto = local.prepare_environment(None)
+    moto = stack.prepare_environment(None)
     server: Any = None
     try:
         settings = Settings.from_env()
@@ -95,8 +96,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
             def bench_hello() -> dict[str, str]:
                 return {"hello": "world"}
 
-        port = local.free_port()
-        server = local.build_http_server(app_obj, "127.0.0.1", port)
+        port = stack.free_port()
+        server = stack.build_http_server(app_obj, "127.0.0.1", port)
         threading.Thread(target=server.server.serve_forever, name="bench-http", daemon=True).start()
         token = mint_token(settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
         headers = {"Authorization": f"Bearer {token}"}

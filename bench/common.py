@@ -225,10 +225,10 @@ def moto_stack(settings: Any = None, clock: Any = None) -> Iterator[MotoStack]:
         from chalicelib import runtime
         from chalicelib.config import Settings, queue_name
         from chalicelib.lifecycle import PRIORITY_ORDER
-        from chalicelib.local_moto import serialize_moto_requests
-        from chalicelib.local_runner import QueuePoller
         from chalicelib.provision import provision
         from chalicelib.runtime import Runtime
+        from devstack.moto_lock import serialize_moto_requests
+        from devstack.pollers import QueuePoller
 
         serialize_moto_requests()
         settings = settings or Settings.from_env()

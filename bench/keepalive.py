@@ -4,7 +4,7 @@
 
 Serves the real app in-process with chalice.local.LocalDevServer on a free loopback port,
 twice: with Chalice's stock request handler (Nagle on, listen backlog 5) and after
-chalicelib.devserver.tune_chalice_local(). Each is measured over ONE keep-alive connection
+devstack.server.tune_chalice_local(). Each is measured over ONE keep-alive connection
 (one http.client.HTTPConnection reused; every reconnect is counted) and with a new
 connection per request. Each measurement stops at --requests or --seconds, whichever first.
 Health needs no AWS: nothing here talks to moto.
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement (at most)")
     args = parser.parse_args(argv)
 
-    from chalicelib.devserver import tune_chalice_local
+    from devstack.server import tune_chalice_local
 
     app_obj = local_app()
     stock = measure(app_obj, StockHandler, StockServer, args)

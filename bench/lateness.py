@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.lateness [--minutes 5] [--crons 20] [--quick]
 
-Starts ``python -m chalicelib.local`` (its own moto server, the minute tick, 2 worker pollers),
+Starts ``python -m devstack`` (its own moto server, the minute tick, 2 worker pollers),
 creates the cron jobs over HTTP (the guide's import job with no items: the run is the firing),
 waits --minutes, then reads every execution back over HTTP: lateness = ``started_at`` (the
 worker's claim) - ``scheduled_at`` (the slot). Every slot after creation counts, the first one
@@ -36,7 +36,7 @@ bench_environment()
 
 ROOT = Path(__file__).resolve().parent.parent
 START_DEADLINE_S = 60.0
-IDLE_SLEEP_MIN_S, IDLE_SLEEP_MAX_S = 0.02, 0.5  # chalicelib.local_runner's back-off
+IDLE_SLEEP_MIN_S, IDLE_SLEEP_MAX_S = 0.02, 0.5  # devstack.pollers's back-off
 
 
 def http(base: str, method: str, path: str, token: str, body: Any = None) -> Any:
@@ -129,7 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def measure(args: argparse.Namespace) -> list[Row]:
     from chalicelib.auth import Role, mint_token
-    from chalicelib.local import free_port
+    from devstack.stack import free_port
 
     minutes, crons = (1.0, 5) if args.quick else (args.minutes, args.crons)
     port, moto_port = free_port(), free_port()
@@ -141,7 +141,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     env.update(TICKWORK_STATE_DIR=str(state), PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port)],
+            [sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
             cwd=ROOT,
             env=env,
             stdout=out,

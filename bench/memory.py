@@ -59,7 +59,7 @@ def child_worker(job_id: str) -> dict[str, Any]:
     import app
     from chalicelib import runtime
     from chalicelib.config import Settings, queue_name
-    from chalicelib.local_runner import LambdaContext, sqs_event
+    from devstack.pollers import LambdaContext, sqs_event
 
     settings = Settings.from_env()
     sqs = boto3.session.Session(region_name=settings.region).client("sqs")
@@ -124,8 +124,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local import free_port
-    from chalicelib.local_moto import serialize_moto_requests
+    from devstack.moto_lock import serialize_moto_requests
+    from devstack.stack import free_port
 
     items, requests = (1000, 10) if args.quick else (args.items, args.requests)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request

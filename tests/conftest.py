@@ -35,17 +35,17 @@ from chalicelib.auth import Role, mint_token
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings, queue_name
 from chalicelib.lifecycle import PRIORITY_ORDER
-from chalicelib.local_moto import serialize_moto_requests
-from chalicelib.local_runner import QueuePoller
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
+from devstack.moto_lock import serialize_moto_requests
+from devstack.pollers import QueuePoller
 from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
 
 # The model-based tests (tests/test_model_state_machines.py) run a fixed set of examples by
 # default; `pytest --hypothesis-profile=deep` runs thousands of random ones.
 hypothesis_settings.register_profile("deep", max_examples=1000, deadline=None)
 
-serialize_moto_requests()  # conditional writes atomic, as in DynamoDB (see chalicelib/local_moto.py)
+serialize_moto_requests()  # conditional writes atomic, as in DynamoDB (see devstack/moto_lock.py)
 
 SECRET = os.environ["TICKWORK_JWT_SECRET"]
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -164,7 +164,7 @@ def clocked_stack(settings: Settings) -> Iterator[Stack]:
 @pytest.fixture
 def served_stack(settings: Settings) -> Iterator[Stack]:
     """The stack, plus the app served over real HTTP in this process (so api_call can reach it)."""
-    from chalicelib.local import build_http_server, free_port
+    from devstack.stack import build_http_server, free_port
 
     with built_stack(settings, ManualClock(T0)) as stack:
         port = free_port()
@@ -232,8 +232,8 @@ def receiver() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL cluster for the session. Under CI its absence fails the run (`.ci/run` installs it)."""
-    from chalicelib.local import free_port
-    from chalicelib.local_postgres import PostgresUnavailableError, ThrowawayPostgres
+    from devstack.postgres import PostgresUnavailableError, ThrowawayPostgres
+    from devstack.stack import free_port
 
     try:
         server = ThrowawayPostgres(free_port())

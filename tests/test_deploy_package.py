@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 import app as app_module
-from chalicelib import local, runtime
+from chalicelib import runtime
 from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings, dead_letter_queue_name, queue_name
 from chalicelib.lifecycle import PRIORITY_ORDER
 from chalicelib.provision import provision
@@ -39,11 +39,21 @@ from deploy.template import (
     queue_id,
     worker_id,
 )
+from devstack import stack
 from tests.conftest import SECRET, Stack
 
 STAGE = "prod"
 # The Lambda Python runtime brings these; everything else must be in the zip.
 LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath")
+# Chalice zips all of chalicelib/, so the development stack and the CLI live in devstack/ instead;
+# these are the names they once had in chalicelib/ (prefixes of zip entries).
+DEVELOPMENT_ONLY_PATHS = (
+    "devstack/",
+    "chalicelib/local",
+    "chalicelib/devserver",
+    "chalicelib/cli",
+    "chalicelib/console",
+)
 # Lambda's own polling of the queues, granted by Chalice's DefaultRolePolicy.
 CHALICE_SQS_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 CHALICE_LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
@@ -99,7 +109,7 @@ def test_make_run_uses_the_dev_stages_names_so_chalice_local_shares_its_data() -
         defaults.cron_jobs_table,
         defaults.queue_prefix,
     )
-    assert dev.jwt_secret_parameter == local.SECRET_PARAMETER
+    assert dev.jwt_secret_parameter == stack.SECRET_PARAMETER
     prod = load_stage("prod").settings
     assert {prod.jobs_table, prod.cron_jobs_table, prod.queue_prefix}.isdisjoint(
         {dev.jobs_table, dev.cron_jobs_table, dev.queue_prefix}
@@ -109,8 +119,8 @@ def test_make_run_uses_the_dev_stages_names_so_chalice_local_shares_its_data() -
 def test_make_run_on_real_aws_keeps_boto3s_credentials_and_the_stages_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"AWS_PROFILE": "tickwork-dev", "AWS_REGION": "eu-west-1", "TICKWORK_LOCAL_AWS": "1"}
     monkeypatch.setattr(os, "environ", env)
-    assert local.real_aws_requested()
-    assert local.prepare_environment(None, real_aws=True) is None  # no moto
+    assert stack.real_aws_requested()
+    assert stack.prepare_environment(None, real_aws=True) is None  # no moto
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "TICKWORK_JWT_SECRET"} & set(env)
     assert env["TICKWORK_JWT_SECRET_PARAMETER"] == "/tickwork/dev/jwt-secret"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
@@ -458,7 +468,7 @@ task, runtime_dir, event_file = sys.argv[1:4]
 sys.path[:0] = [task, runtime_dir]
 import app
 import plugins.my_plugin, plugins.inventory_sync  # raise here if the zip lacks them
-from chalicelib import local, runtime
+from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
 
 class Context:
@@ -486,6 +496,7 @@ def test_the_zip_serves_the_api_with_its_plugins_in_a_clean_interpreter(packaged
     assert "plugins/my_plugin/__init__.py" in names and "plugins/inventory_sync/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.split("/")[0] in ("tests", "bench", "deploy", "moto", "boto3", "botocore")]
+    assert not [n for n in names if n.startswith(DEVELOPMENT_ONLY_PATHS)]
     runtime_dir = tmp_path / "runtime"  # what the Lambda Python runtime adds: boto3 and its tree
     runtime_dir.mkdir()
     site = Path(boto3.__file__).parent.parent

@@ -1,5 +1,5 @@
 """Signing key rotation (docs/signing-keys.md): kid headers, current and previous secrets, the
-keyring cache of a running API, and `python -m chalicelib.cli rotate-signing-key`, on moto's SSM."""
+keyring cache of a running API, and `python -m devstack.cli rotate-signing-key`, on moto's SSM."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import boto3
 import jwt
 import pytest
 
-from chalicelib import local
 from chalicelib.auth import Keyring, Role, key_id, mint_token, principal_from_token
-from chalicelib.cli import main
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
 from chalicelib.errors import UnauthorizedError
 from chalicelib.signing_keys import KEYRING_MAX_AGE_S, UNKNOWN_KID_REREAD_S, previous_parameter
 from deploy.template import load_stage, policy_document
+from devstack import stack
+from devstack.cli import main
 from tests.conftest import T0, Stack, assert_error, built_stack
 
 PARAMETER = "/tickwork/test/jwt-secret"
@@ -220,34 +220,34 @@ def test_rotation_without_a_parameter_is_a_usage_error(monkeypatch: pytest.Monke
 
 
 def test_local_rotation_moves_the_embedded_stacks_secret_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local, "SECRET_FILE", tmp_path / "jwt-secret")
+    monkeypatch.setattr(stack, "SECRET_FILE", tmp_path / "jwt-secret")
     monkeypatch.delenv("TICKWORK_JWT_SECRET")
     monkeypatch.delenv("TICKWORK_JWT_PREVIOUS_SECRET", raising=False)
-    first = local.local_jwt_secret()
-    assert local.local_jwt_previous_secret() is None
+    first = stack.local_jwt_secret()
+    assert stack.local_jwt_previous_secret() is None
 
     out = io.StringIO()
     assert main(["rotate-signing-key", "--local"], out=out) == 0
-    second = local.local_jwt_secret()
-    assert second != first and local.local_jwt_previous_secret() == first
+    second = stack.local_jwt_secret()
+    assert second != first and stack.local_jwt_previous_secret() == first
     assert (tmp_path / "jwt-secret-previous").stat().st_mode & 0o077 == 0
     assert first not in out.getvalue() and second not in out.getvalue()
 
     # What `make run` does with them on start: both into the environment and onto SSM.
     with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": "http://unused"}):  # restored after; no moto started
-        local.prepare_environment(None)
+        stack.prepare_environment(None)
         assert Settings.from_env().jwt_secret == second and Settings.from_env().jwt_previous_secret == first
     from moto import mock_aws
 
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        local.publish_secret(session, second, first)
-        assert ssm_value(previous_parameter(local.SECRET_PARAMETER)) == first
-        local.publish_secret(session, second)
-        assert ssm_value(previous_parameter(local.SECRET_PARAMETER)) is None
+        stack.publish_secret(session, second, first)
+        assert ssm_value(previous_parameter(stack.SECRET_PARAMETER)) == first
+        stack.publish_secret(session, second)
+        assert ssm_value(previous_parameter(stack.SECRET_PARAMETER)) is None
 
     assert main(["rotate-signing-key", "--local", "--drop-previous"], out=io.StringIO()) == 0
-    assert local.local_jwt_previous_secret() is None and local.local_jwt_secret() == second
+    assert stack.local_jwt_previous_secret() is None and stack.local_jwt_secret() == second
 
 
 # --- the deployed permissions ---------------------------------------------------------------

@@ -253,7 +253,7 @@ def test_the_tick_reads_only_due_cron_jobs(clocked_stack: Stack, admin: str) -> 
 
 def test_the_tick_lambda_handler_fires_due_slots_from_an_eventbridge_event(clocked_stack: Stack, admin: str) -> None:
     import app as app_module
-    from chalicelib.local_runner import LambdaContext, scheduled_event
+    from devstack.pollers import LambdaContext, scheduled_event
 
     cron = create_cron(clocked_stack, admin)
     clocked_stack.clock.advance(300)  # type: ignore[union-attr]

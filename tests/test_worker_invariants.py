@@ -364,7 +364,7 @@ def test_a_silent_attempt_past_its_timeout_is_failed_by_the_heartbeat(settings: 
 
 def test_an_aws_error_on_one_record_fails_only_that_record(stack: Stack, admin: str) -> None:
     import app as app_module
-    from chalicelib.local_runner import LambdaContext, sqs_event
+    from devstack.pollers import LambdaContext, sqs_event
 
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
     sqs = stack.session.client("sqs")
@@ -382,7 +382,7 @@ def test_an_aws_error_on_one_record_fails_only_that_record(stack: Stack, admin: 
 def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_the_old_one(
     stack: Stack, admin: str, age_days: int, renewed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from chalicelib.local_runner import sqs_event
+    from devstack.pollers import sqs_event
 
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at="2027-03-01T00:00:00Z")
     duplicate_message(stack, job["id"])
@@ -408,7 +408,7 @@ def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_th
 def test_the_records_of_a_batch_run_side_by_side_when_the_worker_is_told_to(
     settings: Settings, admin: str, concurrency: int, completed: int
 ) -> None:
-    from chalicelib.local_runner import sqs_event
+    from devstack.pollers import sqs_event
 
     group = f"g{concurrency}"
     handlers.rendezvous[group] = threading.Barrier(5)

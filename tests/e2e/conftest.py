@@ -1,4 +1,4 @@
-"""The embedded stack (``python -m chalicelib.local``) as a subprocess, for end-to-end tests.
+"""The embedded stack (``python -m devstack``) as a subprocess, for end-to-end tests.
 
 ``embedded_stack`` is one stack for the whole session (its own moto, its own state dir);
 ``running_stack`` starts more of them for tests that need their own (another AWS endpoint,
@@ -94,7 +94,7 @@ class OutputCollector(threading.Thread):
 
 @dataclass
 class RunningStack:
-    """One ``python -m chalicelib.local`` process and what a test needs to talk to it."""
+    """One ``python -m devstack`` process and what a test needs to talk to it."""
 
     process: subprocess.Popen[str]
     output: OutputCollector
@@ -138,7 +138,7 @@ def start_stack(
     port = free_port()
     env = {**stack_env(state_dir, aws_endpoint_url), **(extra_env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--no-tick", *(extra_args or [])],
+        [sys.executable, "-m", "devstack", "--port", str(port), "--no-tick", *(extra_args or [])],
         cwd=REPO_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""``python -m chalicelib.cli jobs|cron`` against the embedded stack over real HTTP."""
+"""``python -m devstack.cli jobs|cron`` against the embedded stack over real HTTP."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.cli import main
+from devstack.cli import main
 from tests.e2e.conftest import REPO_ROOT, RunningStack, free_port
 
 IMPORT_TYPE = "plugin:my-plugin:import"
@@ -201,7 +201,7 @@ def test_an_unreachable_api_or_a_missing_token_is_a_sentence_not_a_traceback() -
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKWORK_")}
         return subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", *args],
+            [sys.executable, "-m", "devstack.cli", *args],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

@@ -362,7 +362,7 @@ def test_queue_depths_per_priority_are_shown(page: Any, stack: RunningStack) -> 
 
 def test_a_store_owner_sees_only_its_store_and_no_queue_depths(page: Any, stack: RunningStack) -> None:
     minted = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "token", "--role", "store_owner", "--store", "store-own"],
+        [sys.executable, "-m", "devstack.cli", "token", "--role", "store_owner", "--store", "store-own"],
         cwd=REPO_ROOT,
         env=stack.env,
         capture_output=True,

@@ -37,7 +37,7 @@ def schedule(stack: RunningStack, token: str, store_id: str, payload: dict[str, 
 
 def cli_token(stack: RunningStack, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "token", *args],
+        [sys.executable, "-m", "devstack.cli", "token", *args],
         cwd=REPO_ROOT,
         env=stack.env,
         capture_output=True,

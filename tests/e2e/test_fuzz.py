@@ -1,6 +1,6 @@
 """Schemathesis against the running embedded stack: every operation, as an admin and as a store owner.
 
-The stack is the real one (``python -m chalicelib.local``: Chalice's local server, moto's DynamoDB
+The stack is the real one (``python -m devstack``: Chalice's local server, moto's DynamoDB
 and SQS over HTTP, the worker pollers); the schema is the one it serves at ``/api/openapi.json``
 (the same document ``build_spec`` makes in this process, which names the test items at
 collection time). For each operation and role, Schemathesis generates schema-valid and invalid

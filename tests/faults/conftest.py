@@ -20,11 +20,11 @@ from chalicelib import runtime
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.config import Settings
 from chalicelib.lifecycle import JobStatus
-from chalicelib.local import free_port
 from chalicelib.models import ScheduleJobRequest
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
 from chalicelib.store import BY_STATUS_INDEX
+from devstack.stack import free_port
 from tests.conftest import SECRET
 
 REPO = Path(__file__).resolve().parents[2]

@@ -45,12 +45,12 @@ from chalicelib.config import Settings, queue_name
 from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.lifecycle import PRIORITY_ORDER, JobStatus, is_terminal
-from chalicelib.local_runner import LambdaContext, sqs_event
 from chalicelib.models import Job
 from chalicelib.provision import provision
 from chalicelib.runtime import Runtime
 from chalicelib.scheduler import LOST_LEASE_GRACE_S
 from chalicelib.store import job_from_item
+from devstack.pollers import LambdaContext, sqs_event
 from tests.faults.kit import SimulatedCrash
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
@@ -496,7 +496,7 @@ def table() -> str:
 
 
 if __name__ == "__main__":
-    from chalicelib.local_moto import serialize_moto_requests
+    from devstack.moto_lock import serialize_moto_requests
 
     serialize_moto_requests()  # as tests/conftest.py does: conditional writes atomic
     print(table())

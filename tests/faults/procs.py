@@ -23,7 +23,7 @@ IDLE_S = 0.2
 def run_moto(port: int) -> int:
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local_moto import serialize_moto_requests
+    from devstack.moto_lock import serialize_moto_requests
 
     serialize_moto_requests()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -42,8 +42,8 @@ def run_worker(priorities: list[str]) -> int:
     from chalicelib import runtime
     from chalicelib.config import queue_name
     from chalicelib.lifecycle import JobStatus, Priority
-    from chalicelib.local_runner import QueuePoller
     from chalicelib.queues import QUEUE_VISIBILITY_TIMEOUT_S
+    from devstack.pollers import QueuePoller
 
     rt = runtime.current()
     store = rt.store

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.lifecycle import JobStatus
-from chalicelib.local import free_port
+from devstack.stack import free_port
 from tests.conftest import token
 from tests.faults import kit
 from tests.faults.conftest import REPO, ServerStack
@@ -21,7 +21,7 @@ from tests.faults.report import record
 
 
 class ApiProcess:
-    """``python -m chalicelib.local`` serving only the API (no pollers, no tick) on the shared moto."""
+    """``python -m devstack`` serving only the API (no pollers, no tick) on the shared moto."""
 
     def __init__(self, env: dict[str, str], port: int, state_dir: Path) -> None:
         self.env = {
@@ -37,7 +37,7 @@ class ApiProcess:
     def start(self) -> None:
         with open(self.log_dir / f"api-{self.starts}.err", "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "chalicelib.local", "--port", str(self.port), "--workers", "0", "--no-tick"],
+                [sys.executable, "-m", "devstack", "--port", str(self.port), "--workers", "0", "--no-tick"],
                 cwd=REPO,
                 env=self.env,
                 stdout=subprocess.DEVNULL,

@@ -9,7 +9,7 @@ import app as app_module
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.config import Settings
 from chalicelib.lifecycle import JobStatus
-from chalicelib.local_runner import sqs_event
+from devstack.pollers import sqs_event
 from tests.conftest import Stack, built_stack
 from tests.faults.conftest import ServerStack
 from tests.faults.report import record

@@ -1,6 +1,6 @@
 """``make run``: the whole service on one machine, on an embedded moto (or any AWS_ENDPOINT_URL).
 
-    python -m chalicelib.local [--port 8000] [--workers 2] [--invocations 10]
+    python -m devstack [--port 8000] [--workers 2] [--invocations 10]
 
 moto's server on loopback stands in for DynamoDB, SQS, SES, SSM and Secrets Manager; the
 Chalice app serves the API; pollers feed the four priority queues to the Lambda worker
@@ -80,7 +80,7 @@ def prepare_environment(moto_port: int | None, *, real_aws: bool = False) -> Any
     if not os.environ.get("AWS_ENDPOINT_URL"):
         from moto.server import ThreadedMotoServer
 
-        from chalicelib.local_moto import serialize_moto_requests
+        from devstack.moto_lock import serialize_moto_requests
 
         serialize_moto_requests()
 
@@ -101,7 +101,7 @@ def start_database() -> Any:
     """A throwaway PostgreSQL for database_query jobs, unless DATABASE_URL names one already."""
     if os.environ.get("DATABASE_URL"):
         return None
-    from chalicelib.local_postgres import PostgresUnavailableError, ThrowawayPostgres
+    from devstack.postgres import PostgresUnavailableError, ThrowawayPostgres
 
     try:
         database = ThrowawayPostgres(free_port())
@@ -135,7 +135,7 @@ class Tick(threading.Thread):
         self._stop_event = stop
 
     def run(self) -> None:
-        from chalicelib.local_runner import LambdaContext, scheduled_event
+        from devstack.pollers import LambdaContext, scheduled_event
 
         while True:
             now = datetime.now(UTC)
@@ -153,7 +153,7 @@ def build_http_server(app_obj: Any, host: str, port: int) -> Any:
     from chalice.config import Config
     from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
-    from chalicelib.devserver import tune_chalice_local
+    from devstack.server import tune_chalice_local
 
     tune_chalice_local()
     # As `chalice local` does: a thread-local current_request for the threaded server.
@@ -164,7 +164,7 @@ def build_http_server(app_obj: Any, host: str, port: int) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.local", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.auth import Role, mint_token
     from chalicelib.config import Settings, queue_name
     from chalicelib.lifecycle import PRIORITY_ORDER
-    from chalicelib.local_runner import QueuePoller
     from chalicelib.provision import provision
+    from devstack.pollers import QueuePoller
 
     # As the deployed workers do (.chalice/config.json): a batch's records run side by side.
     os.environ.setdefault("TICKWORK_RECORD_CONCURRENCY", "10")

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from chalicelib.console import render
-from chalicelib.console.client import ApiClient, ConsoleError, path_id
+from devstack.console import render
+from devstack.console.client import ApiClient, ConsoleError, path_id
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 DEFAULT_FOLLOW_INTERVAL_S = 0.5
@@ -157,7 +157,7 @@ def cron_run(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
         args,
         body,
         f"run queued: job {execution['id']} ({execution['status']}); "
-        f"follow it with: python -m chalicelib.cli jobs follow {execution['id']}",
+        f"follow it with: python -m devstack.cli jobs follow {execution['id']}",
     )
     return 0
 

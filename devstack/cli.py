@@ -1,13 +1,13 @@
-"""``python -m chalicelib.cli``: mint tokens, create tables and queues, look at and steer jobs.
+"""``python -m devstack.cli``: mint tokens, create tables and queues, look at and steer jobs.
 
-python -m chalicelib.cli token --role admin
-python -m chalicelib.cli token --role store_owner --store S [--store T]
-python -m chalicelib.cli token --role plugin --plugin-id P --store S
-python -m chalicelib.cli provision          # against AWS_ENDPOINT_URL (or AWS)
-python -m chalicelib.cli rotate-signing-key [--drop-previous] [--parameter NAME | --local]
-python -m chalicelib.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
-python -m chalicelib.cli jobs list|show ID|follow ID|retry ID|cancel ID
-python -m chalicelib.cli cron list|show ID|pause ID|resume ID|run ID
+python -m devstack.cli token --role admin
+python -m devstack.cli token --role store_owner --store S [--store T]
+python -m devstack.cli token --role plugin --plugin-id P --store S
+python -m devstack.cli provision          # against AWS_ENDPOINT_URL (or AWS)
+python -m devstack.cli rotate-signing-key [--drop-previous] [--parameter NAME | --local]
+python -m devstack.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
+python -m devstack.cli jobs list|show ID|follow ID|retry ID|cancel ID
+python -m devstack.cli cron list|show ID|pause ID|resume ID|run ID
 
 The jobs and cron commands call the HTTP API: --url (default $TICKWORK_API_URL or
 http://127.0.0.1:8000), --token (default $TICKWORK_TOKEN), --json for the API's JSON.
@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from chalicelib.auth import DEFAULT_TOKEN_TTL_S, Role, mint_token
-from chalicelib.console import commands
-from chalicelib.console.client import DEFAULT_TIMEOUT_S, ApiClient, ApiError, ConsoleError
+from devstack.console import commands
+from devstack.console.client import DEFAULT_TIMEOUT_S, ApiClient, ApiError, ConsoleError
 
 
 def add_api_commands(subparsers: Any) -> None:
@@ -138,11 +138,11 @@ def rotate_signing_key(args: argparse.Namespace, parser: argparse.ArgumentParser
     rotate: Callable[[], tuple[Keyring, Keyring | None]]
     drop: Callable[[], str | None]
     if args.local:
-        from chalicelib import local
+        from devstack import stack
 
         if settings.jwt_secret:
             parser.error("--local rotates .tickwork/jwt-secret, but $TICKWORK_JWT_SECRET overrides that file")
-        secret_file = local.SECRET_FILE
+        secret_file = stack.SECRET_FILE
         where, after = str(secret_file), "restart the embedded stack to use it"
         rotate = lambda: signing_keys.rotate_file(secret_file)  # noqa: E731
         drop = lambda: signing_keys.drop_previous_file(secret_file)  # noqa: E731
@@ -173,7 +173,7 @@ def rotate_signing_key(args: argparse.Namespace, parser: argparse.ArgumentParser
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
+    parser = argparse.ArgumentParser(prog="python -m devstack.cli")
     subparsers = parser.add_subparsers(dest="command", required=True)
     tok = subparsers.add_parser("token", help="print a bearer token (last line of stdout)")
     tok.add_argument("--role", choices=[r.value for r in Role], default="admin")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
             parser.error("--role plugin needs --plugin-id")
         if role != Role.ADMIN and not args.store:
             parser.error(f"--role {role.value} needs at least one --store")
-        from chalicelib.local import local_jwt_secret
+        from devstack.stack import local_jwt_secret
 
         subject = args.subject or (args.plugin_id if role == Role.PLUGIN else f"cli-{role.value}")
         print(

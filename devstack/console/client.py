@@ -81,7 +81,7 @@ class ApiClient:
         if not self.token:
             raise UsageError(
                 "No token: pass --token or set TICKWORK_TOKEN "
-                "(`python -m chalicelib.cli token --role admin` prints one for a local stack)."
+                "(`python -m devstack.cli token --role admin` prints one for a local stack)."
             )
         url = f"{self.base_url}/api/{path.lstrip('/')}"
         try:

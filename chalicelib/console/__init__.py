@@ -1,1 +1,0 @@
-"""The terminal client behind ``python -m chalicelib.cli jobs|cron``: HTTP client, rendering, commands."""

@@ -1,0 +1,1 @@
+"""The terminal client behind ``python -m devstack.cli jobs|cron``: HTTP client, rendering, commands."""
