@@ -16,7 +16,7 @@ from chalicelib.cron import parse_schedule
 from chalicelib.dynamo import read_pages
 from chalicelib.errors import BadRequestError
 from tests.conftest import Stack, assert_error, token
-from tests.test_cron_jobs_api import guide_body
+from tests.kit import guide_body
 
 PREVIEW = "/api/cron-jobs/preview"
 SCHEDULE = "/api/background-jobs/schedule"

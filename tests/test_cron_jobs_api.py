@@ -9,25 +9,9 @@ import pytest
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
 from tests.conftest import T0, Stack, assert_error, built_stack, token
+from tests.kit import guide_body
 
 T = T0  # the shared stacks' clock start
-
-
-def guide_body(**changes: Any) -> dict[str, Any]:
-    """The guide's "Daily Sync Task", with a job type this test registers."""
-    body = {
-        "name": "Daily Product Sync",
-        "description": "Syncs product data every day at 2 AM",
-        "cron_expression": "0 2 * * *",
-        "job_type": "plugin:test-kit:flaky",
-        "configuration": {"url": "/api/my-plugin/sync", "method": "POST"},
-        "plugin_id": "your-plugin-uuid",
-        "store_id": "store-a",
-        "is_active": True,
-        "timezone": "UTC",
-    }
-    body.update(changes)
-    return body
 
 
 def test_creating_the_guides_daily_sync_answers_201_with_job_id_and_schedule(clocked_stack: Stack, admin: str) -> None:

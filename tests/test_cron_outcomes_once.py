@@ -14,7 +14,7 @@ import pytest
 from chalicelib.models import JobMessage
 from chalicelib.store import JobFilter
 from tests.conftest import Stack, token
-from tests.test_tick import at, create_cron, tick
+from tests.kit import at, create_cron, tick
 
 ADMIN = token("admin")
 

@@ -15,8 +15,7 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, auth
-from tests.test_tick import at, create_cron, executions, tick
-from tests.test_worker_invariants import duplicate_message, visible_messages
+from tests.kit import at, create_cron, duplicate_message, executions, tick, visible_messages
 
 
 def patch(stack: Stack, cron_id: str, body: dict[str, Any], tok: str) -> dict[str, Any]:

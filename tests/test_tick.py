@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -13,39 +11,9 @@ from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.service import slot_job_id
 from chalicelib.lifecycle import JobStatus
-from chalicelib.store import JobFilter
 from tests import handlers
-from tests.conftest import T0, Stack, built_stack
-from tests.test_worker_invariants import drain_until
-
-T = T0  # the shared stacks' clock start
-
-
-def at(minute: int, second: int = 0) -> datetime:
-    return T + timedelta(minutes=minute, seconds=second)
-
-
-def create_cron(stack: Stack, tok: str, **fields: Any) -> dict[str, Any]:
-    body = {
-        "name": "every five",
-        "cron_expression": "*/5 * * * *",
-        "job_type": "plugin:test-kit:flaky",
-        "configuration": {},
-        "store_id": "store-a",
-    }
-    body.update(fields)
-    response = stack.post("/api/cron-jobs", body, tok)
-    assert response.status_code == 201, response.json_body
-    return response.json_body["job"]
-
-
-def tick(stack: Stack, moment: datetime) -> Any:
-    stack.clock.advance((moment - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
-    return stack.runtime.scheduler.run_tick(moment)
-
-
-def executions(stack: Stack, cron_id: str) -> list[Any]:
-    return stack.runtime.store.list(JobFilter(cron_job_id=cron_id), limit=100, next_token=None).jobs
+from tests.conftest import Stack, built_stack
+from tests.kit import T, at, create_cron, drain_until, executions, hold_first_run, tick
 
 
 def test_a_new_cron_job_shows_its_next_run_in_utc(clocked_stack: Stack, admin: str) -> None:
@@ -165,15 +133,6 @@ def test_a_paused_cron_job_is_not_due_and_on_resume_catches_up_once(clocked_stac
     assert resumed["is_active"] is True
     tick(clocked_stack, at(21))
     assert [job.scheduled_at for job in executions(clocked_stack, cron["id"])] == [to_iso(at(20))]
-
-
-def hold_first_run(stack: Stack, cron_id: str, until_minute: int) -> str:
-    """A worker claims the 12:05 run and keeps it running (its lease lasts until ``until_minute``)."""
-    first = slot_job_id(cron_id, at(5))
-    stack.runtime.store.claim_due(
-        first, lease_token="w", now=to_iso(at(5)), lease_until=to_iso(at(until_minute)), due_by=to_iso(at(5))
-    )
-    return first
 
 
 def test_overlap_skip_records_a_run_whose_previous_run_still_runs_as_skipped(clocked_stack: Stack, admin: str) -> None:

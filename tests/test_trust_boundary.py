@@ -16,7 +16,7 @@ from chalicelib.config import Settings
 from chalicelib.masking import MASK
 from chalicelib.store import JobFilter
 from tests.conftest import T0, Stack, assert_error, built_stack, token
-from tests.test_tick import at, tick
+from tests.kit import at, tick
 
 ADMIN = token("admin", sub="alice")
 OWNER_A = token("store_owner", stores=["store-a"], sub="owner-a")

@@ -15,8 +15,7 @@ from chalicelib.crons.service import slot_job_id
 from chalicelib.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack
-from tests.test_tick import T, at, create_cron, hold_first_run, tick
-from tests.test_worker_invariants import visible_messages
+from tests.kit import T, at, create_cron, hold_first_run, tick, visible_messages
 
 
 def cancel_running(stack: Stack, job_id: str, admin: str) -> None:

@@ -6,8 +6,7 @@ import dataclasses
 import json
 import threading
 import time
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
@@ -15,40 +14,8 @@ from chalicelib.clock import from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.lifecycle import JobStatus
 from tests import handlers
-from tests.conftest import T0, Stack, built_stack
-
-
-def T0_PLUS(minutes: int) -> datetime:  # noqa: N802 - reads as the constant it offsets
-    return T0 + timedelta(minutes=minutes)
-
-
-def queue_url(stack: Stack, priority: str = "normal") -> str:
-    return stack.session.client("sqs").get_queue_url(QueueName=f"tickwork-{priority}")["QueueUrl"]
-
-
-def visible_messages(stack: Stack, priority: str = "normal") -> int:
-    attrs = stack.session.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(stack, priority), AttributeNames=["ApproximateNumberOfMessages"]
-    )
-    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-
-
-def duplicate_message(stack: Stack, job_id: str, priority: str = "normal") -> None:
-    """What at-least-once delivery may do: the same job's message a second time."""
-    stack.session.client("sqs").send_message(
-        QueueUrl=queue_url(stack, priority), MessageBody=json.dumps({"job_id": job_id})
-    )
-
-
-def drain_until(stack: Stack, done: Any, deadline_s: float = 10.0) -> None:
-    """Poll the queues until ``done()`` holds; SQS visibility runs on real time in moto."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        stack.poller.drain()
-        if done():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached before the deadline")
+from tests.conftest import Stack, built_stack
+from tests.kit import T0_PLUS, drain_until, duplicate_message, queue_url, visible_messages
 
 
 def test_a_duplicate_delivery_never_completes_a_job_twice(stack: Stack, admin: str) -> None:

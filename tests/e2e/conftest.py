@@ -219,3 +219,18 @@ def poll_json(
             return body
         time.sleep(0.05)
     pytest.fail(f"{url} did not reach the expected state within {timeout_s} s; last: {body}")
+
+
+def cli_token(stack: RunningStack, *args: str) -> str:
+    """A token from the CLI, as a user of the running stack mints one (its last line of output)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.cli", "token", *args],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import REPO_ROOT, RunningStack, free_port, poll_json, running_stack
+from tests.e2e.conftest import RunningStack, cli_token, free_port, poll_json, running_stack
 
 IMPORT_TYPE = "plugin:my-plugin:import"
 
@@ -33,20 +31,6 @@ def schedule(stack: RunningStack, token: str, store_id: str, payload: dict[str, 
     assert answer.status_code == 201, (answer.status_code, answer.text)
     job: dict[str, Any] = answer.json()["job"]
     return job
-
-
-def cli_token(stack: RunningStack, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "devstack.cli", "token", *args],
-        cwd=REPO_ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 def wait_until_finished(stack: RunningStack, job_id: str) -> dict[str, Any]:

@@ -44,8 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 import app as app_module
 from chalicelib.api.openapi import build_spec
-from tests.e2e.conftest import RunningStack
-from tests.e2e.test_embedded_stack import cli_token
+from tests.e2e.conftest import RunningStack, cli_token
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 OWNER_STORE = "store-fuzz"

@@ -12,7 +12,7 @@ from chalicelib.models import Job
 from tests import handlers
 from tests.conftest import T0, Stack
 from tests.faults.report import record
-from tests.test_worker_invariants import T0_PLUS, queue_url, visible_messages
+from tests.kit import T0_PLUS, queue_url, visible_messages
 
 
 def stored_without_message(stack: Stack, **fields: Any) -> Job:

@@ -15,7 +15,7 @@ from chalicelib.scheduler import TickReport
 from tests import handlers
 from tests.conftest import Stack
 from tests.faults.report import record
-from tests.test_tick import at
+from tests.kit import at
 
 CRONS_PER_STORE = 100  # under the per-store quota
 

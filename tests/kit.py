@@ -1,0 +1,103 @@
+"""Helpers the tests share: queues, clocks and cron jobs on a test stack. Test modules import from here,
+never from one another."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.clock import to_iso
+from chalicelib.crons.service import slot_job_id
+from chalicelib.store import JobFilter
+from tests.conftest import T0, Stack
+
+
+def T0_PLUS(minutes: int) -> datetime:  # noqa: N802 - reads as the constant it offsets
+    return T0 + timedelta(minutes=minutes)
+
+
+def queue_url(stack: Stack, priority: str = "normal") -> str:
+    return stack.session.client("sqs").get_queue_url(QueueName=f"tickwork-{priority}")["QueueUrl"]
+
+
+def visible_messages(stack: Stack, priority: str = "normal") -> int:
+    attrs = stack.session.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(stack, priority), AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def duplicate_message(stack: Stack, job_id: str, priority: str = "normal") -> None:
+    """What at-least-once delivery may do: the same job's message a second time."""
+    stack.session.client("sqs").send_message(
+        QueueUrl=queue_url(stack, priority), MessageBody=json.dumps({"job_id": job_id})
+    )
+
+
+def drain_until(stack: Stack, done: Any, deadline_s: float = 10.0) -> None:
+    """Poll the queues until ``done()`` holds; SQS visibility runs on real time in moto."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        stack.poller.drain()
+        if done():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached before the deadline")
+
+
+T = T0  # the shared stacks' clock start
+
+
+def at(minute: int, second: int = 0) -> datetime:
+    return T + timedelta(minutes=minute, seconds=second)
+
+
+def create_cron(stack: Stack, tok: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "name": "every five",
+        "cron_expression": "*/5 * * * *",
+        "job_type": "plugin:test-kit:flaky",
+        "configuration": {},
+        "store_id": "store-a",
+    }
+    body.update(fields)
+    response = stack.post("/api/cron-jobs", body, tok)
+    assert response.status_code == 201, response.json_body
+    return response.json_body["job"]
+
+
+def tick(stack: Stack, moment: datetime) -> Any:
+    stack.clock.advance((moment - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
+    return stack.runtime.scheduler.run_tick(moment)
+
+
+def executions(stack: Stack, cron_id: str) -> list[Any]:
+    return stack.runtime.store.list(JobFilter(cron_job_id=cron_id), limit=100, next_token=None).jobs
+
+
+def hold_first_run(stack: Stack, cron_id: str, until_minute: int) -> str:
+    """A worker claims the 12:05 run and keeps it running (its lease lasts until ``until_minute``)."""
+    first = slot_job_id(cron_id, at(5))
+    stack.runtime.store.claim_due(
+        first, lease_token="w", now=to_iso(at(5)), lease_until=to_iso(at(until_minute)), due_by=to_iso(at(5))
+    )
+    return first
+
+
+def guide_body(**changes: Any) -> dict[str, Any]:
+    """The guide's "Daily Sync Task", with a job type this test registers."""
+    body = {
+        "name": "Daily Product Sync",
+        "description": "Syncs product data every day at 2 AM",
+        "cron_expression": "0 2 * * *",
+        "job_type": "plugin:test-kit:flaky",
+        "configuration": {"url": "/api/my-plugin/sync", "method": "POST"},
+        "plugin_id": "your-plugin-uuid",
+        "store_id": "store-a",
+        "is_active": True,
+        "timezone": "UTC",
+    }
+    body.update(changes)
+    return body
