@@ -18,7 +18,6 @@ from chalicelib.crons.firing import plan_firings
 from chalicelib.crons.models import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
 from chalicelib.errors import StaleWriteError, TooManyRequestsError
-from chalicelib.lifecycle import PRIORITY_ORDER
 from chalicelib.models import Job
 from chalicelib.scheduler_declarations import CronDeclaration
 
@@ -123,7 +122,7 @@ class Scheduler:
         worker that receives the new message reclaims the job through the expired lease.
         """
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
-        found = self.crons.jobs.store.expired_leases(cutoff, limit=SWEEP_BATCH)
+        found = self.crons.jobs.lost_leases(cutoff, limit=SWEEP_BATCH)
         return self._requeue(found, "after its lease expired")
 
     def requeue_unsent(self, now: datetime) -> int:
@@ -134,12 +133,8 @@ class Scheduler:
         considered: an overdue job behind a backlog is waiting its turn, not lost, and a
         duplicate per job per tick would grow that backlog. A duplicate is harmless otherwise.
         """
-        queues = self.crons.jobs.queues
-        idle = [priority.value for priority in PRIORITY_ORDER if queues.visible(priority) == 0]
-        if not idle:
-            return 0
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
-        found = self.crons.jobs.store.overdue_unclaimed(cutoff, priorities=idle, limit=SWEEP_BATCH)
+        found = self.crons.jobs.overdue_in_idle_queues(cutoff, limit=SWEEP_BATCH)
         return self._requeue(found, "while overdue")
 
     def _requeue(self, found: list[Job], why: str) -> int:

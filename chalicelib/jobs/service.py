@@ -25,7 +25,7 @@ from chalicelib.errors import (
     StaleWriteError,
 )
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.lifecycle import RETRYABLE_BY_USER_STATUSES, JobStatus
+from chalicelib.lifecycle import PRIORITY_ORDER, RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.models import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
 from chalicelib.queues import SqsPriorityQueues
 from chalicelib.rate_limit import ScheduleRateLimiter
@@ -198,6 +198,19 @@ class JobService:
                 )
             return max(now, request.run_at)
         return now
+
+    # --- sweeps (the tick) ------------------------------------------------------------------
+
+    def lost_leases(self, before: str, *, limit: int) -> list[Job]:
+        """Running or cancelling jobs whose lease ended before ``before``."""
+        return self.store.expired_leases(before, limit=limit)
+
+    def overdue_in_idle_queues(self, before: str, *, limit: int) -> list[Job]:
+        """Pending or retrying jobs due before ``before``, in queues with no visible message."""
+        idle = [priority.value for priority in PRIORITY_ORDER if self.queues.visible(priority) == 0]
+        if not idle:
+            return []
+        return self.store.overdue_unclaimed(before, priorities=idle, limit=limit)
 
     def requeue(self, job: Job) -> None:
         """Send another message for a stored job (duplicates are harmless: claims are conditional)."""
