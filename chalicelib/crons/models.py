@@ -14,7 +14,7 @@ from chalicelib.auth import PLATFORM_STORE  # noqa: F401 - where tests and tools
 from chalicelib.lifecycle import Priority
 from chalicelib.masking import mask
 from chalicelib.models import ID_PATTERN, check_moment
-from chalicelib.rights import Rights
+from chalicelib.rights import Rights, rights_or_least
 
 MAX_CONFIGURATION_BYTES = 64 * 1024
 
@@ -167,6 +167,11 @@ class CronJob(BaseModel):
     # and carry their own trail ("created by admin:alice" for a run-now).
     audit: list[AuditEntry] = Field(default_factory=list)
     version: int = 0
+
+    @property
+    def acting_rights(self) -> Rights:
+        """The rights its runs act with (chalicelib/rights.py)."""
+        return rights_or_least(self.rights, store_id=self.store_id, plugin_id=self.plugin_id, subject=f"cron:{self.id}")
 
     def to_public(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", exclude=set(CRON_JOB_PRIVATE_FIELDS))

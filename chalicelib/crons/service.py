@@ -39,7 +39,7 @@ from chalicelib.lifecycle import JobStatus
 from chalicelib.masking import destination, echoed_masks, keep_masked
 from chalicelib.models import Job, is_generated_id, parse_model
 from chalicelib.references import ReferencePolicy, rule_for
-from chalicelib.rights import Rights, rights_after_save, rights_or_least
+from chalicelib.rights import Rights, rights_after_save
 from chalicelib.store import JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
@@ -325,9 +325,7 @@ class CronService:
             cron_slot=None if job_id else to_iso(slot),
             created_by=created_by or f"cron:{cron.id}",
             # A run does what its cron job says, so it acts with the rights of whoever said it.
-            rights=rights_or_least(
-                cron.rights, store_id=cron.store_id, plugin_id=cron.plugin_id, subject=f"cron:{cron.id}"
-            ),
+            rights=cron.acting_rights,
             audit=appended(
                 [], "created", created_by or f"cron:{cron.id}", stamp, detail="run now" if created_by else None
             ),
@@ -407,10 +405,9 @@ class CronService:
         configuration = cron.configuration
         if job_type.plugin is None:  # built-in types take {{...}} templates; plugins' payloads are theirs
             # The rights its runs will act with: an admin who only renamed a tenant's job left them the tenant's.
-            rights = rights_or_least(
-                cron.rights, store_id=cron.store_id, plugin_id=cron.plugin_id, subject=f"cron:{cron.id}"
+            rule = rule_for(
+                admin=cron.acting_rights.is_admin, store_id=cron.store_id, policy=ReferencePolicy.of(self.settings)
             )
-            rule = rule_for(admin=rights.is_admin, store_id=cron.store_id, policy=ReferencePolicy.of(self.settings))
             check_placeholders(configuration, "configuration", rule)
         if job_type.payload_model is not None:
             configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
