@@ -13,7 +13,7 @@ from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
 from chalicelib.config import queue_name
 from chalicelib.jobs.builtin import register_builtin_types
-from chalicelib.plugins import discover_plugins
+from chalicelib.jobs.plugins import discover_plugins
 
 if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see devstack/server.py
     from devstack.server import tune_chalice_local

@@ -73,8 +73,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
 
     from chalicelib import runtime
     from chalicelib.auth import Role, mint_token
+    from chalicelib.aws.provision import provision
     from chalicelib.config import Settings
-    from chalicelib.provision import provision
     from devstack import stack
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

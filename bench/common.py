@@ -223,9 +223,9 @@ def moto_stack(settings: Any = None, clock: Any = None) -> Iterator[MotoStack]:
     with mock_aws():
         import app as app_module
         from chalicelib import runtime
+        from chalicelib.aws.provision import provision
         from chalicelib.config import Settings, queue_name
-        from chalicelib.lifecycle import PRIORITY_ORDER
-        from chalicelib.provision import provision
+        from chalicelib.jobs.lifecycle import PRIORITY_ORDER
         from chalicelib.runtime import Runtime
         from devstack.moto_lock import serialize_moto_requests
         from devstack.pollers import QueuePoller

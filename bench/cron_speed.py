@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from bench.common import Row, run_cli
-from chalicelib.cron import parse_schedule
+from chalicelib.crons.expression import parse_schedule
 
 try:
     from croniter import croniter
@@ -76,7 +76,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     ours_mean, raw_mean = geometric_mean(ours), geometric_mean(raw)
     rows = [
         Row(
-            "8 cron next-run computations, chalicelib.cron vs bare cronsim",
+            "8 cron next-run computations, chalicelib.crons.expression vs bare cronsim",
             "/s",
             ours_mean,
             raw_mean,
@@ -89,7 +89,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     if other:
         rows.append(
             Row(
-                "8 cron next-run computations, chalicelib.cron vs bare croniter",
+                "8 cron next-run computations, chalicelib.crons.expression vs bare croniter",
                 "/s",
                 ours_mean,
                 geometric_mean(other),

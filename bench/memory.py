@@ -137,9 +137,9 @@ def measure(args: argparse.Namespace) -> list[Row]:
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         from chalicelib import runtime
         from chalicelib.auth import SYSTEM_PRINCIPAL
+        from chalicelib.aws.provision import provision
         from chalicelib.config import Settings
-        from chalicelib.models import ScheduleJobRequest
-        from chalicelib.provision import provision
+        from chalicelib.jobs.model import ScheduleJobRequest
 
         settings = Settings.from_env()
         provision(boto3.session.Session(region_name=settings.region), settings)

@@ -78,7 +78,7 @@ def job_lives(stack: MotoStack, job_type: str, payload: str, jobs: int) -> dict[
 def cron_firing(stack: MotoStack, clock: Any) -> tuple[float, int]:
     """Requests per fired slot on the tick side, and the slots fired."""
     from chalicelib.auth import SYSTEM_PRINCIPAL
-    from chalicelib.crons.models import CronJobFields
+    from chalicelib.crons.model import CronJobFields
 
     scheduler = stack.runtime.scheduler
     scheduler.run_tick(T0)  # plugins' declared crons are created once per process: not billed here

@@ -42,7 +42,7 @@ class TickFigures:
 def stored_crons(total: int) -> list[dict[str, object]]:
     """Items as DynamoCronStore writes them: DUE every-minute jobs, the rest due in a year."""
     from chalicelib.clock import to_iso
-    from chalicelib.crons.models import CronJob
+    from chalicelib.crons.model import CronJob
     from chalicelib.crons.store import _item  # the stored shape, with the sparse due_shard
 
     stamp = to_iso(T0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from chalicelib.backoff import DEFAULT_BACKOFF_S, parse_schedule
+from chalicelib.jobs.backoff import DEFAULT_BACKOFF_S, parse_schedule
 
 # SQS caps DelaySeconds at 15 minutes; longer delays hop on the message's visibility timeout.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html

@@ -10,26 +10,26 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from chalicelib.auth import Keyring
+from chalicelib.aws.queues import SqsPriorityQueues
+from chalicelib.aws.secrets import SecretResolver
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.gate import CronRunGate
 from chalicelib.crons.outcomes import CronOutcomeRecorder
 from chalicelib.crons.store import DynamoCronStore
 from chalicelib.errors import ServiceUnavailableError
+from chalicelib.jobs.finished import FinishedJobs
 from chalicelib.jobs.manager import JobManager
+from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
-from chalicelib.queues import SqsPriorityQueues
-from chalicelib.rate_limit import ScheduleRateLimiter
-from chalicelib.retention import FinishedJobs
-from chalicelib.secrets import SecretResolver
+from chalicelib.jobs.store import DynamoJobStore
+from chalicelib.jobs.worker import JobWorker
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
-from chalicelib.store import DynamoJobStore
-from chalicelib.worker import JobWorker
 
 if TYPE_CHECKING:
     from chalicelib.crons.service import CronService
-    from chalicelib.scheduler import Scheduler
+    from chalicelib.crons.tick import Scheduler
 
 # Standard retry mode backs off on throttling; a connection pool as large as the local
 # runner's thread count avoids "connection pool is full" churn.
@@ -105,7 +105,7 @@ class Runtime:
 
     @cached_property
     def scheduler(self) -> Scheduler:
-        from chalicelib.scheduler import Scheduler
+        from chalicelib.crons.tick import Scheduler
 
         return Scheduler(
             crons=self.crons,

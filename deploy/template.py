@@ -34,12 +34,12 @@ from typing import Any
 from chalice.config import Config
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.aws.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S, QUEUE_VISIBILITY_TIMEOUT_S
 from chalicelib.config import Settings, dead_letter_queue_name, queue_name
 from chalicelib.crons.store import cron_table_definition
-from chalicelib.lifecycle import PRIORITY_ORDER, Priority
-from chalicelib.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S, QUEUE_VISIBILITY_TIMEOUT_S
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
+from chalicelib.jobs.store import TTL_ATTRIBUTE, jobs_table_definition
 from chalicelib.references import ReferencePolicy
-from chalicelib.store import TTL_ATTRIBUTE, jobs_table_definition
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"

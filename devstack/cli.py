@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     if args.command == "provision":
         import boto3
 
+        from chalicelib.aws.provision import provision
         from chalicelib.config import Settings
-        from chalicelib.provision import provision
 
         settings = Settings.from_env()
         provision(boto3.session.Session(region_name=settings.region), settings)

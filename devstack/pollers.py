@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.lifecycle import Priority
-from chalicelib.priority import DEFAULT_AGING_S, polling_order
+from chalicelib.jobs.lifecycle import Priority
+from devstack.priority import DEFAULT_AGING_S, polling_order
 
 logger = logging.getLogger("tickwork.local")
 

@@ -188,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from chalicelib import runtime
     from chalicelib.auth import Role, mint_token
+    from chalicelib.aws.provision import provision
     from chalicelib.config import Settings, queue_name
-    from chalicelib.lifecycle import PRIORITY_ORDER
-    from chalicelib.provision import provision
+    from chalicelib.jobs.lifecycle import PRIORITY_ORDER
     from devstack.pollers import QueuePoller
 
     # As the deployed workers do (.chalice/config.json): a batch's records run side by side.

@@ -32,10 +32,10 @@ import app as app_module
 import tests.handlers  # noqa: F401 - registers the test-kit job types
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
+from chalicelib.aws.provision import provision
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings, queue_name
-from chalicelib.lifecycle import PRIORITY_ORDER
-from chalicelib.provision import provision
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from chalicelib.runtime import Runtime
 from devstack.moto_lock import serialize_moto_requests
 from devstack.pollers import QueuePoller

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.clock import to_iso
 from chalicelib.crons.service import slot_job_id
-from chalicelib.store import JobFilter
+from chalicelib.jobs.store import JobFilter
 from tests.conftest import T0, Stack
 
 

@@ -17,10 +17,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.lifecycle import JobStatus, Priority
-from chalicelib.models import Job
-from chalicelib.provision import ensure_table
-from chalicelib.store import MAX_PAGES_PER_COUNT, DynamoJobStore, jobs_table_definition
+from chalicelib.aws.provision import ensure_table
+from chalicelib.jobs.lifecycle import JobStatus, Priority
+from chalicelib.jobs.model import Job
+from chalicelib.jobs.store import MAX_PAGES_PER_COUNT, DynamoJobStore, jobs_table_definition
 from tests.conftest import Stack, token
 
 NOW = "2026-11-28T12:00:00.000000Z"

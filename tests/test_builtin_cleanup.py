@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error
 
 DAY_S = 24 * 3600

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from chalicelib.jobs.builtin.sql_text import statement_count
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error, token
 
 GUIDE_QUERY = "DELETE FROM temp_data WHERE created_at < NOW() - INTERVAL '30 days'"

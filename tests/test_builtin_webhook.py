@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Receiver, Stack, assert_error
 
 

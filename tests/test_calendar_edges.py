@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.cron import parse_schedule
-from chalicelib.dynamo import read_pages
+from chalicelib.aws.dynamo import read_pages
+from chalicelib.crons.expression import parse_schedule
 from chalicelib.errors import BadRequestError
 from tests.conftest import Stack, assert_error, token
 from tests.kit import guide_body

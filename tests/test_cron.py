@@ -1,4 +1,4 @@
-"""Cron schedules (chalicelib/cron.py): fire times, DST, validation, descriptions.
+"""Cron schedules (chalicelib/crons/expression.py): fire times, DST, validation, descriptions.
 
 Every time below is UTC unless it carries a zone. The DST transitions used, checked with zoneinfo:
 
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.cron import CronError, CronSchedule, parse_schedule
+from chalicelib.crons.expression import CronError, CronSchedule, parse_schedule
 from chalicelib.errors import BadRequestError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -599,4 +599,4 @@ def test_only_the_cron_module_imports_a_cron_library() -> None:
     importers = {
         path.relative_to(ROOT).as_posix() for path in sources if _imported_modules(path) & {"cronsim", "croniter"}
     }
-    assert importers == {"chalicelib/cron.py"}
+    assert importers == {"chalicelib/crons/expression.py"}

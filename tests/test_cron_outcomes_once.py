@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models import JobMessage
-from chalicelib.store import JobFilter
+from chalicelib.jobs.model import JobMessage
+from chalicelib.jobs.store import JobFilter
 from tests.conftest import Stack, token
 from tests.kit import at, create_cron, tick
 

@@ -12,7 +12,7 @@ from botocore.exceptions import EndpointConnectionError
 from chalicelib.clock import to_iso
 from chalicelib.crons.service import slot_job_id
 from chalicelib.errors import StaleWriteError
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, auth
 from tests.kit import at, create_cron, duplicate_message, executions, tick, visible_messages

@@ -25,10 +25,10 @@ from moto import mock_aws
 
 import app as app_module
 from chalicelib import runtime
+from chalicelib.aws.provision import provision
+from chalicelib.aws.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S
 from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings, dead_letter_queue_name, queue_name
-from chalicelib.lifecycle import PRIORITY_ORDER
-from chalicelib.provision import provision
-from chalicelib.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from deploy.checks import check_template
 from deploy.package import Packaged, cfn_lint, package
 from deploy.template import (

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.backoff import DEFAULT_BACKOFF_S, compute_backoff, parse_schedule
-from chalicelib.lifecycle import PRIORITY_ORDER, Priority, attempts_allowed, has_retries_left
-from chalicelib.priority import polling_order
+from chalicelib.jobs.backoff import DEFAULT_BACKOFF_S, compute_backoff, parse_schedule
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority, attempts_allowed, has_retries_left
+from devstack.priority import polling_order
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE_MODULES = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.cron import parse_schedule
+from chalicelib.crons.expression import parse_schedule
 from chalicelib.crons.firing import RUN_ALL_BATCH, plan_firings
-from chalicelib.crons.models import MisfirePolicy
+from chalicelib.crons.model import MisfirePolicy
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EVERY_5 = parse_schedule("*/5 * * * *")

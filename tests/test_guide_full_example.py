@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from chalicelib.clock import to_iso
-from chalicelib.crons.models import PLATFORM_STORE
-from chalicelib.lifecycle import JobStatus
+from chalicelib.crons.model import PLATFORM_STORE
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.store import JobFilter
 from chalicelib.runtime import Runtime
-from chalicelib.store import JobFilter
 from tests.conftest import Stack
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # the served stack's clock: conftest's T0

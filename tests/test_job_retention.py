@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.clock import from_iso
 from chalicelib.config import Settings
-from chalicelib.store import TTL_ATTRIBUTE
+from chalicelib.jobs.store import TTL_ATTRIBUTE
 from tests.conftest import Stack, built_stack
 
 DAY_S = 24 * 3600

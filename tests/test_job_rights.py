@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import SECRET, Receiver, Stack, token
 
 OWNER_A = token("store_owner", stores=["store-a"], sub="owner-a")

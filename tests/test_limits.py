@@ -12,7 +12,7 @@ import pytest
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
 from chalicelib.errors import TooManyRequestsError
-from chalicelib.rate_limit import ScheduleRateLimiter, batch_size
+from chalicelib.jobs.rate_limit import ScheduleRateLimiter, batch_size
 from tests.conftest import T0, Stack, assert_error, built_stack
 
 SCHEDULE = "/api/background-jobs/schedule"

@@ -31,10 +31,10 @@ from chalicelib import runtime
 from chalicelib.clock import ManualClock, from_iso
 from chalicelib.config import Settings
 from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.lifecycle import TERMINAL_STATUSES, JobStatus
-from chalicelib.models import JobMessage, job_from_item
+from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus
+from chalicelib.jobs.model import JobMessage, job_from_item
+from chalicelib.jobs.store import JobFilter
 from chalicelib.runtime import Runtime
-from chalicelib.store import JobFilter
 from tests.conftest import SECRET, T0, built_stack, token
 
 MODEL_TYPE = "plugin:model:work"

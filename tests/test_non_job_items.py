@@ -21,11 +21,11 @@ import pytest
 from moto import mock_aws
 
 import app as app_module
+from chalicelib.aws.provision import ensure_table
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
-from chalicelib.models import is_generated_id
-from chalicelib.provision import ensure_table
-from chalicelib.store import DynamoJobStore, jobs_table_definition
+from chalicelib.jobs.model import is_generated_id
+from chalicelib.jobs.store import DynamoJobStore, jobs_table_definition
 from tests.conftest import T0, Stack, assert_error, built_stack, token
 
 # The minute of T0, as rate_limit.py keys its counters.

@@ -10,8 +10,8 @@ import pytest
 from chalicelib.errors import UnknownJobTypeError
 from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.manager import JobManager
+from chalicelib.jobs.plugins import discover_plugins
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.plugins import discover_plugins
 
 
 class Noop(BaseJobHandler):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.scrubbing import scrub, scrub_deep, sensitive_values
 from tests.conftest import Stack
 

@@ -8,11 +8,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.aws.provision import ensure_table
 from chalicelib.errors import StaleWriteError
-from chalicelib.lifecycle import JobStatus, Priority
-from chalicelib.models import Job
-from chalicelib.provision import ensure_table
-from chalicelib.store import (
+from chalicelib.jobs.lifecycle import JobStatus, Priority
+from chalicelib.jobs.model import Job
+from chalicelib.jobs.store import (
     CancelAcknowledgedError,
     ClaimRefusedError,
     DynamoJobStore,

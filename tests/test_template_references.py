@@ -22,9 +22,9 @@ from moto.ses.models import ses_backends
 
 from chalicelib.auth import Role
 from chalicelib.config import Settings
-from chalicelib.crons.models import cron_to_item
-from chalicelib.lifecycle import JobStatus
-from chalicelib.models import job_to_item
+from chalicelib.crons.model import cron_to_item
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import job_to_item
 from chalicelib.references import ReferencePolicy, lookup, refusal
 from chalicelib.rights import Rights
 from tests.conftest import Receiver, Stack, token

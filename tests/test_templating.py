@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.errors import BadRequestError
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.templating import check_placeholders, job_variables, render
 from tests.conftest import Receiver, Stack, assert_error
 

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.service import slot_job_id
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack
 from tests.kit import T, at, create_cron, drain_until, executions, hold_first_run, tick

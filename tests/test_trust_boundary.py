@@ -13,8 +13,8 @@ import pytest
 from chalicelib.auth import PLATFORM_STORE
 from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
+from chalicelib.jobs.store import JobFilter
 from chalicelib.masking import MASK
-from chalicelib.store import JobFilter
 from tests.conftest import T0, Stack, assert_error, built_stack, token
 from tests.kit import at, tick
 

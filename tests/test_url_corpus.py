@@ -16,7 +16,7 @@ import requests
 
 from chalicelib.jobs.builtin.pinned_http import Peer, PinMismatchError, PinnedAdapter, send_pinned
 from chalicelib.jobs.builtin.ssrf import BlockedAddressError
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Receiver, Stack, assert_error
 
 CREATION = "creation"

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import worker as worker_module
 from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.service import slot_job_id
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs import worker as worker_module
+from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack
 from tests.kit import T, at, create_cron, hold_first_run, tick, visible_messages

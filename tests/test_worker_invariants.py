@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.clock import from_iso, to_iso
 from chalicelib.config import Settings
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack
 from tests.kit import T0_PLUS, drain_until, duplicate_message, queue_url, visible_messages

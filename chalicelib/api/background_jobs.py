@@ -9,9 +9,9 @@ from chalicelib.api.docs import LIMIT, NEXT_TOKEN, PLUGIN_ID, STORE_ID, QueryPar
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import JobAnswer, JobDetailAnswer, JobPageAnswer, ScheduledJobAnswer, StatsAnswer
 from chalicelib.errors import BadRequestError
-from chalicelib.lifecycle import JobStatus
-from chalicelib.models import ScheduleJobRequest, parse_model
-from chalicelib.store import JobFilter
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import ScheduleJobRequest, parse_model
+from chalicelib.jobs.store import JobFilter
 
 bp = Blueprint(__name__)
 

@@ -15,9 +15,9 @@ from chalicelib.api.schemas import (
     ExecutionPageAnswer,
     PreviewAnswer,
 )
-from chalicelib.crons.models import CronJob, CronJobFields, PreviewRequest
+from chalicelib.crons.model import CronJob, CronJobFields, PreviewRequest
 from chalicelib.errors import BadRequestError
-from chalicelib.models import parse_model
+from chalicelib.jobs.model import parse_model
 
 bp = Blueprint(__name__)
 

@@ -9,8 +9,8 @@ from chalicelib import runtime
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import Envelope
 from chalicelib.errors import ForbiddenError
-from chalicelib.lifecycle import PRIORITY_ORDER, Priority
-from chalicelib.models import parse_model
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
+from chalicelib.jobs.model import parse_model
 
 bp = Blueprint(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from chalicelib.crons.models import CRON_JOB_PRIVATE_FIELDS, CronJob
-from chalicelib.models import JOB_PRIVATE_FIELDS, Job
+from chalicelib.crons.model import CRON_JOB_PRIVATE_FIELDS, CronJob
+from chalicelib.jobs.model import JOB_PRIVATE_FIELDS, Job
 
 # Serialization-mode schemas mark fields with defaults required: an answer always carries them.
 # Built on first use (the spec route, the tests): no request pays for them at cold start.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from chalicelib.crons.models import MisfirePolicy
+from chalicelib.crons.model import MisfirePolicy
 
 # A slot less than this late is still "on time" (a late tick, a cold start): it runs at once.
 MISFIRE_GRACE_S = 90

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chalicelib.clock import from_iso
-from chalicelib.cron import CronError, parse_schedule
+from chalicelib.crons.expression import CronError, parse_schedule
 from chalicelib.crons.store import DynamoCronStore
-from chalicelib.models import Job
+from chalicelib.jobs.model import Job
 
 
 class CronRunGate:

@@ -6,8 +6,8 @@ import logging
 
 from chalicelib.clock import Clock, to_iso
 from chalicelib.crons.store import DynamoCronStore
-from chalicelib.lifecycle import JobStatus, is_terminal
-from chalicelib.models import Job
+from chalicelib.jobs.lifecycle import JobStatus, is_terminal
+from chalicelib.jobs.model import Job
 
 logger = logging.getLogger("tickwork.cron")
 

@@ -13,8 +13,8 @@ from chalicelib.audit import AuditEntry, appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
-from chalicelib.cron import CronSchedule, parse_schedule
-from chalicelib.crons.models import (
+from chalicelib.crons.expression import CronSchedule, parse_schedule
+from chalicelib.crons.model import (
     DEFAULTS,
     MAX_CONFIGURATION_BYTES,
     REQUIRED_ON_CREATE,
@@ -33,14 +33,14 @@ from chalicelib.errors import (
     TooManyRequestsError,
     UnknownJobTypeError,
 )
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import Job, is_generated_id, parse_model
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService, ScheduleOutcome
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.store import JobFilter, JobPage
 from chalicelib.masking import destination, echoed_masks, keep_masked
-from chalicelib.models import Job, is_generated_id, parse_model
 from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights, rights_after_save
-from chalicelib.store import JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
 # Firing ids are uuid5(cron id, slot): a slot fired by two ticks is one job.

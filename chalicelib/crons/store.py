@@ -9,8 +9,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.crons.models import CronJob, cron_from_item, cron_to_item
-from chalicelib.dynamo import Listing, is_condition_failure, read_pages
+from chalicelib.aws.dynamo import Listing, is_condition_failure, read_pages
+from chalicelib.crons.model import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that

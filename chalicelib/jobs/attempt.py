@@ -10,13 +10,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.aws.queues import QueueGoneError, SqsPriorityQueues
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.errors import StaleWriteError
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import Job
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, JobTimedOut, LeaseLost
-from chalicelib.lifecycle import JobStatus
-from chalicelib.models import Job
-from chalicelib.queues import QueueGoneError, SqsPriorityQueues
-from chalicelib.store import DynamoJobStore
+from chalicelib.jobs.store import DynamoJobStore
 
 logger = logging.getLogger("tickwork.job")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from chalicelib.models import Job
+from chalicelib.jobs.model import Job
 
 
 class JobRunContext(Protocol):

@@ -9,11 +9,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal
+from chalicelib.crons.declarations import CronDeclaration
 from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.model import Job, ScheduleJobRequest, parse_model
 from chalicelib.jobs.registry import JobType, JobTypeRegistry
 from chalicelib.jobs.service import JobService
-from chalicelib.models import Job, ScheduleJobRequest, parse_model
-from chalicelib.scheduler_declarations import CronDeclaration
 
 
 class JobManager:

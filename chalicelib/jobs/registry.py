@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from chalicelib.errors import UnknownJobTypeError
 from chalicelib.jobs.base import BaseJobHandler
-from chalicelib.models import PLUGIN_TYPE_PATTERN, is_well_formed_type
+from chalicelib.jobs.model import PLUGIN_TYPE_PATTERN, is_well_formed_type
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.audit import appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
+from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.errors import (
@@ -24,14 +25,13 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     StaleWriteError,
 )
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, RETRYABLE_BY_USER_STATUSES, JobStatus
+from chalicelib.jobs.model import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
+from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.lifecycle import PRIORITY_ORDER, RETRYABLE_BY_USER_STATUSES, JobStatus
-from chalicelib.models import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
-from chalicelib.queues import SqsPriorityQueues
-from chalicelib.rate_limit import ScheduleRateLimiter
+from chalicelib.jobs.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
 from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights
-from chalicelib.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
 from chalicelib.templating import check_placeholders
 
 logger = logging.getLogger(__name__)

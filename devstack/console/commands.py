@@ -164,7 +164,7 @@ def cron_run(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
 
 def cron_preview(args: argparse.Namespace, out: TextIO, now: datetime | None = None) -> int:
     """The next fire times, computed here with the code the API's preview uses (no server needed)."""
-    from chalicelib.cron import parse_schedule
+    from chalicelib.crons.expression import parse_schedule
     from chalicelib.errors import TickworkError
 
     try:

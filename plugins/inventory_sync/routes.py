@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib import runtime
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import JobAnswer
-from chalicelib.crons.models import PLATFORM_STORE
-from chalicelib.models import ID_PATTERN, parse_model
+from chalicelib.crons.model import PLATFORM_STORE
+from chalicelib.jobs.model import ID_PATTERN, parse_model
 from plugins.inventory_sync.jobs.sync_job import SyncPayload
 
 bp = Blueprint(__name__)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib import runtime
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import JobAnswer
-from chalicelib.models import ID_PATTERN, parse_model
+from chalicelib.jobs.model import ID_PATTERN, parse_model
 from plugins.my_plugin.jobs.import_job import MAX_ITEMS
 
 bp = Blueprint(__name__)

@@ -18,12 +18,12 @@ import pytest
 import tests.faults.kit as kit
 from chalicelib import runtime
 from chalicelib.auth import SYSTEM_PRINCIPAL
+from chalicelib.aws.provision import provision
 from chalicelib.config import Settings
-from chalicelib.lifecycle import JobStatus
-from chalicelib.models import ScheduleJobRequest
-from chalicelib.provision import provision
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import ScheduleJobRequest
+from chalicelib.jobs.store import BY_STATUS_INDEX
 from chalicelib.runtime import Runtime
-from chalicelib.store import BY_STATUS_INDEX
 from devstack.stack import free_port
 from tests.conftest import SECRET
 

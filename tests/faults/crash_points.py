@@ -40,16 +40,16 @@ from moto import mock_aws
 import app as app_module
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
+from chalicelib.aws.provision import provision
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings, queue_name
+from chalicelib.crons.tick import LOST_LEASE_GRACE_S
 from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, JobStatus, is_terminal
+from chalicelib.jobs.model import Job
 from chalicelib.jobs.signals import PermanentJobError
-from chalicelib.lifecycle import PRIORITY_ORDER, JobStatus, is_terminal
-from chalicelib.models import Job
-from chalicelib.provision import provision
+from chalicelib.jobs.store import job_from_item
 from chalicelib.runtime import Runtime
-from chalicelib.scheduler import LOST_LEASE_GRACE_S
-from chalicelib.store import job_from_item
 from devstack.pollers import LambdaContext, sqs_event
 from tests.faults.kit import SimulatedCrash
 

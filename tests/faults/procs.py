@@ -40,9 +40,9 @@ def run_worker(priorities: list[str]) -> int:
     import app as app_module
     import tests.faults.kit as kit
     from chalicelib import runtime
+    from chalicelib.aws.queues import QUEUE_VISIBILITY_TIMEOUT_S
     from chalicelib.config import queue_name
-    from chalicelib.lifecycle import JobStatus, Priority
-    from chalicelib.queues import QUEUE_VISIBILITY_TIMEOUT_S
+    from chalicelib.jobs.lifecycle import JobStatus, Priority
     from devstack.pollers import QueuePoller
 
     rt = runtime.current()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.faults import kit
 from tests.faults.conftest import ServerStack
 from tests.faults.report import record

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from devstack.stack import free_port
 from tests.conftest import token
 from tests.faults import kit

@@ -8,7 +8,7 @@ from typing import Any
 import app as app_module
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.config import Settings
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from devstack.pollers import sqs_event
 from tests.conftest import Stack, built_stack
 from tests.faults.conftest import ServerStack

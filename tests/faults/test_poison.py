@@ -12,7 +12,7 @@ import json
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.lifecycle import JobStatus
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import assert_error, auth, token
 from tests.faults import kit
 from tests.faults.conftest import ServerStack

@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from chalicelib.clock import to_iso
-from chalicelib.lifecycle import JobStatus, Priority
-from chalicelib.models import Job
+from chalicelib.jobs.lifecycle import JobStatus, Priority
+from chalicelib.jobs.model import Job
 from tests import handlers
 from tests.conftest import T0, Stack
 from tests.faults.report import record

@@ -8,10 +8,10 @@ from typing import Any
 
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.clock import to_iso
-from chalicelib.crons.models import CronJobFields
+from chalicelib.crons.model import CronJobFields
 from chalicelib.crons.service import slot_job_id
-from chalicelib.lifecycle import JobStatus
-from chalicelib.scheduler import TickReport
+from chalicelib.crons.tick import TickReport
+from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack
 from tests.faults.report import record

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chalicelib import runtime
 from chalicelib.clock import to_iso
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
+from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus
 from chalicelib.jobs.signals import PermanentJobError
-from chalicelib.lifecycle import TERMINAL_STATUSES, JobStatus
-from chalicelib.store import JobFilter
+from chalicelib.jobs.store import JobFilter
 
 MAX_DELETIONS = 10_000
 MAX_LISTED_PER_DELETION = 10

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib import runtime
 from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.jobs.model import Job
 from chalicelib.jobs.signals import PermanentJobError
-from chalicelib.models import Job
 from chalicelib.references import ReferencePolicy, lookup, rule_for
 from chalicelib.scrubbing import MIN_SECRET_CHARS, scrub, scrub_deep, sensitive_values
 from chalicelib.templating import forbidden_references, job_variables, render

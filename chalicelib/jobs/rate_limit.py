@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aws.dynamo import is_condition_failure
 from chalicelib.clock import Clock
-from chalicelib.dynamo import is_condition_failure
 from chalicelib.errors import TooManyRequestsError
 
 KEY_PREFIX = "ratelimit#"

@@ -21,17 +21,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.backoff import compute_backoff
+from chalicelib.aws.queues import QueueGoneError, SqsPriorityQueues
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.config import Settings
 from chalicelib.errors import StaleWriteError, UnknownJobTypeError
 from chalicelib.jobs.attempt import Attempt
+from chalicelib.jobs.backoff import compute_backoff
+from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
+from chalicelib.jobs.model import Job, JobMessage, job_to_item
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
-from chalicelib.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
-from chalicelib.models import Job, JobMessage, job_to_item
-from chalicelib.queues import QueueGoneError, SqsPriorityQueues
-from chalicelib.store import (
+from chalicelib.jobs.store import (
     CancelAcknowledgedError,
     ClaimRefusedError,
     DynamoJobStore,
@@ -214,7 +214,7 @@ class JobWorker:
         if is_terminal(job.status):
             if job.cron_job_id and not job.outcome_recorded:
                 # Whoever finished it died before counting it on its cron job: count it now.
-                self._finished(job)
+                self._notify_finished(job)
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
         if job.status in CLAIMABLE_STATUSES:
             wait_s = _seconds_until_due(job, now)
@@ -234,7 +234,7 @@ class JobWorker:
             return RecordResult(Outcome.KEEP, "held by another worker")
         stamp = to_iso(now)
         if job.status == JobStatus.CANCELLING:
-            self._finished(self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp))
+            self._notify_finished(self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp))
             return RecordResult(Outcome.DONE, "cancelled after worker loss")
         if not has_retries_left(job.attempts, job.max_retries):
             abandoned = self.store.transition(
@@ -245,7 +245,7 @@ class JobWorker:
                 error=f"The worker stopped (crash or timeout) during attempt {job.attempts} of "
                 f"{job.max_retries + 1}; no retries left.",
             )
-            self._finished(abandoned)
+            self._notify_finished(abandoned)
             return RecordResult(Outcome.DONE, "abandoned, out of retries")
         logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
         return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
@@ -440,7 +440,7 @@ class JobWorker:
             if result is None:
                 raise
             return self._finish(attempt, status, oversized=len(encode_result(result).encode()), **fields)
-        self._finished(finished)
+        self._notify_finished(finished)
         return RecordResult(Outcome.DONE, status.value)
 
     def _write_finish(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> Job:
@@ -518,7 +518,7 @@ class JobWorker:
         attempt.log(error)
         return {**kept, "error": error}
 
-    def _finished(self, job: Job) -> None:
+    def _notify_finished(self, job: Job) -> None:
         if self.on_finished is None or not is_terminal(job.status):
             return
         try:

@@ -11,8 +11,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.config import SQS_MAX_DELAY_S, SQS_MAX_VISIBILITY_S, dead_letter_queue_name, queue_name
-from chalicelib.lifecycle import PRIORITY_ORDER, Priority
-from chalicelib.models import JobMessage
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
+from chalicelib.jobs.model import JobMessage
 
 # The queue default must outlast every batch Lambda may hold while throttled: AWS asks for
 # at least 6x the function timeout. Workers shorten their own message to a lease at claim.

@@ -11,9 +11,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.audit import AuditEntry
 from chalicelib.auth import PLATFORM_STORE  # noqa: F401 - where tests and tools look for it
-from chalicelib.lifecycle import Priority
+from chalicelib.jobs.lifecycle import Priority
+from chalicelib.jobs.model import ID_PATTERN, check_moment
 from chalicelib.masking import mask
-from chalicelib.models import ID_PATTERN, check_moment
 from chalicelib.rights import Rights, rights_or_least
 
 MAX_CONFIGURATION_BYTES = 64 * 1024

@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aws.queues import provision_queues
 from chalicelib.config import Settings
 from chalicelib.crons.store import cron_table_definition
-from chalicelib.queues import provision_queues
-from chalicelib.store import jobs_table_definition
+from chalicelib.jobs.store import jobs_table_definition
 
 
 def provision(session: Any, settings: Settings) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.dynamo import is_condition_failure, sweep_pages
-from chalicelib.lifecycle import JobStatus
-from chalicelib.store import BY_STATUS_INDEX, MAX_PAGES_PER_LIST
+from chalicelib.aws.dynamo import is_condition_failure, sweep_pages
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.store import BY_STATUS_INDEX, MAX_PAGES_PER_LIST
 
 
 class FinishedJobs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chalicelib.lifecycle import PRIORITY_ORDER, Priority
+from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
 
 # A queue not polled for this long goes first once, so low is slowed by urgent, never starved.
 DEFAULT_AGING_S = 30.0

@@ -12,8 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.clock import from_iso
-from chalicelib.dynamo import (
+from chalicelib.aws.dynamo import (
     ConditionFailedWithItemError,
     Listing,
     is_condition_failure,
@@ -21,9 +20,10 @@ from chalicelib.dynamo import (
     read_pages,
     sweep_pages,
 )
+from chalicelib.clock import from_iso
 from chalicelib.errors import StaleWriteError
-from chalicelib.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
-from chalicelib.models import Job, job_from_item, job_to_item
+from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
+from chalicelib.jobs.model import Job, job_from_item, job_to_item
 
 logger = logging.getLogger(__name__)
 

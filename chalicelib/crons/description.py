@@ -1,7 +1,7 @@
 """Human descriptions of the common cron forms ("At 02:00 every day", "Every 5 minutes").
 
 Pure string work on an already validated, upper-cased five-field expression. Forms it does not
-phrase return None, and ``chalicelib.cron`` (the only module that imports the cron library) falls
+phrase return None, and ``chalicelib.crons.expression`` (the only module that imports the cron library) falls
 back to cronsim's own explanation, which covers everything cronsim parses but reads stiffly for
 the common cases ("Every fifth minute of every hour").
 """

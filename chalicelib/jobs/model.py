@@ -11,7 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.audit import AuditEntry
 from chalicelib.errors import BadRequestError
-from chalicelib.lifecycle import JobStatus, Priority
+from chalicelib.jobs.lifecycle import JobStatus, Priority
 from chalicelib.masking import mask
 from chalicelib.rights import Rights, rights_or_least
 

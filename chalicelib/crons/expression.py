@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cronsim import CronSim, CronSimError
 
-from chalicelib.cron_describe import MONTHS, describe_fields
+from chalicelib.crons.description import MONTHS, describe_fields
 from chalicelib.errors import BadRequestError
 
 MAX_EXPRESSION_LENGTH = 200

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.clock import Clock, from_iso, to_iso
-from chalicelib.cron import CronError, parse_schedule
+from chalicelib.crons.declarations import CronDeclaration
+from chalicelib.crons.expression import CronError, parse_schedule
 from chalicelib.crons.firing import plan_firings
-from chalicelib.crons.models import CronJob, OverlapPolicy
+from chalicelib.crons.model import CronJob, OverlapPolicy
 from chalicelib.crons.service import CronService
 from chalicelib.errors import StaleWriteError, TooManyRequestsError
-from chalicelib.models import Job
-from chalicelib.scheduler_declarations import CronDeclaration
+from chalicelib.jobs.model import Job
 
 logger = logging.getLogger("tickwork.tick")
 

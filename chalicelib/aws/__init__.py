@@ -1,0 +1,1 @@
+"""The AWS adapters shared by jobs and crons: DynamoDB helpers, SQS queues, secrets, provisioning."""
