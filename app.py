@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -11,14 +10,17 @@ from chalicelib import runtime
 from chalicelib.api import background_jobs, cron_jobs, dashboard, dead_letters, meta, openapi
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
-from chalicelib.config import queue_name
+from chalicelib.config import Settings, queue_name, running_under_chalice_local
 from chalicelib.jobs.builtin import register_builtin_types
 from chalicelib.jobs.plugins import discover_plugins
 
-if os.environ.get("AWS_CHALICE_CLI_MODE"):  # `chalice local`: see devstack/server.py
+if running_under_chalice_local():  # see devstack/server.py
     from devstack.server import tune_chalice_local
 
     tune_chalice_local()
+
+# Read at import: Chalice bakes the queue names into the event source mappings.
+SETTINGS = Settings.from_env()
 
 app = Chalice(app_name="tickwork")
 app.register_middleware(normalize_error_shape, "http")
@@ -30,13 +32,12 @@ app.register_blueprint(openapi.bp, url_prefix="/api")  # GET /api/openapi.json, 
 app.register_blueprint(dashboard.bp)  # the static page at / (public shell; data via /api)
 
 register_builtin_types(runtime.registry)
-for plugin in discover_plugins(runtime.job_manager, os.environ.get("TICKWORK_PLUGINS_PACKAGE", "plugins")):
+for plugin in discover_plugins(runtime.job_manager, SETTINGS.plugins_package):
     # A plugin may serve routes of its own, under /api/<plugin-name>/ by convention.
     for blueprint in getattr(plugin, "blueprints", []):
         app.register_blueprint(blueprint, url_prefix="/api")
 
-# Queue names are read at import: Chalice bakes them into the event source mappings.
-QUEUE_PREFIX = os.environ.get("TICKWORK_QUEUE_PREFIX", "tickwork-")
+QUEUE_PREFIX = SETTINGS.queue_prefix
 BATCH_SIZE = 10
 
 

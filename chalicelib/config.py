@@ -1,9 +1,15 @@
-"""Settings read from the environment (Lambda stage variables, the embedded stack, tests)."""
+"""Settings read from the environment (Lambda's variables, the embedded stack, tests).
+
+Each setting is written once: its name, its default and the variable that sets it. This is the
+only module that reads ``os.environ``; the runtime hands the settings to whatever needs them.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from chalicelib.jobs.backoff import DEFAULT_BACKOFF_S, parse_schedule
 
@@ -17,73 +23,97 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 # A whole request body may carry a payload plus metadata.
 MAX_BODY_BYTES = 512 * 1024
 
+# Environment variables a job may read as {{env:NAME}} start with this (docs/templates.md).
+PUBLIC_ENV_PREFIX = "TICKWORK_PUBLIC_"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _at_least_one(text: str) -> int:
+    return max(1, int(text))
+
+
+def setting(default: Any, env: str | tuple[str, ...], parse: Callable[[str], Any] = str) -> Any:
+    """A field of ``Settings``: its default, the variable(s) that set it (first non-empty wins), how to read one."""
+    names = (env,) if isinstance(env, str) else env
+    return field(default=default, metadata={"env": names, "parse": parse})
+
 
 @dataclass(frozen=True)
 class Settings:
-    region: str = "us-east-1"
-    jobs_table: str = "tickwork-jobs"
-    cron_jobs_table: str = "tickwork-cron-jobs"
+    region: str = setting("us-east-1", ("AWS_REGION", "AWS_DEFAULT_REGION"))
+    jobs_table: str = setting("tickwork-jobs", "TICKWORK_JOBS_TABLE")
+    cron_jobs_table: str = setting("tickwork-cron-jobs", "TICKWORK_CRON_JOBS_TABLE")
+    queue_prefix: str = setting("tickwork-", "TICKWORK_QUEUE_PREFIX")
+    # The deployment stage (`dev`, `prod`): jobs' {{secret:...}} references live under /tickwork/<stage>/.
+    stage: str = setting("dev", "TICKWORK_STAGE")
+    plugins_package: str = setting("plugins", "TICKWORK_PLUGINS_PACKAGE")
+    # Seconds between two ticks: EventBridge's rate, and how far ahead a tick queues slots.
     tick_interval_s: int = 60
     # How often a buffered cron run (overlap_policy buffer_one) checks its predecessor.
     run_after_poll_s: int = 10
-    max_cron_jobs_per_store: int = 200
-    # Jobs a store may schedule through the API per minute (0: no limit); see rate_limit.py.
-    max_jobs_per_minute_per_store: int = 600
-    queue_prefix: str = "tickwork-"
-    backoff_s: tuple[int, ...] = DEFAULT_BACKOFF_S
-    lease_s: int = 60
-    progress_interval_s: float = 1.0
+    max_cron_jobs_per_store: int = setting(200, "TICKWORK_MAX_CRON_JOBS_PER_STORE", int)
+    # Jobs a store may schedule through the API per minute (0: no limit); see jobs/rate_limit.py.
+    max_jobs_per_minute_per_store: int = setting(600, "TICKWORK_MAX_JOBS_PER_MINUTE_PER_STORE", int)
+    backoff_s: tuple[int, ...] = setting(DEFAULT_BACKOFF_S, "TICKWORK_BACKOFF_S", parse_schedule)
+    lease_s: int = setting(60, "TICKWORK_LEASE_S", int)
+    progress_interval_s: float = setting(1.0, "TICKWORK_PROGRESS_INTERVAL_S", float)
     # A checkpointing job hands over to a fresh invocation when its Lambda has this long left.
-    continue_margin_s: float = 60.0
+    continue_margin_s: float = setting(60.0, "TICKWORK_CONTINUE_MARGIN_S", float)
     # Days a finished job is kept before DynamoDB's TTL deletes it (0: kept for ever).
-    job_retention_days: int = 90
-    max_retries_limit: int = 25
+    job_retention_days: int = setting(90, "TICKWORK_JOB_RETENTION_DAYS", int)
+    max_retries_limit: int = setting(25, "TICKWORK_MAX_RETRIES_LIMIT", int)
     default_max_retries: int = 3
-    max_log_lines: int = 200
+    max_log_lines: int = setting(200, "TICKWORK_MAX_LOG_LINES", int)
     # Records of one SQS batch a worker runs side by side (1: one after another).
-    record_concurrency: int = 1
+    record_concurrency: int = setting(1, "TICKWORK_RECORD_CONCURRENCY", _at_least_one)
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
-    jwt_secret: str | None = None
+    jwt_secret: str | None = setting(None, "TICKWORK_JWT_SECRET")
     # Still verifies tokens after a rotation (docs/signing-keys.md); only with jwt_secret.
-    jwt_previous_secret: str | None = None
-    jwt_secret_parameter: str | None = None
-    plugins_package: str = "plugins"
-    # The deployment stage (`dev`, `prod`): jobs' {{secret:...}} references live under /tickwork/<stage>/.
-    stage: str = "dev"
+    jwt_previous_secret: str | None = setting(None, "TICKWORK_JWT_PREVIOUS_SECRET")
+    jwt_secret_parameter: str | None = setting(None, "TICKWORK_JWT_SECRET_PARAMETER")
     # Environment variables, besides TICKWORK_PUBLIC_*, that jobs may read as {{env:NAME}}.
-    job_env_allowlist: tuple[str, ...] = ()
-    # database_query's connection string in SSM or Secrets Manager: never a job's {{secret:...}}.
-    database_url_secret: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    job_env_allowlist: tuple[str, ...] = setting((), "TICKWORK_JOB_ENV_ALLOWLIST", _names)
+    # The values of the variables above, as this process saw them (see job_environment()).
+    job_environment: Mapping[str, str] = field(default_factory=dict)
+    # The API's own address, which api_call jobs call with a token of their rights.
+    api_base_url: str | None = setting(None, "TICKWORK_API_BASE_URL")
+    # Hosts and networks webhooks may reach although they are not public (tests, a VPC service).
+    webhook_allowlist: tuple[str, ...] = setting((), "TICKWORK_WEBHOOK_ALLOWLIST", _names)
+    # Certificates outgoing HTTPS trusts, besides the system's (requests' own variables).
+    ca_bundle: str | None = setting(None, ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"))
+    email_sender: str | None = setting(None, "TICKWORK_EMAIL_SENDER")
+    cleanup_bucket: str | None = setting(None, "TICKWORK_CLEANUP_BUCKET")
+    # database_query's connection string, or where it lives in SSM or Secrets Manager (never a
+    # job's {{secret:...}}).
+    database_url: str | None = setting(None, "DATABASE_URL")
+    database_url_secret: str | None = setting(None, "TICKWORK_DATABASE_URL_SECRET")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            jobs_table=env.get("TICKWORK_JOBS_TABLE", "tickwork-jobs"),
-            cron_jobs_table=env.get("TICKWORK_CRON_JOBS_TABLE", "tickwork-cron-jobs"),
-            max_cron_jobs_per_store=int(env.get("TICKWORK_MAX_CRON_JOBS_PER_STORE", "200")),
-            max_jobs_per_minute_per_store=int(env.get("TICKWORK_MAX_JOBS_PER_MINUTE_PER_STORE", "600")),
-            queue_prefix=env.get("TICKWORK_QUEUE_PREFIX", "tickwork-"),
-            backoff_s=parse_schedule(env["TICKWORK_BACKOFF_S"]) if env.get("TICKWORK_BACKOFF_S") else DEFAULT_BACKOFF_S,
-            lease_s=int(env.get("TICKWORK_LEASE_S", "60")),
-            progress_interval_s=float(env.get("TICKWORK_PROGRESS_INTERVAL_S", "1.0")),
-            continue_margin_s=float(env.get("TICKWORK_CONTINUE_MARGIN_S", "60")),
-            job_retention_days=int(env.get("TICKWORK_JOB_RETENTION_DAYS", "90")),
-            max_retries_limit=int(env.get("TICKWORK_MAX_RETRIES_LIMIT", "25")),
-            max_log_lines=int(env.get("TICKWORK_MAX_LOG_LINES", "200")),
-            record_concurrency=max(1, int(env.get("TICKWORK_RECORD_CONCURRENCY", "1"))),
-            jwt_secret=env.get("TICKWORK_JWT_SECRET") or None,
-            jwt_previous_secret=env.get("TICKWORK_JWT_PREVIOUS_SECRET") or None,
-            jwt_secret_parameter=env.get("TICKWORK_JWT_SECRET_PARAMETER") or None,
-            plugins_package=env.get("TICKWORK_PLUGINS_PACKAGE", "plugins"),
-            stage=env.get("TICKWORK_STAGE", "").strip() or "dev",
-            job_env_allowlist=tuple(
-                name.strip() for name in env.get("TICKWORK_JOB_ENV_ALLOWLIST", "").split(",") if name.strip()
-            ),
-            database_url_secret=env.get("TICKWORK_DATABASE_URL_SECRET", "").strip() or None,
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings ``env`` (the process environment by default) sets; the defaults for the rest."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            names = spec.metadata.get("env", ())
+            raw = next((env[name].strip() for name in names if env.get(name, "").strip()), None)
+            if raw is not None:
+                values[spec.name] = spec.metadata["parse"](raw)
+        allowlist = values.get("job_env_allowlist", ())
+        values["job_environment"] = job_environment(env, allowlist)
+        return cls(**values)
+
+
+def job_environment(env: Mapping[str, str], allowlist: tuple[str, ...]) -> dict[str, str]:
+    """The variables a job's {{env:NAME}} may resolve to; the reference rule narrows them further."""
+    return {name: value for name, value in env.items() if name.startswith(PUBLIC_ENV_PREFIX) or name in allowlist}
+
+
+def running_under_chalice_local() -> bool:
+    """`chalice local` sets this before it imports app.py."""
+    return bool(os.environ.get("AWS_CHALICE_CLI_MODE"))
 
 
 def queue_name(prefix: str, priority: str) -> str:

@@ -91,6 +91,7 @@ class Runtime:
             registry=registry,
             clock=self.clock,
             settings=self.settings,
+            platform=self,
             on_finished=self.cron_outcomes,
             cron_gate=CronRunGate(self.cron_store),
         )
@@ -109,6 +110,7 @@ class Runtime:
 
         return Scheduler(
             crons=self.crons,
+            jobs=self.jobs,
             clock=self.clock,
             interval_s=self.settings.tick_interval_s,
             declarations=lambda: job_manager.cron_declarations,

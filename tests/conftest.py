@@ -13,6 +13,7 @@ os.environ["AWS_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ["TICKWORK_JWT_SECRET"] = "test-secret-0123456789abcdef0123456789abcdef"
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -103,6 +104,17 @@ class Stack:
     def job(self, job_id: str) -> Any:
         return self.runtime.store.get(job_id)
 
+    def configure(self, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+        """The rest of the test runs as a deploy whose variables set ``changes`` (fields of Settings)."""
+        monkeypatch.setattr(self.runtime, "settings", dataclasses.replace(self.runtime.settings, **changes))
+        for built in ("jobs", "worker", "crons", "scheduler"):  # built again, with the new settings
+            if built in self.runtime.__dict__:
+                monkeypatch.delitem(self.runtime.__dict__, built)
+
+    def set_job_env(self, monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+        """Variables a job's {{env:NAME}} may read, as if the process had been started with them."""
+        self.configure(monkeypatch, job_environment={**self.runtime.settings.job_environment, **values})
+
 
 def make_stack(settings: Settings, clock: ManualClock | None, *, clocked_pollers: bool = False) -> Stack:
     """``clocked_pollers``: the pollers' queue aging reads ``clock`` too, so a run replays exactly."""
@@ -166,21 +178,15 @@ def served_stack(settings: Settings) -> Iterator[Stack]:
     """The stack, plus the app served over real HTTP in this process (so api_call can reach it)."""
     from devstack.stack import build_http_server, free_port
 
-    with built_stack(settings, ManualClock(T0)) as stack:
-        port = free_port()
+    port = free_port()
+    with built_stack(dataclasses.replace(settings, api_base_url=f"http://127.0.0.1:{port}"), ManualClock(T0)) as stack:
         server = build_http_server(app_module.app, "127.0.0.1", port)
         thread = threading.Thread(target=server.server.serve_forever, daemon=True)
         thread.start()
-        previous = os.environ.get("TICKWORK_API_BASE_URL")
-        os.environ["TICKWORK_API_BASE_URL"] = f"http://127.0.0.1:{port}"
         try:
             yield stack
         finally:
             server.shutdown()
-            if previous is None:
-                os.environ.pop("TICKWORK_API_BASE_URL", None)
-            else:
-                os.environ["TICKWORK_API_BASE_URL"] = previous
 
 
 @pytest.fixture
@@ -247,13 +253,13 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def database(postgres_url: str, monkeypatch: pytest.MonkeyPatch, stack: Stack) -> Iterator[Any]:
     """DATABASE_URL set for the job, and a connection to look at the data with; tables are dropped after."""
     import pg8000.native
 
     from chalicelib.jobs.builtin.database_query import connection_target
 
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    stack.configure(monkeypatch, database_url=postgres_url)
     connection = pg8000.native.Connection(**connection_target(postgres_url))
     yield connection
     connection.run("DROP SCHEMA public CASCADE")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.clock import to_iso
-from chalicelib.crons.service import slot_job_id
+from chalicelib.crons.slots import slot_job_id
 from chalicelib.jobs.store import JobFilter
 from tests.conftest import T0, Stack
 

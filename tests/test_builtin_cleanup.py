@@ -70,7 +70,7 @@ def test_a_dry_run_reports_without_removing(clocked_stack: Stack, admin: str) ->
 def bucket(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     s3 = stack.session.client("s3")
     s3.create_bucket(Bucket="shop-exports")
-    monkeypatch.setenv("TICKWORK_CLEANUP_BUCKET", "shop-exports")
+    stack.configure(monkeypatch, cleanup_bucket="shop-exports")
     for index in range(7):
         s3.put_object(Bucket="shop-exports", Key=f"tmp/export-{index}.csv", Body=b"x" * 10)
     s3.put_object(Bucket="shop-exports", Key="keep/report.csv", Body=b"y")

@@ -105,7 +105,7 @@ def test_a_statement_past_its_timeout_is_cancelled_by_the_server(stack: Stack, a
 def test_without_database_url_the_job_fails_once_naming_the_setting(
     stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    stack.configure(monkeypatch, database_url=None)
     job = query_job(stack, admin, query="SELECT 1", retries=3)
     stack.poller.drain()
     failed = stack.job(job["id"])
@@ -117,7 +117,7 @@ def test_the_connection_string_never_shows_in_an_error(
     stack: Stack, admin: str, database: Any, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     password = postgres_url.split(":")[2].split("@")[0]
-    monkeypatch.setenv("DATABASE_URL", postgres_url.replace(password, password + "-wrong"))
+    stack.configure(monkeypatch, database_url=postgres_url.replace(password, password + "-wrong"))
     job = query_job(stack, admin, query="SELECT 1")
     stack.poller.drain()
     failed = stack.job(job["id"])

@@ -17,7 +17,7 @@ SENDER = "reports@shop.example.com"
 @pytest.fixture
 def ses(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     """SES with the operator's verified sender, as a deployment sets it up."""
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", SENDER)
+    stack.configure(monkeypatch, email_sender=SENDER)
     stack.session.client("ses").verify_email_identity(EmailAddress=SENDER)
     return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
 
@@ -87,7 +87,7 @@ def test_a_template_value_missing_from_data_fails_at_once_naming_it(stack: Stack
 def test_an_unverified_sender_is_refused_by_ses_and_the_job_fails(
     stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", "nobody@unverified.example.com")
+    stack.configure(monkeypatch, email_sender="nobody@unverified.example.com")
     job = email_job(stack, admin, to="a@example.com", subject="x", body="hi", retries=3)
     stack.poller.drain()
     failed = stack.job(job["id"])
@@ -98,7 +98,7 @@ def test_an_unverified_sender_is_refused_by_ses_and_the_job_fails(
 def test_without_a_configured_sender_the_job_fails_naming_the_setting(
     stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TICKWORK_EMAIL_SENDER", raising=False)
+    stack.configure(monkeypatch, email_sender=None)
     job = email_job(stack, admin, to="a@example.com", subject="x", body="hi")
     stack.poller.drain()
     assert "TICKWORK_EMAIL_SENDER is not set" in (stack.job(job["id"]).error or "")

@@ -26,7 +26,7 @@ def webhook(stack: Stack, tok: str, url: str, **config: Any) -> dict[str, Any]:
 def test_a_webhook_to_an_allow_listed_server_delivers_its_body_and_records_the_answer(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1/32",))
     job = webhook(stack, admin, f"http://{receiver}/hook", body={"event": "daily_sync"}, headers={"X-Test": "1"})
     stack.poller.drain()
     done = stack.job(job["id"])
@@ -41,7 +41,7 @@ def test_a_webhook_to_an_allow_listed_server_delivers_its_body_and_records_the_a
 def test_a_non_2xx_answer_fails_the_attempt(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1",))
     job = webhook(stack, admin, f"http://{receiver}/fail")
     stack.poller.drain()
     failed = stack.job(job["id"])
@@ -63,7 +63,7 @@ def test_a_redirect_to_an_address_not_allowed_is_refused(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = receiver.split(":")[1]
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "localhost")  # the first hop's host only
+    stack.configure(monkeypatch, webhook_allowlist=("localhost",))  # the first hop's host only
     job = webhook(stack, admin, f"http://localhost:{port}/hop?to=http://127.0.0.1:{port}/inside")
     stack.poller.drain()
     failed = stack.job(job["id"])
@@ -114,7 +114,7 @@ class FakeNameServer:
 def test_a_name_rebound_after_the_check_still_reaches_only_the_checked_address(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1/32",))
     dns = FakeNameServer(monkeypatch, {"rebind.example": ["127.0.0.1", "169.254.169.254"]})
     port = receiver.split(":")[1]
     job = webhook(stack, admin, f"http://rebind.example:{port}/hook", body={"n": 1})
@@ -180,8 +180,8 @@ def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(
     delivered: bool,
 ) -> None:
     port, ca_file = tls_receiver
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1/32",))
+    stack.configure(monkeypatch, ca_bundle=str(ca_file))
     FakeNameServer(monkeypatch, {name: ["127.0.0.1"]})
     job = webhook(stack, admin, f"https://{name}:{port}/hook", body={"n": 1})
     stack.poller.drain()
@@ -211,7 +211,7 @@ def test_an_allowed_name_redirecting_to_the_metadata_service_is_refused(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = receiver.split(":")[1]
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "public.example")  # stands for a public host
+    stack.configure(monkeypatch, webhook_allowlist=("public.example",))  # stands for a public host
     FakeNameServer(monkeypatch, {"public.example": ["127.0.0.1"]})
     job = webhook(stack, admin, f"http://public.example:{port}/hop?to=http://169.254.169.254/latest/meta-data/")
     stack.poller.drain()
@@ -275,7 +275,7 @@ CREDENTIALS = {
 def test_credentials_follow_a_redirect_only_to_the_same_origin(
     stack: Stack, admin: str, two_servers: tuple[int, int], monkeypatch: pytest.MonkeyPatch, cross_origin: bool
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1/32",))
     port_a, port_b = two_servers
     to = f"http://127.0.0.1:{port_b}/hook" if cross_origin else "/hook"
     job = webhook(stack, admin, f"http://127.0.0.1:{port_a}/hop?to={to}", headers={**CREDENTIALS, "X-Trace": "t1"})
@@ -307,7 +307,7 @@ def test_a_redirect_location_that_breaks_the_url_rules_is_refused(
     location: str,
     reason: str,
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1/32")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1/32",))
     port_a, port_b = two_servers
     to = quote(location.format(port=port_b), safe="")
     job = webhook(stack, admin, f"http://127.0.0.1:{port_a}/hop?to={to}")

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.clock import to_iso
-from chalicelib.crons.service import slot_job_id
+from chalicelib.crons.slots import execution_job, slot_job_id
 from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
@@ -71,7 +71,7 @@ def test_a_rare_schedule_changed_while_paused_to_a_frequent_one_fires_its_slots(
 def failed_run(stack: Stack, cron_id: str) -> Any:
     cron = stack.runtime.cron_store.get(cron_id)
     assert cron is not None
-    job = stack.runtime.crons.execution_job(cron, slot=at(5), now=at(5))
+    job = execution_job(cron, slot=at(5), now=at(5))
     failed = job.model_copy(update={"status": JobStatus.FAILED, "error": "boom", "completed_at": to_iso(at(5))})
     return stack.runtime.store.create(failed)  # an outcome is counted once per stored run
 

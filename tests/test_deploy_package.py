@@ -391,8 +391,7 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     setup.client("ses").verify_email_identity(EmailAddress=SENDER)
     setup.client("s3").create_bucket(Bucket=BUCKET)
     setup.client("s3").put_object(Bucket=BUCKET, Key="tmp/old.csv", Body=b"x")
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", SENDER)
-    monkeypatch.setenv("TICKWORK_CLEANUP_BUCKET", BUCKET)
+    stack.configure(monkeypatch, email_sender=SENDER, cleanup_bucket=BUCKET)
 
     # A workload through the real handlers: schedule, run, cancel, stats, cron jobs, the tick,
     # secrets, and the built-in types that reach other services (email, cleanup).
@@ -421,7 +420,9 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     runtime.current().scheduler.run_tick(runtime.current().clock.now())
     headers = {"Authorization": f"Bearer {admin}"}
     assert stack.client.http.delete(f"/api/cron-jobs/{cron['id']}", headers=headers).status_code == 200
-    assert runtime.current().secrets("secret", "tickwork/prod/shop-key") == "s3cret"  # SSM first, then Secrets Manager
+    assert (
+        runtime.current().secrets.platform_secret("tickwork/prod/shop-key") == "s3cret"
+    )  # SSM first, then Secrets Manager
     sweep = stack.schedule(
         admin,
         type="cleanup",

@@ -4,8 +4,6 @@ over real HTTP, each refusal comes from the API's own tenant checks."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -84,15 +82,10 @@ def test_a_plugins_api_call_does_not_see_another_plugins_job_in_its_store(served
 
 
 @pytest.fixture
-def api_at_receiver(receiver: str) -> Iterator[str]:
+def api_at_receiver(receiver: str, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     """api_call aimed at a recording server instead of this API: the token it sends can be read."""
-    previous = os.environ.get("TICKWORK_API_BASE_URL")
-    os.environ["TICKWORK_API_BASE_URL"] = f"http://{receiver}"
-    yield receiver
-    if previous is None:
-        os.environ.pop("TICKWORK_API_BASE_URL", None)
-    else:
-        os.environ["TICKWORK_API_BASE_URL"] = previous
+    stack.configure(monkeypatch, api_base_url=f"http://{receiver}")
+    return receiver
 
 
 def sent_claims() -> dict[str, Any]:

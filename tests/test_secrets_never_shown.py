@@ -41,11 +41,11 @@ class Echo(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def echo(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
-    monkeypatch.setenv("TICKWORK_PUBLIC_SHOP_TOKEN", ENV_SECRET)
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1",))
+    stack.set_job_env(monkeypatch, TICKWORK_PUBLIC_SHOP_TOKEN=ENV_SECRET)
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

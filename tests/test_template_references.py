@@ -212,7 +212,7 @@ def test_cron_jobs_refuse_each_forbidden_reference_on_create_put_and_patch(
 @pytest.fixture
 def reachable(receiver: str, monkeypatch: pytest.MonkeyPatch, stack: Stack) -> Iterator[str]:
     """The receiver, reachable by webhooks; the platform's secrets and a store-b secret put where they live."""
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1",))
     ssm = stack.session.client("ssm")
     ssm.put_parameter(Name=SIGNING_PARAMETER, Value="jwt-signing-value-5150", Type="SecureString")
     ssm.put_parameter(Name="/tickwork/dev/stores/store-b/x", Value="store-b-value-6061", Type="SecureString")
@@ -289,8 +289,7 @@ def test_a_cron_job_saved_before_the_rule_fails_each_run_and_sends_nothing(stack
 def test_published_env_and_the_stores_own_secrets_reach_the_receiver(
     stack: Stack, reachable: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TICKWORK_PUBLIC_SHOP_DOMAIN", "shop.example.com")
-    monkeypatch.setenv("SHOP_REGION", "eu-north")
+    stack.set_job_env(monkeypatch, TICKWORK_PUBLIC_SHOP_DOMAIN="shop.example.com", SHOP_REGION="eu-north")
     body = {str(i): reference for i, reference in enumerate(ALLOWED)}
     job = stack.schedule(OWNER_A, type="webhook", payload={"url": reachable, "body": body})
     cron = stack.post("/api/cron-jobs", cron_body("webhook", {"url": reachable, "body": body}), PLUGIN_P)
@@ -323,7 +322,7 @@ def test_an_email_whose_to_came_from_a_secret_fails_validation_without_showing_i
     stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
 ) -> None:
     sender = "reports@shop.example.com"
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", sender)
+    stack.configure(monkeypatch, email_sender=sender)
     stack.session.client("ses").verify_email_identity(EmailAddress=sender)
     ses = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     stack.session.client("ssm").put_parameter(Name="/tickwork/dev/stores/store-a/to", Value=value, Type="SecureString")

@@ -82,7 +82,7 @@ def test_a_webhook_run_sends_the_rendered_time_and_secret_and_stores_neither(
     receiver: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TICKWORK_WEBHOOK_ALLOWLIST", "127.0.0.1")
+    stack.configure(monkeypatch, webhook_allowlist=("127.0.0.1",))
     stack.session.client("ssm").put_parameter(Name="/tickwork/dev/hooks/token", Value="tok-123", Type="SecureString")
     job = stack.schedule(
         admin,

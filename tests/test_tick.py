@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
-from chalicelib.crons.service import slot_job_id
+from chalicelib.crons.slots import slot_job_id
 from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack

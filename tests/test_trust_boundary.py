@@ -282,7 +282,7 @@ def ses(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Any:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", "reports@shop.example.com")
+    stack.configure(monkeypatch, email_sender="reports@shop.example.com")
     stack.session.client("ses").verify_email_identity(EmailAddress="reports@shop.example.com")
     return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
 

@@ -109,11 +109,6 @@ def failed_error(stack: Stack, job_id: str) -> str:
     return job.error or ""
 
 
-@pytest.fixture(autouse=True)
-def _no_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TICKWORK_WEBHOOK_ALLOWLIST", raising=False)
-
-
 @pytest.mark.parametrize(("template", "stage", "reason"), HOSTILE)
 def test_a_hostile_url_is_refused_and_nothing_reaches_the_server(
     stack: Stack, admin: str, receiver: str, template: str, stage: str, reason: str
@@ -139,7 +134,7 @@ def test_a_hostile_url_rendered_at_run_time_is_refused_there_and_nothing_reaches
     if "\x00" in template:
         pytest.skip("an environment variable cannot hold a NUL")
     scheme, rest = template.format(port=receiver.split(":")[1]).split("://", 1)
-    monkeypatch.setenv("TICKWORK_PUBLIC_CORPUS_URL_REST", rest)
+    stack.set_job_env(monkeypatch, TICKWORK_PUBLIC_CORPUS_URL_REST=rest)
     response = schedule(stack, admin, f"{scheme}://{{{{env:TICKWORK_PUBLIC_CORPUS_URL_REST}}}}")
     assert response.status_code == 201, response.json_body
     error = failed_error(stack, response.json_body["job"]["id"])

@@ -15,7 +15,7 @@ from chalicelib.api.schemas import (
     ExecutionPageAnswer,
     PreviewAnswer,
 )
-from chalicelib.crons.model import CronJob, CronJobFields, PreviewRequest
+from chalicelib.crons.model import CronJobFields, PreviewRequest
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.model import parse_model
 
@@ -43,7 +43,7 @@ LIST_QUERY = (
 )
 def create(call: Call) -> Response:
     cron = runtime.current().crons.create(parse_model(CronJobFields, call.json_body()), call.principal)
-    return _saved(cron, 201)
+    return ok({"job": cron.to_public()}, 201)
 
 
 @endpoint(
@@ -96,7 +96,7 @@ def read(call: Call, cron_id: str) -> Response:
 )
 def replace(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=True))
+    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=True).to_public()})
 
 
 @endpoint(
@@ -110,7 +110,7 @@ def replace(call: Call, cron_id: str) -> Response:
 )
 def patch(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return _saved(runtime.current().crons.update(cron_id, fields, call.principal, replace=False))
+    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=False).to_public()})
 
 
 @endpoint(
@@ -132,7 +132,7 @@ def pause(call: Call, cron_id: str) -> Response:
     bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(403, 409)
 )
 def resume(call: Call, cron_id: str) -> Response:
-    return _saved(runtime.current().crons.set_active(cron_id, call.principal, True))
+    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, True).to_public()})
 
 
 @endpoint(
@@ -144,7 +144,7 @@ def resume(call: Call, cron_id: str) -> Response:
     errors=(403, 409),
 )
 def toggle(call: Call, cron_id: str) -> Response:
-    return _saved(runtime.current().crons.set_active(cron_id, call.principal, None))
+    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, None).to_public()})
 
 
 @endpoint(
@@ -188,9 +188,3 @@ def _flag(text: str | None) -> bool | None:
         code="validation_error",
         details=[{"field": "is_active", "message": "true or false"}],
     )
-
-
-def _saved(cron: CronJob, status: int = 200) -> Response:
-    """The answer to a change that may set a schedule: its first slot is queued now (not by the
-    tick of that very minute), and the job is shown as that left it."""
-    return ok({"job": runtime.current().scheduler.fire_ahead(cron).to_public()}, status)

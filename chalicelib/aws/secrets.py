@@ -1,13 +1,13 @@
-"""Values for ``{{env:NAME}}`` and ``{{secret:NAME}}``, and for the platform's own secrets.
+"""Values for ``{{secret:NAME}}`` from SSM and Secrets Manager, and the platform's own secrets.
 
 A job's references go through ``read``, which looks up exactly the source and name that
-chalicelib/references.py allowed; calling the resolver (``resolver(kind, name)``) is the
-platform's own lookup (the database URL), which tries SSM, then Secrets Manager.
+chalicelib/references.py allowed; ``platform_secret(name)`` is the platform's own lookup (the
+database URL), which tries SSM, then Secrets Manager. ``{{env:NAME}}`` never reaches AWS: its
+values come from the settings (``Settings.job_environment``).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -31,11 +31,7 @@ class SecretResolver:
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, kind: str, name: str) -> str:
-        if kind == "env":
-            if name not in os.environ:
-                raise MissingSecretError(f"environment variable {name} is not set")
-            return os.environ[name]
+    def platform_secret(self, name: str) -> str:
         with self._lock:
             if name in self._cache:
                 return self._cache[name]
@@ -51,9 +47,7 @@ class SecretResolver:
     def read(self, lookup: Lookup) -> str:
         """A job's reference, once the rule allowed it: exactly this name in this one source."""
         if lookup.source == Source.ENV:
-            if lookup.name not in os.environ:
-                raise MissingSecretError(f"environment variable {lookup.name} is not set")
-            return os.environ[lookup.name]
+            raise ValueError("environment variables are read from the settings, not from AWS")
         key = f"{lookup.source}:{lookup.name}"
         with self._lock:
             if key in self._cache:

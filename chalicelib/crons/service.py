@@ -7,11 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase
-
 from chalicelib.audit import AuditEntry, appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
-from chalicelib.clock import Clock, from_iso, to_iso
+from chalicelib.clock import Clock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.expression import CronSchedule, parse_schedule
 from chalicelib.crons.model import (
@@ -22,7 +20,8 @@ from chalicelib.crons.model import (
     CronJobFields,
     PreviewRequest,
 )
-from chalicelib.crons.store import CronExistsError, CronPage, DynamoCronStore
+from chalicelib.crons.slots import CronSlots, Fired, execution_job
+from chalicelib.crons.store import CronExistsError, CronFilter, CronPage, DynamoCronStore
 from chalicelib.errors import (
     BadRequestError,
     ConflictError,
@@ -33,38 +32,17 @@ from chalicelib.errors import (
     TooManyRequestsError,
     UnknownJobTypeError,
 )
-from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import Job, is_generated_id, parse_model
 from chalicelib.jobs.registry import JobTypeRegistry
-from chalicelib.jobs.service import JobService, ScheduleOutcome
+from chalicelib.jobs.service import JobService
 from chalicelib.jobs.store import JobFilter, JobPage
 from chalicelib.masking import destination, echoed_masks, keep_masked
 from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights, rights_after_save
 from chalicelib.templating import check_placeholders
 
-# Firing ids are uuid5(cron id, slot): a slot fired by two ticks is one job.
-SLOT_NAMESPACE = uuid.UUID("0f7d3c52-8a1e-4f8b-b0f4-3f4f3c9a2e61")
 DECLARED_NAMESPACE = uuid.UUID("9a3b1f0e-6c2d-4d7e-8f5a-1b2c3d4e5f60")
 MAX_WRITE_ATTEMPTS = 5
-
-
-# A tick sends its slot jobs within seconds; one still pending this long after its creation
-# may have been left unsent (see CronService.fire). Under the minute between two ticks.
-UNSENT_SLOT_AFTER_S = 30
-
-
-class SlotInFlightError(StaleWriteError):
-    """A slot's job was stored moments ago by another tick (or a save) that may not have sent it yet.
-
-    The tick that meets it leaves the cron job's next_run_at where it is: the creator moves it
-    once it has sent the message, and if it never does, the next tick derives the slot again
-    and sends it then.
-    """
-
-
-def slot_job_id(cron_id: str, slot: datetime) -> str:
-    return str(uuid.uuid5(SLOT_NAMESPACE, f"{cron_id}\n{to_iso(slot)}"))
 
 
 class CronService:
@@ -82,10 +60,15 @@ class CronService:
         self.registry = registry
         self.clock = clock
         self.settings = settings
+        self.slots = CronSlots(store=store, jobs=jobs, clock=clock, interval_s=settings.tick_interval_s)
 
     # --- create and change ---------------------------------------------------------------
 
-    def create(
+    def create(self, fields: CronJobFields, principal: Principal) -> CronJob:
+        """Save a new cron job; its first slot, if due before the next tick, is queued now."""
+        return self.slots.fire_ahead(self._create(fields, principal))
+
+    def _create(
         self, fields: CronJobFields, principal: Principal, *, cron_id: str | None = None, declared_by: str | None = None
     ) -> CronJob:
         given = fields.model_dump(exclude_unset=True)
@@ -165,9 +148,10 @@ class CronService:
                 base["consecutive_failures"] = 0
             updated = self._validated(CronJob.model_validate(base), principal, now, previous=current)
             try:
-                return self.store.replace(updated, expected_version=current.version)
+                saved = self.store.replace(updated, expected_version=current.version)
             except StaleWriteError:
                 continue
+            return self.slots.fire_ahead(saved)
         raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     def set_active(self, cron_id: str, principal: Principal, active: bool | None) -> CronJob:
@@ -176,7 +160,7 @@ class CronService:
             current = self._get_to_change(cron_id, principal)
             target = (not current.is_active) if active is None else active
             if target == current.is_active:
-                return current
+                return self.slots.fire_ahead(current)
             now = self.clock.now()
             changes: dict[str, Any] = {
                 "is_active": target,
@@ -199,9 +183,10 @@ class CronService:
             # A resumed job keeps its next_run_at: the slots missed while paused follow its
             # misfire policy at the next tick (docs/state-machines.md).
             try:
-                return self.store.replace(current.model_copy(update=changes), expected_version=current.version)
+                saved = self.store.replace(current.model_copy(update=changes), expected_version=current.version)
             except StaleWriteError:
                 continue
+            return self.slots.fire_ahead(saved)
         raise ConflictError(f"Cron job {cron_id} kept changing; try again.", code="write_contention")
 
     def delete(self, cron_id: str, principal: Principal) -> None:
@@ -249,18 +234,9 @@ class CronService:
             if plugin_id not in (None, principal.plugin_id):
                 return CronPage(crons=[], next_token=None)
             plugin_id = principal.plugin_id
-        parts: list[ConditionBase] = []
-        if plugin_id is not None:
-            parts.append(Attr("plugin_id").eq(plugin_id))
-        if job_type is not None:
-            parts.append(Attr("job_type").eq(job_type))
-        if is_active is not None:
-            parts.append(Attr("is_active").eq(is_active))
-        condition: ConditionBase | None = None
-        for part in parts:
-            condition = part if condition is None else condition & part
+        wanted = CronFilter(plugin_id=plugin_id, job_type=job_type, is_active=is_active)
         if store_id is None and principal.is_admin:
-            return self.store.list_all(limit=limit, next_token=next_token, condition=condition)
+            return self.store.list_all(wanted, limit=limit, next_token=next_token)
         if store_id is None:
             if len(principal.stores) != 1:
                 raise BadRequestError(
@@ -270,7 +246,7 @@ class CronService:
                 )
             store_id = next(iter(principal.stores))
         principal.require_store(store_id)
-        return self.store.list_for_store(store_id, limit=limit, next_token=next_token, condition=condition)
+        return self.store.list_for_store(store_id, wanted, limit=limit, next_token=next_token)
 
     def executions(self, cron_id: str, principal: Principal, *, limit: int, next_token: str | None) -> JobPage:
         cron = self.get(cron_id, principal)
@@ -293,66 +269,15 @@ class CronService:
         cron = self._get_to_change(cron_id, principal)
         self.jobs.admit(cron.store_id)
         now = self.clock.now()
-        job = self.execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
+        job = execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
         return self.jobs.submit(job, now).job
 
-    def execution_job(
-        self,
-        cron: CronJob,
-        *,
-        slot: datetime,
-        now: datetime,
-        job_id: str | None = None,
-        created_by: str | None = None,
-        run_after: str | None = None,
-    ) -> Job:
-        stamp = to_iso(now)
-        return Job(
-            id=job_id or slot_job_id(cron.id, slot),
-            type=cron.job_type,
-            priority=cron.priority,
-            status=JobStatus.PENDING,
-            payload=cron.configuration,
-            store_id=cron.store_id,
-            plugin_id=cron.plugin_id,
-            metadata={"cron_job_name": cron.name, "timezone": cron.timezone},
-            max_retries=cron.max_retries,
-            created_at=stamp,
-            updated_at=stamp,
-            scheduled_at=to_iso(max(slot, now) if job_id else slot),
-            timeout_seconds=cron.timeout_seconds,
-            cron_job_id=cron.id,
-            cron_slot=None if job_id else to_iso(slot),
-            created_by=created_by or f"cron:{cron.id}",
-            # A run does what its cron job says, so it acts with the rights of whoever said it.
-            rights=cron.acting_rights,
-            audit=appended(
-                [], "created", created_by or f"cron:{cron.id}", stamp, detail="run now" if created_by else None
-            ),
-            run_after=run_after,
-            overlap_policy=cron.overlap_policy.value if run_after else None,
-        )
+    def due(self, horizon: datetime) -> list[CronJob]:
+        """Active cron jobs whose next slot is at or before ``horizon``, soonest first."""
+        return self.store.due(to_iso(horizon))
 
-    def fire(self, job: Job, now: datetime) -> ScheduleOutcome:
-        """Store and send a slot's job; raises SlotInFlightError if another tick just stored it.
-
-        A slot job created moments ago belongs to a tick running alongside, which sends it:
-        resending made 4 overlapping ticks queue 4 messages a slot. But that tick (or the save
-        that queued the slot ahead) may have failed to send it, so this one must not advance
-        past the slot either (SlotInFlightError). Only the tick that sent every slot, or found
-        each one claimed or old enough to resend, moves next_run_at on; hence a slot job stored
-        without its message is sent by the first tick UNSENT_SLOT_AFTER_S after its creation,
-        at most UNSENT_SLOT_AFTER_S + one tick interval (90 s) later, whatever the queue's
-        backlog. No extra AWS request: the ambiguity costs at most one duplicate message.
-        (While the tick is down for longer than the misfire grace, the slot may become a missed
-        one the policy skips; the overdue sweep, requeue_unsent, is then its fallback.)
-        """
-        outcome = self.jobs.submit(job, now, SYSTEM_PRINCIPAL, resend_after_s=UNSENT_SLOT_AFTER_S)
-        existing = outcome.job
-        age_s = (now - from_iso(existing.created_at)).total_seconds()
-        if not outcome.created and existing.status == JobStatus.PENDING and age_s < UNSENT_SLOT_AFTER_S:
-            raise SlotInFlightError(f"Slot job {existing.id} was stored moments ago; its creator sends it.")
-        return outcome
+    def fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime) -> Fired:
+        return self.slots.fire_due(cron, tick_at, horizon)
 
     # --- declared by plugins -------------------------------------------------------------
 
@@ -363,7 +288,7 @@ class CronService:
         if existing is not None:
             return existing
         try:
-            return self.create(
+            return self._create(
                 parse_model(CronJobFields, fields),
                 SYSTEM_PRINCIPAL,
                 cron_id=cron_id,
@@ -410,9 +335,9 @@ class CronService:
             )
             check_placeholders(configuration, "configuration", rule)
         if job_type.payload_model is not None:
-            configuration = parse_model(job_type.payload_model, configuration, field_prefix="configuration").model_dump(
-                mode="json", exclude_unset=True
-            )
+            configuration = parse_model(
+                job_type.payload_model, configuration, field_prefix="configuration", context=self.settings
+            ).model_dump(mode="json", exclude_unset=True)
         changes: dict[str, Any] = {
             "configuration": configuration,
             "schedule_description": schedule.description,

@@ -70,6 +70,22 @@ def _item(cron: CronJob) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class CronFilter:
+    """What a listing keeps besides its store: each field given must match."""
+
+    plugin_id: str | None = None
+    job_type: str | None = None
+    is_active: bool | None = None
+
+    def condition(self) -> ConditionBase | None:
+        parts = [Attr(name).eq(value) for name, value in vars(self).items() if value is not None]
+        condition: ConditionBase | None = None
+        for part in parts:
+            condition = part if condition is None else condition & part
+        return condition
+
+
+@dataclass(frozen=True)
 class CronPage:
     crons: list[CronJob]
     next_token: str | None
@@ -148,18 +164,16 @@ class DynamoCronStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
-    def list_for_store(
-        self, store_id: str, *, limit: int, next_token: str | None, condition: ConditionBase | None
-    ) -> CronPage:
+    def list_for_store(self, store_id: str, wanted: CronFilter, *, limit: int, next_token: str | None) -> CronPage:
         request: dict[str, Any] = {
             "IndexName": BY_STORE_INDEX,
             "KeyConditionExpression": Key("store_id").eq(store_id),
             "ScanIndexForward": False,
         }
-        return self._page(self._table.query, request, limit=limit, next_token=next_token, condition=condition)
+        return self._page(self._table.query, request, limit=limit, next_token=next_token, condition=wanted.condition())
 
-    def list_all(self, *, limit: int, next_token: str | None, condition: ConditionBase | None) -> CronPage:
-        return self._page(self._table.scan, {}, limit=limit, next_token=next_token, condition=condition)
+    def list_all(self, wanted: CronFilter, *, limit: int, next_token: str | None) -> CronPage:
+        return self._page(self._table.scan, {}, limit=limit, next_token=next_token, condition=wanted.condition())
 
     @staticmethod
     def _page(

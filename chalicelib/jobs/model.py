@@ -61,10 +61,11 @@ def is_well_formed_type(job_type: str) -> bool:
     return bool(PLUGIN_TYPE_PATTERN.match(job_type) or BUILTIN_TYPE_PATTERN.match(job_type))
 
 
-def parse_model(model: type[ModelT], data: Any, *, field_prefix: str = "") -> ModelT:
-    """Validate ``data``; a failure becomes a 400 naming each field at fault."""
+def parse_model(model: type[ModelT], data: Any, *, field_prefix: str = "", context: Any = None) -> ModelT:
+    """Validate ``data``; a failure becomes a 400 naming each field at fault. ``context``: what the
+    model's validators may consult (a job type's configuration gets the settings)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         details = []
         for error in exc.errors(include_url=False, include_input=False):

@@ -83,9 +83,9 @@ class JobService:
             rule = rule_for(admin=principal.is_admin, store_id=store_id, policy=ReferencePolicy.of(self.settings))
             check_placeholders(payload, "payload", rule)
         if job_type.payload_model is not None:
-            payload = parse_model(job_type.payload_model, payload, field_prefix="payload").model_dump(
-                mode="json", exclude_unset=True
-            )
+            payload = parse_model(
+                job_type.payload_model, payload, field_prefix="payload", context=self.settings
+            ).model_dump(mode="json", exclude_unset=True)
         max_retries = self.settings.default_max_retries if request.max_retries is None else request.max_retries
         if max_retries > self.settings.max_retries_limit:
             raise BadRequestError(

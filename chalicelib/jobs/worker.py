@@ -29,6 +29,7 @@ from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.backoff import compute_backoff
 from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.jobs.model import Job, JobMessage, job_to_item
+from chalicelib.jobs.platform import Platform, build_handler
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.jobs.store import (
@@ -74,9 +75,11 @@ class JobWorker:
         registry: JobTypeRegistry,
         clock: Clock,
         settings: Settings,
+        platform: Platform,
         on_finished: Callable[[Job], None] | None = None,
         cron_gate: Callable[[Job], str | None] | None = None,
     ) -> None:
+        self.platform = platform  # what the runtime hands built-in types
         self.on_finished = on_finished
         self.cron_gate = cron_gate  # why a claimed cron run must not start (chalicelib/crons/gate.py)
         self.store = store
@@ -298,7 +301,7 @@ class JobWorker:
         try:
             if job.status == JobStatus.CANCELLING:
                 raise JobCancelled()
-            result = handler_cls(job, attempt).execute()
+            result = build_handler(handler_cls, job, attempt, self.platform).execute()
         except JobCancelled as signal:
             attempt.stop_heartbeat()
             return self._finish(attempt, JobStatus.CANCELLED, result=signal.partial_result, error="cancelled")

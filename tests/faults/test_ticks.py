@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.clock import to_iso
 from chalicelib.crons.model import CronJobFields
-from chalicelib.crons.service import slot_job_id
+from chalicelib.crons.slots import execution_job, slot_job_id
 from chalicelib.crons.tick import TickReport
 from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
@@ -139,7 +139,7 @@ def test_a_slot_job_left_unsent_by_a_tick_that_died_is_sent_by_the_next_tick(clo
     cron = stack.runtime.cron_store.get(cron_id)
     assert cron is not None
     # The tick died after storing the 12:05 job and before sending it or advancing the cron.
-    stack.runtime.store.create(stack.runtime.crons.execution_job(cron, slot=at(5), now=at(5)))
+    stack.runtime.store.create(execution_job(cron, slot=at(5), now=at(5)))
     assert visible_messages(stack) == 0
     move_to(stack, at(6))
     stack.runtime.scheduler.run_tick(at(6))

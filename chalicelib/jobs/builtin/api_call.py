@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib import runtime
 from chalicelib.auth import mint_token
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 
@@ -63,12 +61,12 @@ class ApiCallJob(ConfiguredJobHandler[ApiCallConfig]):
     config_model = ApiCallConfig
 
     def run(self, config: ApiCallConfig) -> dict[str, Any]:
-        base = os.environ.get("TICKWORK_API_BASE_URL", "").rstrip("/")
+        base = (self.platform.settings.api_base_url or "").rstrip("/")
         if not base:
             raise ApiCallError("TICKWORK_API_BASE_URL is not set: api_call does not know this API's address")
         rights = self.job.acting_rights
         token = mint_token(
-            runtime.current().jwt_secret,
+            self.platform.jwt_secret,
             role=rights.role,
             subject=rights.subject,
             stores=rights.stores,

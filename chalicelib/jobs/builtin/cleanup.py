@@ -9,13 +9,11 @@ up where this one stopped; for S3 the result records the last key reached
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib import runtime
 from chalicelib.clock import to_iso
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus
@@ -70,7 +68,7 @@ class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
     config_model = CleanupConfig
 
     def run(self, config: CleanupConfig) -> dict[str, Any]:
-        now = runtime.current().clock.now()
+        now = self.platform.clock.now()
         budget = config.max_deletions
         result: dict[str, Any] = {"dry_run": config.dry_run, "jobs_deleted": {}, "jobs_changed_meanwhile": 0}
         cutoff = to_iso(now - timedelta(days=config.older_than_days))
@@ -95,7 +93,7 @@ class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
     def _delete_jobs(self, status: JobStatus, cutoff: str, config: CleanupConfig, budget: int) -> tuple[int, int]:
         if budget <= 0:
             return 0, 0
-        finished = runtime.current().finished_jobs
+        finished = self.platform.finished_jobs
         found = finished.older_than(status, cutoff, limit=budget, store_id=config.store_id)
         if config.dry_run:
             return len(found), 0
@@ -110,12 +108,12 @@ class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
         return deleted, changed
 
     def _delete_objects(self, config: CleanupConfig, s3: S3Cleanup, budget: int, now: Any) -> dict[str, Any]:
-        bucket = s3.bucket or os.environ.get("TICKWORK_CLEANUP_BUCKET", "").strip()
+        bucket = s3.bucket or self.platform.settings.cleanup_bucket
         if not bucket:
             raise PermanentJobError("no bucket: give s3.bucket or set TICKWORK_CLEANUP_BUCKET")
         days = s3.older_than_days if s3.older_than_days is not None else config.older_than_days
         cutoff = now - timedelta(days=days)
-        client = runtime.current().s3
+        client = self.platform.s3
         request: dict[str, Any] = {"Bucket": bucket, "Prefix": s3.prefix}
         start_after = s3.start_after or self._previous_resume_key()
         if start_after:
@@ -166,7 +164,7 @@ class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
         """Where the last completed run of this cron job stopped in the bucket, if it stopped early."""
         if not self.job.cron_job_id:
             return None
-        page = runtime.current().store.list(JobFilter(cron_job_id=self.job.cron_job_id), limit=10, next_token=None)
+        page = self.platform.store.list(JobFilter(cron_job_id=self.job.cron_job_id), limit=10, next_token=None)
         for run in page.jobs:
             if run.id != self.job.id and run.status == JobStatus.COMPLETED and isinstance(run.result, dict):
                 key = run.result.get("s3_resume_after")

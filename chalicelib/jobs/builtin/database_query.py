@@ -9,7 +9,6 @@ between its commit and the job's completion: write statements that can (the guid
 from __future__ import annotations
 
 import base64
-import os
 import ssl
 import time
 import uuid
@@ -21,9 +20,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib import runtime
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.builtin.sql_text import statement_count
+from chalicelib.jobs.platform import Platform
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.templating import ANY_BRACES
 
@@ -119,7 +118,7 @@ class DatabaseQueryJob(ConfiguredJobHandler[DatabaseQueryConfig]):
         import pg8000.native
         from pg8000.exceptions import DatabaseError, InterfaceError
 
-        target = connection_target(database_url())
+        target = connection_target(database_url(self.platform))
         self.keep_secret(target["password"] or "")
         started = time.monotonic()
         try:
@@ -153,10 +152,11 @@ class DatabaseQueryJob(ConfiguredJobHandler[DatabaseQueryConfig]):
         }
 
 
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url and os.environ.get("TICKWORK_DATABASE_URL_SECRET"):
-        url = runtime.current().secrets("secret", os.environ["TICKWORK_DATABASE_URL_SECRET"]).strip()
+def database_url(platform: Platform) -> str:
+    settings = platform.settings
+    url = settings.database_url or ""
+    if not url and settings.database_url_secret:
+        url = platform.secrets.platform_secret(settings.database_url_secret).strip()
     if not url:
         raise PermanentJobError(
             "DATABASE_URL is not set: database_query needs a PostgreSQL connection string "

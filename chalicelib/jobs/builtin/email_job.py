@@ -13,7 +13,6 @@ bounce names the store that caused it.
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib import runtime
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler, run_variables
 from chalicelib.jobs.signals import PermanentJobError
 
@@ -133,11 +131,13 @@ class EmailJob(ConfiguredJobHandler[EmailConfig]):
             raise PermanentJobError(
                 f"a store's email may go to at most {TENANT_MAX_RECIPIENTS} recipients; this one has {recipients}"
             )
-        sender = os.environ.get("TICKWORK_EMAIL_SENDER", "").strip()
+        sender = self.platform.settings.email_sender
         if not sender:
             raise PermanentJobError("TICKWORK_EMAIL_SENDER is not set: email jobs need a verified SES sender address")
         if config.template:
-            text, html = render_template(config.template, {**run_variables(self.job), **config.data})
+            text, html = render_template(
+                config.template, {**run_variables(self.job, self.platform.clock.now()), **config.data}
+            )
         else:
             text, html = config.body or "", None
         body: dict[str, Any] = {"Text": {"Data": text, "Charset": "UTF-8"}}
@@ -145,7 +145,7 @@ class EmailJob(ConfiguredJobHandler[EmailConfig]):
             body["Html"] = {"Data": html, "Charset": "UTF-8"}
         destination = {"ToAddresses": config.to, "CcAddresses": config.cc, "BccAddresses": config.bcc}
         try:
-            answer = runtime.current().ses.send_email(
+            answer = self.platform.ses.send_email(
                 Source=sender,
                 Destination=destination,
                 Message={"Subject": {"Data": config.subject, "Charset": "UTF-8"}, "Body": body},

@@ -14,7 +14,6 @@ Either mismatch raises ``PinMismatchError``, which no retry can cure.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -91,12 +90,22 @@ def pinned_url(target: Target, address: IPAddress) -> str:
 
 
 def send_pinned(
-    method: str, url: str, addresses: list[IPAddress], *, headers: dict[str, str], data: Any, timeout: float
+    method: str,
+    url: str,
+    addresses: list[IPAddress],
+    *,
+    headers: dict[str, str],
+    data: Any,
+    timeout: float,
+    ca_bundle: str | None = None,
 ) -> requests.Response:
-    """The request to the first checked address that accepts a connection; no redirects followed."""
+    """The request to the first checked address that accepts a connection; no redirects followed.
+
+    Proxies from the environment would resolve the name themselves, so none is used; certificates
+    come from ``ca_bundle`` (the settings') when given, else from the system.
+    """
     target = parse_target(url)
-    # Proxies from the environment would resolve the name themselves; certificates may still come from it.
-    verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
+    verify: bool | str = ca_bundle or True
     last_error: requests.ConnectionError | None = None
     for address in sorted(addresses, key=lambda a: a.version):  # IPv4 first, as most clients do
         with requests.Session() as session:

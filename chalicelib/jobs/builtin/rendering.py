@@ -11,15 +11,16 @@ validation errors, which name fields rather than echo values.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import runtime
-from chalicelib.jobs.base import BaseJobHandler
+from chalicelib.aws.secrets import MissingSecretError
 from chalicelib.jobs.model import Job
+from chalicelib.jobs.platform import Platform, PlatformJobHandler
 from chalicelib.jobs.signals import PermanentJobError
-from chalicelib.references import ReferencePolicy, lookup, rule_for
+from chalicelib.references import ReferencePolicy, Source, lookup, rule_for
 from chalicelib.scrubbing import MIN_SECRET_CHARS, scrub, scrub_deep, sensitive_values
 from chalicelib.templating import forbidden_references, job_variables, render
 
@@ -30,7 +31,7 @@ class ScrubbedJobError(Exception):
     """An attempt's error with the secrets in its message masked; retried like the original."""
 
 
-def run_variables(job: Job) -> dict[str, str]:
+def run_variables(job: Job, now: datetime) -> dict[str, str]:
     """The template variables of this run: its time, its cron job's calendar day, its ids."""
     return job_variables(
         job_id=job.id,
@@ -38,32 +39,37 @@ def run_variables(job: Job) -> dict[str, str]:
         cron_job_id=job.cron_job_id,
         scheduled_at=job.scheduled_at,
         timezone=str(job.metadata.get("timezone") or "UTC"),
-        now=runtime.current().clock.now(),
+        now=now,
     )
 
 
-def rendered_configuration(job: Job, revealed: set[str] | None = None) -> Any:
+def rendered_configuration(job: Job, platform: Platform, revealed: set[str] | None = None) -> Any:
     """The job's payload with its placeholders filled; values from env or secrets go into ``revealed``.
 
     Raises PermanentJobError, naming each refused reference (never a value), before any is read.
     """
-    current = runtime.current()
     rights = job.acting_rights
-    rule = rule_for(admin=rights.is_admin, store_id=job.store_id, policy=ReferencePolicy.of(current.settings))
+    rule = rule_for(admin=rights.is_admin, store_id=job.store_id, policy=ReferencePolicy.of(platform.settings))
     refused = forbidden_references(job.payload, "payload", rule)
     if refused:
         raise PermanentJobError(
             "forbidden template reference: " + "; ".join(f"{item['field']}: {item['message']}" for item in refused)
         )
-    resolver = current.secrets
+    environment = platform.settings.job_environment
 
     def resolve(kind: str, name: str) -> str:
-        value = resolver.read(lookup(kind, name))
+        found = lookup(kind, name)
+        if found.source == Source.ENV:
+            if found.name not in environment:
+                raise MissingSecretError(f"environment variable {found.name} is not set")
+            value = environment[found.name]
+        else:
+            value = platform.secrets.read(found)
         if revealed is not None:
             revealed.add(value)
         return value
 
-    return render(job.payload, run_variables(job), resolve)
+    return render(job.payload, run_variables(job, platform.clock.now()), resolve)
 
 
 def validation_summary(error: ValidationError, raw: Any) -> str:
@@ -95,7 +101,7 @@ def _holds_template(raw: Any, loc: tuple[Any, ...]) -> bool:
     return "{{" in json.dumps(value, default=str)
 
 
-class ConfiguredJobHandler(BaseJobHandler, Generic[ConfigT]):
+class ConfiguredJobHandler(PlatformJobHandler, Generic[ConfigT]):
     """A built-in type: ``run(config)`` gets the rendered, validated configuration."""
 
     config_model: ClassVar[type[BaseModel]]
@@ -104,10 +110,10 @@ class ConfiguredJobHandler(BaseJobHandler, Generic[ConfigT]):
         revealed: set[str] = set()
         self._secrets: set[str] = set()
         try:
-            rendered = rendered_configuration(self.job, revealed)
+            rendered = rendered_configuration(self.job, self.platform, revealed)
             self._secrets = {value for value in revealed if len(value) >= MIN_SECRET_CHARS} | sensitive_values(rendered)
             try:
-                config = self.config_model.model_validate(rendered)
+                config = self.config_model.model_validate(rendered, context=self.platform.settings)
             except ValidationError as exc:
                 raise ScrubbedJobError(validation_summary(exc, self.job.payload)) from None
             result = self.run(config)  # type: ignore[arg-type]

@@ -26,7 +26,6 @@ URL rules.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 import unicodedata
@@ -81,10 +80,11 @@ class Allowlist:
     networks: tuple[IPNetwork, ...]
 
     @classmethod
-    def from_env(cls) -> Allowlist:
+    def of(cls, entries: tuple[str, ...]) -> Allowlist:
+        """From the settings' ``webhook_allowlist``: host names, addresses and networks."""
         hosts: set[str] = set()
         networks: list[IPNetwork] = []
-        for entry in os.environ.get("TICKWORK_WEBHOOK_ALLOWLIST", "").split(","):
+        for entry in entries:
             entry = entry.strip().lower()
             if not entry:
                 continue
@@ -226,19 +226,18 @@ def redirect_target(current: Target, location: str) -> Target:
     return parse_target(urljoin(current.url, location))
 
 
-def check_url_syntax(url: str) -> str:
+def check_url_syntax(url: str, allowlist: Allowlist) -> str:
     """The URL rules, and a literal internal IP refused (creation time); returns ``url`` unchanged."""
     target = parse_target(url)
     literal = target.literal
-    if literal is not None and not is_public(literal) and not Allowlist.from_env().permits(target.host, literal):
+    if literal is not None and not is_public(literal) and not allowlist.permits(target.host, literal):
         raise BlockedAddressError(f"{target.host} is not a public address")
     return url
 
 
-def resolve_checked(target: Target, allowlist: Allowlist | None = None) -> list[IPAddress]:
+def resolve_checked(target: Target, allowlist: Allowlist) -> list[IPAddress]:
     """Every address the target's host resolves to, if each may be reached; else BlockedAddressError."""
-    check_url_syntax(target.url)
-    allowlist = allowlist or Allowlist.from_env()
+    check_url_syntax(target.url, allowlist)
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

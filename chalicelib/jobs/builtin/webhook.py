@@ -6,10 +6,12 @@ import json
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from chalicelib.config import Settings
 from chalicelib.jobs.builtin.rendering import ConfiguredJobHandler
 from chalicelib.jobs.builtin.ssrf import (
+    Allowlist,
     BlockedAddressError,
     Target,
     UnsafeUrlError,
@@ -50,11 +52,13 @@ class WebhookConfig(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _reachable_kind_of_url(cls, value: str) -> str:
+    def _reachable_kind_of_url(cls, value: str, info: ValidationInfo) -> str:
         # A placeholder is only known at run time, where the rendered URL meets these rules again;
         # here it stands for a plain name, so the rest of the URL is still held to them.
+        settings = info.context
+        allowlist = Allowlist.of(settings.webhook_allowlist if isinstance(settings, Settings) else ())
         try:
-            check_url_syntax(ANY_BRACES.sub("x", value))
+            check_url_syntax(ANY_BRACES.sub("x", value), allowlist)
             return value
         except BlockedAddressError as exc:
             raise ValueError(str(exc)) from None
@@ -90,6 +94,8 @@ class WebhookJob(ConfiguredJobHandler[WebhookConfig]):
 
         from chalicelib.jobs.builtin.pinned_http import send_pinned
 
+        settings = self.platform.settings
+        allowlist = Allowlist.of(settings.webhook_allowlist)
         started = time.monotonic()
         try:
             target = parse_target(config.url)
@@ -97,9 +103,15 @@ class WebhookJob(ConfiguredJobHandler[WebhookConfig]):
             raise _refused(exc) from None
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                addresses = resolve_checked(target)
+                addresses = resolve_checked(target, allowlist)
                 response = send_pinned(
-                    method, target.url, addresses, headers=headers, data=data, timeout=config.timeout
+                    method,
+                    target.url,
+                    addresses,
+                    headers=headers,
+                    data=data,
+                    timeout=config.timeout,
+                    ca_bundle=settings.ca_bundle,
                 )
             except BlockedAddressError as exc:
                 raise _refused(exc) from None
