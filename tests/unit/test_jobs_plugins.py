@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import UnknownJobTypeError
-from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.plugins import discover_plugins
 from chalicelib.jobs.registry import JobTypeRegistry
-
-
-class Noop(BaseJobHandler):
-    """Does nothing."""
-
-    def execute(self) -> None:
-        return None
+from tests.handlers import Noop
 
 
 def isolated_manager() -> JobManager:
@@ -45,7 +38,7 @@ def test_a_broken_plugin_is_skipped_and_the_others_still_load(tmp_path: Path) ->
     (package / "broken").mkdir()
     (package / "__init__.py").write_text("")
     (package / "good" / "__init__.py").write_text(
-        "from tests.test_plugins import Noop\n"
+        "from tests.handlers import Noop\n"
         "def initialize_plugin(job_manager):\n"
         "    job_manager.register_job_type('plugin:good:run', Noop)\n"
     )

@@ -11,7 +11,7 @@ from chalicelib.jobs.backoff import DEFAULT_BACKOFF_S, compute_backoff, parse_sc
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority, attempts_allowed, has_retries_left
 from devstack.priority import polling_order
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PURE_MODULES = [
     "backoff.py",
     "lifecycle.py",

@@ -29,7 +29,7 @@ import pytest
 from chalicelib.crons.expression import CronError, CronSchedule, parse_schedule
 from chalicelib.errors import BadRequestError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 4, 12, 34, 56, tzinfo=UTC)  # a Monday
 
 
