@@ -6,11 +6,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.jobs.builtin.sql_text import statement_count
 from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error, token
-
-GUIDE_QUERY = "DELETE FROM temp_data WHERE created_at < NOW() - INTERVAL '30 days'"
+from tests.kit import GUIDE_QUERY
 
 
 def query_job(stack: Stack, tok: str, **config: Any) -> dict[str, Any]:
@@ -165,19 +163,3 @@ def test_only_an_admin_may_create_database_query_jobs_or_see_the_type(stack: Sta
         "database_query"
     ]
     assert set(schema["configuration_schema"]["properties"]) >= {"query", "parameters", "timeout"}
-
-
-@pytest.mark.parametrize(
-    ("sql", "count"),
-    [
-        (GUIDE_QUERY, 1),
-        ("SELECT 'a;b', \"x;y\" FROM t;", 1),
-        ("SELECT $$;$$, $tag$ ; $tag$ -- ; \n", 1),
-        ("SELECT 1 /* ; /* nested ; */ ; */", 1),
-        ("SELECT E'\\';' ; SELECT 2", 2),
-        ("SELECT 'it''s;'; SELECT 2;", 2),
-        ("-- only a comment", 0),
-    ],
-)
-def test_statements_are_counted_outside_quotes_comments_and_dollar_bodies(sql: str, count: int) -> None:
-    assert statement_count(sql) == count

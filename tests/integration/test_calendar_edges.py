@@ -8,13 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.aws.dynamo import read_pages
-from chalicelib.crons.expression import parse_schedule
-from chalicelib.errors import BadRequestError
 from tests.conftest import Stack, assert_error, token
 from tests.kit import guide_body
 
@@ -71,12 +67,6 @@ def test_a_preview_near_the_calendars_end_lists_only_the_runs_before_it(
     response = preview(clocked_stack, admin, after, expression, zone)
     assert response.status_code == 200, response.json_body
     assert response.json_body["next_runs"] == expected
-
-
-def test_a_schedule_with_no_slot_before_the_calendars_end_has_no_next_run() -> None:
-    schedule = parse_schedule("0 0 29 2 *", "Pacific/Kiritimati")
-    assert schedule.next_times(datetime(9996, 3, 1, tzinfo=UTC), 3) == []
-    assert schedule.times_between(datetime(9996, 3, 1, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC), 3) == []
 
 
 # --- schedule run_at / delay ---------------------------------------------------------------
@@ -210,16 +200,3 @@ def test_a_store_owner_cannot_use_an_admins_token_for_their_store_listing(clocke
     owner = token("store_owner", stores=["store-a"], sub="owner-a")
     answer = clocked_stack.get(f"/api/background-jobs?store_id=store-a&limit=1&next_token={all_jobs}", owner)
     assert_error(answer, 400, "invalid_next_token")
-
-
-def test_dynamodb_refusing_the_start_key_is_a_400() -> None:
-    def refuse(**request: Any) -> dict[str, Any]:
-        error = {"Error": {"Code": "ValidationException", "Message": "The provided starting key is invalid"}}
-        raise ClientError(error, "Query")
-
-    with pytest.raises(BadRequestError) as raised:
-        read_pages(refuse, {}, limit=5, start_key={"id": "x"}, max_pages=2)
-    assert raised.value.code == "invalid_next_token"
-    # Without a token the same error is DynamoDB's, not the caller's: it stays an error.
-    with pytest.raises(ClientError):
-        read_pages(refuse, {}, limit=5, start_key=None, max_pages=2)

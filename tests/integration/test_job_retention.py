@@ -66,8 +66,3 @@ def test_retention_zero_keeps_finished_jobs_for_ever(keep_forever_stack: Stack, 
     keep_forever_stack.poller.drain()
     item = stored(keep_forever_stack, job["id"])
     assert item["status"] == "completed" and TTL_ATTRIBUTE not in item
-
-
-def test_the_retention_comes_from_the_environment() -> None:
-    assert Settings.from_env({"TICKWORK_JOB_RETENTION_DAYS": "7"}).job_retention_days == 7
-    assert Settings.from_env({}).job_retention_days == 90

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -24,19 +23,9 @@ import app as app_module
 from chalicelib.aws.provision import ensure_table
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
-from chalicelib.jobs.model import is_generated_id
 from chalicelib.jobs.store import DynamoJobStore, jobs_table_definition
 from tests.conftest import T0, Stack, assert_error, built_stack, token
-
-# The minute of T0, as rate_limit.py keys its counters.
-COUNTER_ID = "ratelimit#store-a#202611281200"
-NOT_JOB_IDS = [
-    COUNTER_ID,
-    "ratelimit#store-b#202611281200",  # a minute store-b never used
-    "ratelimit#store-a",
-    str(uuid.uuid4()).upper(),  # not the form the services write
-    "no-such-job",
-]
+from tests.kit import COUNTER_ID, NOT_JOB_IDS
 
 JOB_ROUTES = [
     ("GET", "/api/background-jobs/{job_id}/status"),
@@ -162,13 +151,6 @@ def test_real_ids_still_answer_through_the_gateway_event(counted_stack: Stack) -
     ).json_body["job"]
     found = gateway_call("GET", "/api/cron-jobs/{cron_id}", {"cron_id": cron["id"]}, OWNERS["owner_a"]())
     assert found.status_code == 200 and found.json_body["job"]["id"] == cron["id"]
-
-
-def test_the_generated_id_rule_takes_what_the_services_make_and_nothing_else() -> None:
-    assert is_generated_id(str(uuid.uuid4()))
-    assert is_generated_id(str(uuid.uuid5(uuid.uuid4(), "key")))
-    for other in [*NOT_JOB_IDS, "", str(uuid.uuid4()) + "\n", "{" + str(uuid.uuid4()) + "}", uuid.uuid4().hex]:
-        assert not is_generated_id(other), other
 
 
 # --- the store ------------------------------------------------------------------------
