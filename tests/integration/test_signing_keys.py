@@ -5,42 +5,26 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import io
 import os
 from collections.abc import Iterator
-from fnmatch import fnmatch
 from pathlib import Path
 from unittest import mock
 
 import boto3
-import jwt
 import pytest
 
-from chalicelib.auth import Keyring, Role, key_id, mint_token, principal_from_token
+from chalicelib.auth import key_id
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
-from chalicelib.errors import UnauthorizedError
 from chalicelib.signing_keys import KEYRING_MAX_AGE_S, UNKNOWN_KID_REREAD_S, previous_parameter
-from deploy.template import load_stage, policy_document
 from devstack import stack
 from devstack.cli import main
 from tests.conftest import T0, Stack, assert_error, built_stack
+from tests.signing_kit import NEWER, OLD, admin_token, pre_rotation_token
 
 PARAMETER = "/tickwork/test/jwt-secret"
-OLD = "old-secret-0123456789abcdef0123456789abcdef"
-NEWER = "newer-secret-0123456789abcdef0123456789abcd"
 ROUTE = "/api/job-types"  # any route that authenticates
-
-
-def admin_token(secret: str, **extra: object) -> str:
-    return mint_token(secret, role=Role.ADMIN, subject="rotation-test", **extra)  # type: ignore[arg-type]
-
-
-def pre_rotation_token(secret: str) -> str:
-    """A token as minted before tokens carried a kid header."""
-    claims = {"sub": "legacy", "role": "admin", "iat": int(T0.timestamp()), "exp": 2**31}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def rotate(*args: str) -> tuple[int, str]:
@@ -78,14 +62,6 @@ def advance(stack: Stack, seconds: float) -> None:
 # --- the kid rule ---------------------------------------------------------------------------
 
 
-def test_a_token_names_its_key_by_a_hash_of_the_secret_not_the_secret() -> None:
-    token = admin_token(OLD)
-    kid = jwt.get_unverified_header(token)["kid"]
-    assert kid == key_id(OLD) == hashlib.sha256(OLD.encode()).hexdigest()[:12]
-    assert kid not in OLD and OLD not in token
-    assert jwt.get_unverified_header(admin_token(Keyring(current=NEWER, previous=OLD)))["kid"] == key_id(NEWER)
-
-
 def test_a_token_whose_kid_names_an_unknown_key_is_401(ssm_stack: Stack) -> None:
     # Signed with the very secret the API holds, but naming another key: the kid decides.
     forged_kid = admin_token(OLD, kid="0123456789ab")
@@ -95,15 +71,6 @@ def test_a_token_whose_kid_names_an_unknown_key_is_401(ssm_stack: Stack) -> None
     header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT","kid":7}').rstrip(b"=").decode()
     wrong_type = header + "." + admin_token(OLD).split(".", 1)[1]
     assert_error(ssm_stack.get(ROUTE, wrong_type), 401, "invalid_token")
-
-
-def test_a_token_from_before_kids_verifies_against_the_current_key_only() -> None:
-    legacy = pre_rotation_token(OLD)
-    assert principal_from_token(legacy, OLD).subject == "legacy"
-    assert principal_from_token(legacy, Keyring(current=OLD)).subject == "legacy"
-    with pytest.raises(UnauthorizedError) as refused:
-        principal_from_token(legacy, Keyring(current=NEWER, previous=OLD))
-    assert refused.value.code == "invalid_token"
 
 
 def test_the_environment_form_holds_a_previous_secret_too(stack: Stack) -> None:
@@ -212,13 +179,6 @@ def test_rotation_reads_the_parameter_name_from_the_environment(
     assert ssm_value(previous_parameter(PARAMETER)) == OLD
 
 
-def test_rotation_without_a_parameter_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TICKWORK_JWT_SECRET_PARAMETER", raising=False)
-    with pytest.raises(SystemExit) as exited:
-        main(["rotate-signing-key"], out=io.StringIO())
-    assert exited.value.code == 2
-
-
 def test_local_rotation_moves_the_embedded_stacks_secret_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stack, "SECRET_FILE", tmp_path / "jwt-secret")
     monkeypatch.delenv("TICKWORK_JWT_SECRET")
@@ -251,16 +211,3 @@ def test_local_rotation_moves_the_embedded_stacks_secret_files(tmp_path: Path, m
 
 
 # --- the deployed permissions ---------------------------------------------------------------
-
-
-def test_lambda_may_read_the_previous_parameter_but_never_write_a_parameter() -> None:
-    stage = load_stage("prod")
-    parameter = stage.settings.jwt_secret_parameter
-    assert parameter is not None
-    statements = [s.get("Fn::If", [None, s])[1] for s in policy_document(stage)["Statement"]]
-    readable = [
-        s["Resource"]["Fn::Sub"].split(":parameter", 1)[1] for s in statements if "ssm:GetParameter" in s["Action"]
-    ]
-    assert any(fnmatch(previous_parameter(parameter), pattern) for pattern in readable), readable
-    actions = {a for s in statements for a in s["Action"]}
-    assert not {a for a in actions if a.startswith("ssm:") and a != "ssm:GetParameter"}, actions

@@ -25,51 +25,19 @@ from chalicelib.config import Settings
 from chalicelib.crons.model import cron_to_item
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import job_to_item
-from chalicelib.references import ReferencePolicy, lookup, refusal
 from chalicelib.rights import Rights
-from tests.conftest import Receiver, Stack, token
-
-OWNER_A = token("store_owner", stores=["store-a"], sub="owner-a")
-PLUGIN_P = token("plugin", stores=["store-a"], plugin_id="plugin-p", sub="plugin-p")
-ADMIN = token("admin", sub="ops")
-PRINCIPALS = {"owner_a": OWNER_A, "plugin_p": PLUGIN_P, "admin": ADMIN}
-NON_ADMINS = frozenset({"owner_a", "plugin_p"})
-EVERYONE = frozenset(PRINCIPALS)
-
-SIGNING_PARAMETER = "/tickwork/dev/jwt-secret"
-DATABASE_URL_SECRET = "/tickwork/dev/database-url"
-# The allow-list also names platform settings: the deny rule wins over it.
-ENV_ALLOWLIST = ("SHOP_REGION", "TICKWORK_JWT_SECRET", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL")
-
-# Each reference, and who is refused it.
-REFUSED: dict[str, frozenset[str]] = {
-    "{{env:TICKWORK_JWT_SECRET}}": EVERYONE,
-    "{{env:AWS_SECRET_ACCESS_KEY}}": EVERYONE,
-    "{{env:AWS_SESSION_TOKEN}}": EVERYONE,
-    "{{env:aws_secret_access_key}}": EVERYONE,
-    "{{env:DATABASE_URL}}": EVERYONE,
-    "{{env:TICKWORK_WEBHOOK_ALLOWLIST}}": EVERYONE,
-    "{{env:HOME}}": EVERYONE,  # not published to jobs
-    "{{secret:/tickwork/dev/jwt-secret}}": EVERYONE,
-    "{{secret:/tickwork/dev/jwt-secret-previous}}": EVERYONE,
-    "{{secret:tickwork/dev/jwt-secret}}": EVERYONE,
-    "{{secret:/tickwork/dev/database-url}}": EVERYONE,
-    "{{secret:/tickwork/dev/stores/store-b/x}}": NON_ADMINS,
-    "{{secret:tickwork/dev/stores/store-b/x}}": NON_ADMINS,
-    "{{secret:/tickwork/dev/stores/store-a/../store-b/x}}": EVERYONE,
-    "{{secret:/tickwork/dev/stores/store-a//x}}": EVERYONE,
-    "{{secret:/tickwork/dev/stores/store-a/./x}}": EVERYONE,
-    "{{secret:/tickwork/dev/stores/store-a}}": NON_ADMINS,  # the folder, not a name in it
-    "{{secret:/tickwork/prod/stores/store-a/x}}": EVERYONE,  # another stage
-    "{{secret:/shop/admin-token}}": EVERYONE,  # outside the stage's folder
-    "{{secret:/tickwork/dev/ops/token}}": NON_ADMINS,  # an admin's parameter
-}
-ALLOWED = [
-    "{{env:TICKWORK_PUBLIC_SHOP_DOMAIN}}",
-    "{{env:SHOP_REGION}}",
-    "{{secret:/tickwork/dev/stores/store-a/api-key}}",
-    "{{secret:tickwork/dev/stores/store-a/sm-key}}",
-]
+from tests.conftest import Receiver, Stack
+from tests.references_matrix import (
+    ADMIN,
+    ALLOWED,
+    DATABASE_URL_SECRET,
+    ENV_ALLOWLIST,
+    OWNER_A,
+    PLUGIN_P,
+    PRINCIPALS,
+    REFUSED,
+    SIGNING_PARAMETER,
+)
 
 
 @pytest.fixture
@@ -130,37 +98,6 @@ def mismatch(response: Any, reference: str, field: str, refused: bool) -> str | 
 
 
 # --- the rule itself (pure) -------------------------------------------------------------------
-
-
-def test_the_rule_refuses_what_the_matrix_says_and_looks_up_exactly_what_it_allowed() -> None:
-    policy = ReferencePolicy.of(
-        Settings(
-            jwt_secret_parameter=SIGNING_PARAMETER,
-            database_url_secret=DATABASE_URL_SECRET,
-            job_env_allowlist=ENV_ALLOWLIST,
-        )
-    )
-    for reference, refused_to in REFUSED.items():
-        kind, name = reference[2:-2].split(":", 1)
-        for who in PRINCIPALS:
-            reason = refusal(kind, name, admin=who == "admin", store_id="store-a", policy=policy)
-            assert (reason is not None) == (who in refused_to), (reference, who, reason)
-    for reference in ALLOWED:
-        kind, name = reference[2:-2].split(":", 1)
-        assert refusal(kind, name, admin=False, store_id="store-a", policy=policy) is None, reference
-    assert lookup("secret", "/tickwork/dev/stores/store-a/k").source == "ssm"
-    assert lookup("secret", "tickwork/dev/stores/store-a/k").source == "secretsmanager"
-    # A store id that is a prefix of another's does not open the other's namespace.
-    assert refusal("secret", "/tickwork/dev/stores/store-ab/k", admin=False, store_id="store-a", policy=policy)
-
-
-def test_the_stage_and_the_allow_list_come_from_the_environment() -> None:
-    settings = Settings.from_env({"TICKWORK_STAGE": "prod", "TICKWORK_JOB_ENV_ALLOWLIST": " A, B ,,"})
-    assert (settings.stage, settings.job_env_allowlist) == ("prod", ("A", "B"))
-    assert Settings.from_env({}).stage == "dev"
-    policy = ReferencePolicy.of(settings)
-    assert refusal("secret", "/tickwork/prod/stores/s/k", admin=False, store_id="s", policy=policy) is None
-    assert refusal("secret", "/tickwork/prod/jwt-secret", admin=True, store_id="s", policy=policy)
 
 
 # --- creation: a 400 naming the field -----------------------------------------------------------
