@@ -40,9 +40,9 @@ from chalicelib.runtime import Runtime
 from devstack.moto_lock import serialize_moto_requests
 from devstack.pollers import QueuePoller
 
-# The fault suite's --size option and its closing summary: hooks only a root conftest (or a
-# plugin it names) can register.
-pytest_plugins = ["tests.faults.report"]
+# The fault suite's --size option and its closing summary (hooks only a root conftest or a plugin
+# it names can register), and the packaged template the deploy tests share.
+pytest_plugins = ["tests.faults.report", "tests.deploy_kit"]
 
 # The model-based tests (tests/integration/test_model_state_machines.py) run a fixed set of examples by
 # default; `pytest --hypothesis-profile=deep` runs thousands of random ones.

@@ -1,9 +1,9 @@
 """The deployable package (`make package`): `chalice package` with deploy/'s merge template.
 
-The prod stage is packaged once per module (about 10-20 s: Chalice resolves and vendors the
-requirements). The template's tables and queues are created on moto through CloudFormation
-and compared with what provision.py creates; the zip is unpacked and imported, plugins and
-all, by a clean interpreter that sees only the zip and what the Lambda runtime brings.
+The prod stage is packaged once per session by tests/deploy_kit.py (about 10-20 s: Chalice
+resolves and vendors the requirements). The template is checked as written; the zip is unpacked
+and imported, plugins and all, by a clean interpreter that sees only the zip and what the Lambda
+runtime brings. tests/integration/test_deploy_provisioning.py holds the template against moto.
 """
 
 from __future__ import annotations
@@ -15,22 +15,18 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 import app as app_module
-from chalicelib import runtime
-from chalicelib.aws.provision import provision
 from chalicelib.aws.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S
-from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings, dead_letter_queue_name, queue_name
+from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from deploy.checks import check_template
-from deploy.package import Packaged, cfn_lint, package
+from deploy.package import Packaged, cfn_lint
 from deploy.template import (
     POLICY_ID,
     TTL_ATTRIBUTE,
@@ -40,9 +36,9 @@ from deploy.template import (
     worker_id,
 )
 from devstack import stack
-from tests.conftest import SECRET, Stack
+from tests.conftest import SECRET
+from tests.deploy_kit import CHALICE_SQS_ACTIONS, statements
 
-STAGE = "prod"
 # The Lambda Python runtime brings these; everything else must be in the zip.
 LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath")
 # Chalice zips all of chalicelib/, so the development stack and the CLI live in devstack/ instead;
@@ -54,49 +50,11 @@ DEVELOPMENT_ONLY_PATHS = (
     "chalicelib/cli",
     "chalicelib/console",
 )
-# Lambda's own polling of the queues, granted by Chalice's DefaultRolePolicy.
-CHALICE_SQS_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 CHALICE_LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-# IAM authorises some calls by another action's name.
-IAM_ACTION_OF_CALL = {
-    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
-    "sqs:SendMessageBatch": "sqs:SendMessage",
-    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
-    "s3:ListObjectsV2": "s3:ListBucket",
-    "s3:DeleteObjects": "s3:DeleteObject",
-    # A transaction is authorised item by item: the code's transactions only update.
-    "dynamodb:TransactWriteItems": "dynamodb:UpdateItem",
-}
-SENDER = "jobs@shop.example.com"
-BUCKET = "shop-exports"
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
-    # cfn-lint runs in its own test below; here only deploy/checks.py guards the package.
-    return package(STAGE, tmp_path_factory.mktemp("package") / STAGE, lint=False)
-
-
-@pytest.fixture(scope="module")
-def template(packaged: Packaged) -> dict[str, Any]:
-    return json.loads(packaged.template.read_text())
-
-
-@pytest.fixture(scope="module")
-def stage_settings() -> Settings:
-    return load_stage(STAGE).settings
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
-
-
-def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """The TickworkPolicy's statements, with the conditional ones unwrapped."""
-    out = []
-    for statement in template["Resources"][POLICY_ID]["Properties"]["PolicyDocument"]["Statement"]:
-        out.append(statement["Fn::If"][1] if "Fn::If" in statement else statement)
-    return out
 
 
 # --- stages -------------------------------------------------------------------------------
@@ -198,68 +156,6 @@ def test_the_checks_catch_each_mistake(template: dict[str, Any], how: str, expec
 
 
 # --- tables and queues --------------------------------------------------------------------
-
-
-def _describe(session: Any, settings: Settings) -> dict[str, Any]:
-    """Tables (keys, attributes, indexes, billing) and queues (attributes, DLQ) as AWS reports them."""
-    dynamodb, sqs = session.client("dynamodb"), session.client("sqs")
-    tables = {}
-    for name in (settings.jobs_table, settings.cron_jobs_table):
-        table = dynamodb.describe_table(TableName=name)["Table"]
-        tables[name] = {
-            "KeySchema": table["KeySchema"],
-            "AttributeDefinitions": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
-            "GlobalSecondaryIndexes": sorted(
-                ({k: i[k] for k in ("IndexName", "KeySchema", "Projection")} for i in table["GlobalSecondaryIndexes"]),
-                key=lambda i: i["IndexName"],
-            ),
-            "BillingMode": table["BillingModeSummary"]["BillingMode"],
-        }
-    queues = {}
-    for priority in PRIORITY_ORDER:
-        for name in (
-            queue_name(settings.queue_prefix, priority.value),
-            dead_letter_queue_name(settings.queue_prefix, priority.value),
-        ):
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
-            queues[name] = {
-                "VisibilityTimeout": attributes["VisibilityTimeout"],
-                "MessageRetentionPeriod": attributes["MessageRetentionPeriod"],
-                "maxReceiveCount": redrive.get("maxReceiveCount"),
-                "deadLetterTarget": redrive.get("deadLetterTargetArn", "").rsplit(":", 1)[-1] or None,
-            }
-    return {"tables": tables, "queues": queues}
-
-
-def test_the_templates_tables_and_queues_are_what_provision_creates(
-    template: dict[str, Any], stage_settings: Settings
-) -> None:
-    with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        provision(session, stage_settings)
-        provisioned = _describe(session, stage_settings)
-    # moto's CloudFormation cannot run the SAM transform: create the plain resources through it.
-    plain = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Resources": {
-            name: resource
-            for name, resource in template["Resources"].items()
-            if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue")
-        },
-    }
-    with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        cloudformation = session.client("cloudformation")
-        cloudformation.create_stack(StackName="tickwork-prod", TemplateBody=json.dumps(plain))
-        assert (
-            cloudformation.describe_stacks(StackName="tickwork-prod")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-        )
-        deployed = _describe(session, stage_settings)
-    assert deployed == provisioned
-    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 4
-    assert deployed["queues"]["tickwork-prod-urgent"]["deadLetterTarget"] == "tickwork-prod-urgent-dlq"
 
 
 def test_tables_keep_their_data_and_have_point_in_time_recovery(template: dict[str, Any]) -> None:
@@ -366,78 +262,6 @@ def test_the_policy_grants_only_this_stacks_resources(template: dict[str, Any]) 
     # SES, S3: only when the deploy names a sender or a bucket.
     conditional = [s["Fn::If"][0] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]
     assert conditional == ["HasEmailSender", "HasCleanupBucket", "HasCleanupBucket"]
-
-
-@pytest.fixture
-def recorded_calls(stack: Stack) -> Iterator[set[str]]:
-    """Every AWS action the app's runtime performs from here on (the test poller's own calls excluded)."""
-    calls: set[str] = set()
-
-    def record(model: Any, **_: Any) -> None:
-        action = f"{model.service_model.signing_name}:{model.name}"
-        calls.add(IAM_ACTION_OF_CALL.get(action, action))
-
-    # Clients made before this (provisioning, the poller standing in for Lambda) do not see it.
-    stack.session.events.register("before-call", record)
-    yield calls
-
-
-def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
-    template: dict[str, Any], stack: Stack, recorded_calls: set[str], admin: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # What an operator sets up, through a session of its own (not recorded).
-    setup = boto3.session.Session(region_name="us-east-1")
-    setup.client("secretsmanager").create_secret(Name="tickwork/prod/shop-key", SecretString="s3cret")
-    setup.client("ses").verify_email_identity(EmailAddress=SENDER)
-    setup.client("s3").create_bucket(Bucket=BUCKET)
-    setup.client("s3").put_object(Bucket=BUCKET, Key="tmp/old.csv", Body=b"x")
-    monkeypatch.setenv("TICKWORK_EMAIL_SENDER", SENDER)
-    monkeypatch.setenv("TICKWORK_CLEANUP_BUCKET", BUCKET)
-
-    # A workload through the real handlers: schedule, run, cancel, stats, cron jobs, the tick,
-    # secrets, and the built-in types that reach other services (email, cleanup).
-    done = stack.schedule(admin, payload={"count": 2})
-    later = stack.schedule(admin, delay=600)
-    mail = stack.schedule(admin, type="email", payload={"to": "ops@example.com", "subject": "hi", "body": "done"})
-    assert stack.poller.drain() >= 1
-    assert stack.get(f"/api/background-jobs/{done['id']}", admin).status_code == 200
-    assert stack.post(f"/api/background-jobs/{later['id']}/cancel", {}, admin).status_code == 200
-    assert stack.get("/api/background-jobs/stats", admin).status_code == 200
-    assert stack.get("/api/background-jobs?status=completed", admin).status_code == 200
-    cron = stack.post(
-        "/api/cron-jobs",
-        {
-            "name": "sync",
-            "cron_expression": "*/5 * * * *",
-            "job_type": "plugin:my-plugin:import",
-            "store_id": "store-a",
-            "configuration": {"count": 1},
-        },
-        admin,
-    ).json_body["job"]
-    assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
-    assert stack.get(f"/api/cron-jobs/{cron['id']}/executions", admin).status_code == 200
-    stack.poller.drain()
-    runtime.current().scheduler.run_tick(runtime.current().clock.now())
-    headers = {"Authorization": f"Bearer {admin}"}
-    assert stack.client.http.delete(f"/api/cron-jobs/{cron['id']}", headers=headers).status_code == 200
-    assert runtime.current().secrets("secret", "tickwork/prod/shop-key") == "s3cret"  # SSM first, then Secrets Manager
-    sweep = stack.schedule(
-        admin,
-        type="cleanup",
-        payload={"statuses": ["completed"], "older_than_days": 1, "s3": {"prefix": "tmp/", "older_than_days": 0}},
-        maxRetries=0,
-    )
-    stack.poller.drain()
-    for job_id in (mail["id"], sweep["id"]):
-        finished = stack.job(job_id)
-        assert finished is not None and finished.status.value == "completed", finished
-    assert stack.job(sweep["id"]).result["s3_deleted"] == 1
-
-    granted = {a for s in statements(template) for a in s["Action"]} | CHALICE_SQS_ACTIONS
-    assert recorded_calls <= granted, f"not granted: {sorted(recorded_calls - granted)}"
-    mine = {a for s in statements(template) for a in s["Action"]}
-    assert mine - recorded_calls == set(), f"granted but never called: {sorted(mine - recorded_calls)}"
 
 
 # --- the zip ------------------------------------------------------------------------------
