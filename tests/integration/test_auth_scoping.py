@@ -158,9 +158,7 @@ def test_a_store_owner_sees_and_changes_its_own_jobs(stack: Stack, owner_a: str)
     assert stack.post(f"/api/background-jobs/{job['id']}/retry", {}, owner_a).status_code == 202
 
 
-def test_scheduling_into_a_store_not_in_the_token_answers_403_store_forbidden(
-    stack: Stack, admin: str, owner_a: str
-) -> None:
+def test_scheduling_into_a_store_not_in_the_token_is_403(stack: Stack, admin: str, owner_a: str) -> None:
     response = stack.post(SCHEDULE, {"type": "plugin:my-plugin:import", "storeId": "store-b"}, owner_a)
     assert_error(response, 403, "store_forbidden")
     assert ids(stack.get("/api/background-jobs", admin)) == set()

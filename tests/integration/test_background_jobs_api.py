@@ -333,7 +333,7 @@ def test_a_next_token_from_a_store_query_is_refused_by_a_status_query(stack: Sta
 # --- cancel ----------------------------------------------------------------------------
 
 
-def test_cancelling_a_pending_job_cancels_it_and_a_later_drain_does_not_run_it(stack: Stack, admin: str) -> None:
+def test_a_cancelled_pending_job_is_not_run_by_a_later_drain(stack: Stack, admin: str) -> None:
     job = stack.schedule(admin)
     response = stack.post(f"/api/background-jobs/{job['id']}/cancel", {}, admin)
     assert response.status_code == 200

@@ -22,7 +22,7 @@ def by_figure(rows: list[Row], start: str) -> Row:
     return matches[0]
 
 
-def test_a_job_life_costs_at_most_five_aws_requests_and_a_progress_update_one() -> None:
+def test_a_job_life_costs_at_most_five_requests_and_progress_one() -> None:
     rows = requests_per_job.measure(quick(jobs=10))
     life = by_figure(rows, "2 AWS requests per job life, no progress, excl.")
     assert life.ours <= 5 and life.passed is True

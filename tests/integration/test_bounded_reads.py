@@ -75,7 +75,7 @@ def store() -> Iterator[DynamoJobStore]:
 @pytest.mark.parametrize(
     ("stores", "plugin_id"), [(["store-a"], None), (None, None), (["store-a"], "p1")], ids=["store", "all", "plugin"]
 )
-def test_counting_a_store_larger_than_the_budget_stops_at_the_budget_and_says_so(
+def test_counting_past_the_budget_stops_there_and_says_so(
     store: DynamoJobStore, stores: list[str] | None, plugin_id: str | None
 ) -> None:
     add_jobs(store, 30)
@@ -87,7 +87,7 @@ def test_counting_a_store_larger_than_the_budget_stops_at_the_budget_and_says_so
 
 
 @pytest.mark.usefixtures("small_pages")
-def test_the_budget_is_shared_in_turns_so_a_huge_status_does_not_starve_the_others(store: DynamoJobStore) -> None:
+def test_the_budget_is_shared_in_turns_so_no_status_starves(store: DynamoJobStore) -> None:
     add_jobs(store, 30, status=JobStatus.COMPLETED)
     add_jobs(store, 1, status=JobStatus.FAILED)
     store.max_count_pages = len(JobStatus) + 2
@@ -98,7 +98,7 @@ def test_the_budget_is_shared_in_turns_so_a_huge_status_does_not_starve_the_othe
 
 
 @pytest.mark.usefixtures("small_pages")
-def test_a_plugins_count_is_one_filtered_pass_over_the_store_index_without_reading_jobs(
+def test_a_plugins_count_is_one_filtered_pass_over_the_store_index(
     store: DynamoJobStore,
 ) -> None:
     add_jobs(store, 2, plugin_id="p1")
@@ -142,7 +142,7 @@ TOKENS = {
 
 @pytest.mark.usefixtures("small_pages")
 @pytest.mark.parametrize("who", list(TOKENS))
-def test_stats_on_a_large_store_read_at_most_the_budget_and_answer_exact_false(stack: Stack, who: str) -> None:
+def test_stats_on_a_large_store_read_the_budget_and_say_exact_false(stack: Stack, who: str) -> None:
     add_jobs(stack.runtime.store, 40)
     stack.runtime.store.max_count_pages = BUDGET
     sent = queries_sent(stack.runtime._jobs_table)

@@ -27,9 +27,7 @@ def finished_jobs(stack: Stack, tok: str, count: int, **fields: Any) -> list[str
     return ids
 
 
-def test_finished_jobs_older_than_the_cutoff_go_newer_ones_and_other_stores_stay(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_old_finished_jobs_go_and_newer_ones_and_other_stores_stay(clocked_stack: Stack, admin: str) -> None:
     stack, clock = clocked_stack, clocked_stack.clock
     assert clock is not None
     old = finished_jobs(stack, admin, 3)
@@ -81,9 +79,7 @@ def keys(s3: Any) -> list[str]:
     return [entry["Key"] for entry in s3.list_objects_v2(Bucket="shop-exports").get("Contents", [])]
 
 
-def test_old_objects_under_the_prefix_go_in_bounded_runs_that_resume_across_a_cron_jobs_runs(
-    stack: Stack, admin: str, bucket: Any
-) -> None:
+def test_old_objects_go_in_bounded_runs_resumed_across_cron_runs(stack: Stack, admin: str, bucket: Any) -> None:
     # Objects were written "now" by moto's real clock; older_than_days 0 makes them all old.
     body = {
         "name": "tmp cleanup",

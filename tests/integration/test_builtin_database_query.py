@@ -42,9 +42,7 @@ def test_the_guides_cron_job_runs_its_query_verbatim(stack: Stack, admin: str, d
     assert database.run("SELECT count(*) FROM temp_data") == [[1]]
 
 
-def test_named_and_positional_parameters_are_bound_and_rows_come_back_bounded(
-    stack: Stack, admin: str, database: Any
-) -> None:
+def test_parameters_are_bound_and_rows_come_back_bounded(stack: Stack, admin: str, database: Any) -> None:
     database.run("CREATE TABLE prices (sku text, amount numeric(10, 2), seen timestamptz, ref uuid)")
     database.run(
         "INSERT INTO prices SELECT 'sku-' || n, n + 0.10, '2026-11-28T12:00:00Z', gen_random_uuid()"
@@ -80,9 +78,7 @@ def test_parameter_values_may_be_templates_rendered_when_the_job_runs(stack: Sta
     assert job_id == job["id"] and len(day) == 10
 
 
-def test_a_failing_statement_rolls_back_and_fails_at_once_when_retrying_cannot_help(
-    stack: Stack, admin: str, database: Any
-) -> None:
+def test_a_failing_statement_rolls_back_and_fails_without_retrying(stack: Stack, admin: str, database: Any) -> None:
     database.run("CREATE TABLE t (n int)")
     job = query_job(stack, admin, query="INSERT INTO t SELECT 10 / (3 - n) FROM generate_series(1, 5) AS n", retries=3)
     stack.poller.drain()

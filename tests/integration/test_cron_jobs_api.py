@@ -14,7 +14,7 @@ from tests.kit import guide_body
 T = T0  # the shared stacks' clock start
 
 
-def test_creating_the_guides_daily_sync_answers_201_with_job_id_and_schedule(clocked_stack: Stack, admin: str) -> None:
+def test_creating_the_guides_daily_sync_answers_201_with_its_schedule(clocked_stack: Stack, admin: str) -> None:
     response = clocked_stack.post("/api/cron-jobs", guide_body(), admin)
     assert response.status_code == 201
     job = response.json_body["job"]
@@ -90,9 +90,7 @@ def test_pause_resume_and_toggle_flip_is_active(clocked_stack: Stack, admin: str
     assert again["is_active"] is True
 
 
-def test_run_now_answers_202_with_the_execution_and_history_lists_it_newest_first(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_run_now_answers_202_and_history_lists_it_newest_first(clocked_stack: Stack, admin: str) -> None:
     job = clocked_stack.post("/api/cron-jobs", guide_body(), admin).json_body["job"]
     first = clocked_stack.post(f"/api/cron-jobs/{job['id']}/run", {}, admin)
     assert first.status_code == 202

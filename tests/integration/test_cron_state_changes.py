@@ -48,9 +48,7 @@ def test_a_schedule_changed_while_paused_drops_the_old_schedules_next_slot(clock
     assert executions(stack, cron["id"]) == []  # 12:05 is not a slot of 0 3 * * *
 
 
-def test_a_rare_schedule_changed_while_paused_to_a_frequent_one_fires_its_slots(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_schedule_made_frequent_while_paused_fires_its_slots(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     cron = create_cron(stack, admin, cron_expression="0 0 1 1 *")  # yearly
     stack.post(f"/api/cron-jobs/{cron['id']}/pause", {}, admin)
@@ -76,7 +74,7 @@ def failed_run(stack: Stack, cron_id: str) -> Any:
     return stack.runtime.store.create(failed)  # an outcome is counted once per stored run
 
 
-def test_a_patch_that_read_the_job_before_a_failed_run_paused_it_keeps_the_pause_and_the_count(
+def test_a_stale_patch_keeps_the_pause_and_count_of_a_failed_run(
     clocked_stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = clocked_stack
@@ -103,9 +101,7 @@ def test_a_patch_that_read_the_job_before_a_failed_run_paused_it_keeps_the_pause
     assert shown(stack, cron["id"], admin) == patched
 
 
-def test_every_write_of_the_tick_and_of_a_runs_outcome_makes_an_earlier_read_stale(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_every_tick_and_outcome_write_makes_an_earlier_read_stale(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     cron = create_cron(stack, admin, max_failures=1)
     store = stack.runtime.cron_store
@@ -133,9 +129,7 @@ def test_every_write_of_the_tick_and_of_a_runs_outcome_makes_an_earlier_read_sta
 # --- a slot stored but not sent -----------------------------------------------------------
 
 
-def test_a_slot_whose_send_failed_at_save_is_sent_by_a_later_tick_despite_a_backlog(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_slot_unsent_at_save_is_sent_by_a_later_tick_despite_a_backlog(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     move_to(stack, 0, 45)
     stack.schedule(admin)  # a visible message: the overdue sweep leaves a busy queue alone

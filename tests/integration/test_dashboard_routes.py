@@ -7,7 +7,7 @@ import re
 from tests.conftest import Stack, assert_error
 
 
-def test_the_page_is_served_at_the_root_as_html_with_a_strict_content_security_policy(stack: Stack) -> None:
+def test_the_page_is_served_at_the_root_as_html_with_a_strict_csp(stack: Stack) -> None:
     page = stack.client.http.get("/")
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"

@@ -24,9 +24,7 @@ NOT_NULL = (
 
 
 @pytest.mark.parametrize("field", NOT_NULL)
-def test_an_explicit_null_cron_field_is_a_400_on_create_put_and_patch_not_a_500(
-    stack: Stack, owner_a: str, field: str
-) -> None:
+def test_a_null_cron_field_is_a_400_on_create_put_and_patch_not_a_500(stack: Stack, owner_a: str, field: str) -> None:
     created = stack.post("/api/cron-jobs", CRON, owner_a)
     assert created.status_code == 201, created.json_body
     cron_id = created.json_body["job"]["id"]

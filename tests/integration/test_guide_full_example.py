@@ -27,7 +27,7 @@ def jobs_of_type(stack: Stack, job_type: str, store_id: str) -> list[Any]:
     return stack.runtime.store.list(JobFilter(store_id=store_id, type=job_type), limit=100, next_token=None).jobs
 
 
-def test_the_inventory_sync_plugin_creates_its_daily_cron_once_across_restarts(served_stack: Stack, admin: str) -> None:
+def test_the_inventory_sync_plugin_creates_its_cron_once_across_restarts(served_stack: Stack, admin: str) -> None:
     served_stack.runtime.scheduler.ensure_declared()
     restarted = Runtime(settings=served_stack.runtime.settings, clock=served_stack.clock, session=served_stack.session)
     restarted.scheduler.ensure_declared()  # a second container, or a restart: no duplicate
@@ -39,9 +39,7 @@ def test_the_inventory_sync_plugin_creates_its_daily_cron_once_across_restarts(s
     assert cron["next_run_at"] == "2026-11-29T03:00:00.000000Z"
 
 
-def test_the_daily_slot_calls_the_plugin_route_which_schedules_and_runs_a_full_sync(
-    served_stack: Stack, admin: str
-) -> None:
+def test_the_daily_slot_calls_the_plugin_route_which_runs_a_full_sync(served_stack: Stack, admin: str) -> None:
     stack = served_stack
     stack.runtime.scheduler.ensure_declared()
     [cron] = declared_crons(stack, admin)
@@ -85,9 +83,7 @@ def test_an_api_call_to_anything_but_a_path_of_this_api_is_a_400(served_stack: S
     assert response.json_body["details"][0]["field"] == "payload.url"
 
 
-def test_an_api_call_answered_with_an_error_status_fails_the_attempt_and_retries(
-    served_stack: Stack, admin: str
-) -> None:
+def test_an_api_call_answered_with_an_error_fails_and_retries(served_stack: Stack, admin: str) -> None:
     job = served_stack.schedule(admin, type="api_call", payload={"url": "/api/no-such-route"}, maxRetries=1)
     served_stack.poller.drain()
     failed = served_stack.job(job["id"])

@@ -43,7 +43,7 @@ def test_a_store_that_schedules_past_its_minute_gets_429_and_others_do_not(limit
     assert len(listed) == 5 and all(item["type"] == "plugin:my-plugin:import" for item in listed)
 
 
-def test_a_high_limit_is_counted_in_batches_and_overshoots_by_at_most_one_batch_per_container(stack: Stack) -> None:
+def test_a_high_limit_is_counted_in_batches_overshooting_one_per_container(stack: Stack) -> None:
     table = stack.runtime._jobs_table
     clock = ManualClock(T0)
     containers = [ScheduleRateLimiter(table, clock, per_minute=500) for _ in range(3)]

@@ -8,9 +8,7 @@ from chalicelib.masking import MASK
 from tests.conftest import Stack
 
 
-def test_the_guides_plugin_key_is_masked_in_every_cron_job_response_but_kept_for_the_run(
-    stack: Stack, admin: str
-) -> None:
+def test_the_guides_plugin_key_is_masked_in_answers_but_kept_for_the_run(stack: Stack, admin: str) -> None:
     body = {
         "name": "Daily Product Sync",
         "cron_expression": "0 2 * * *",

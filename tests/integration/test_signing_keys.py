@@ -87,7 +87,7 @@ def test_the_environment_form_holds_a_previous_secret_too(stack: Stack) -> None:
 # --- rotation through SSM -------------------------------------------------------------------
 
 
-def test_after_rotation_the_old_key_verifies_as_previous_and_the_new_key_signs(ssm_stack: Stack) -> None:
+def test_after_rotation_the_old_key_is_previous_and_the_new_one_signs(ssm_stack: Stack) -> None:
     old_token, legacy = admin_token(OLD), pre_rotation_token(OLD)
     assert status(ssm_stack, old_token) == 200 and status(ssm_stack, legacy) == 200
 

@@ -186,7 +186,7 @@ def assert_failed_naming_only(stack: Stack, job_id: str, reference: str, value: 
 
 
 @pytest.mark.parametrize("reference", sorted(REVEALING))
-def test_a_job_saved_before_the_rule_fails_for_good_at_run_time_and_sends_nothing(
+def test_a_job_saved_before_the_rule_fails_at_run_time_sending_nothing(
     stack: Stack, reachable: str, reference: str
 ) -> None:
     job = stack.schedule(OWNER_A, type="webhook", payload={"url": reachable, "body": {"k": "v"}}, maxRetries=3)
@@ -197,7 +197,7 @@ def test_a_job_saved_before_the_rule_fails_for_good_at_run_time_and_sends_nothin
     assert_failed_naming_only(stack, job["id"], reference, value)
 
 
-def test_a_job_whose_rights_were_lowered_may_no_longer_read_the_admins_parameter(stack: Stack, reachable: str) -> None:
+def test_a_job_with_lowered_rights_no_longer_reads_the_admins_parameter(stack: Stack, reachable: str) -> None:
     reference = "{{secret:/tickwork/dev/ops/token}}"
     job = stack.schedule(ADMIN, type="webhook", payload={"url": reachable, "body": {"k": reference}}, maxRetries=3)
     lowered = Rights(role=Role.STORE_OWNER, subject="owner-a", stores=["store-a"])
@@ -256,7 +256,7 @@ def test_an_admin_reads_a_parameter_under_the_stage_folder(stack: Stack, reachab
 
 
 @pytest.mark.parametrize("value", ["not-an-address-secret-7781", "a@b"])
-def test_an_email_whose_to_came_from_a_secret_fails_validation_without_showing_it(
+def test_an_email_to_from_a_secret_fails_validation_without_showing_it(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
 ) -> None:
     sender = "reports@shop.example.com"

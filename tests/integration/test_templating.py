@@ -26,7 +26,7 @@ def test_a_plugin_payload_may_carry_braces_of_its_own(stack: Stack, admin: str) 
     stack.schedule(admin, type="plugin:my-plugin:import", payload={"source": "{{not ours}}"})
 
 
-def test_a_webhook_run_sends_the_rendered_time_and_secret_and_stores_neither(
+def test_a_webhook_sends_the_rendered_time_and_secret_storing_neither(
     stack: Stack,
     admin: str,
     receiver: str,

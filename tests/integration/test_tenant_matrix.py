@@ -193,7 +193,7 @@ ADMIN_ONLY_TYPES = {"database_query", "cleanup"}
 
 
 @pytest.mark.parametrize("role", ["admin", "owner_a", "plugin_p", "owner_b"])
-def test_each_role_may_create_exactly_the_builtin_types_it_should_in_store_a(stack: Stack, role: str) -> None:
+def test_each_role_creates_exactly_its_builtin_types_in_store_a(stack: Stack, role: str) -> None:
     tok = TOKENS[role]()
     got = {}
     for job_type, body in BUILTIN_BODIES.items():

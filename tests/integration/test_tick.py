@@ -50,9 +50,7 @@ def test_a_slot_due_now_runs_and_its_outcome_is_counted_on_the_cron_job(clocked_
     assert shown["last_run_at"]
 
 
-def test_a_cron_job_created_mid_minute_queues_its_first_slot_at_once_not_at_the_next_tick(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_cron_job_created_mid_minute_queues_its_first_slot_at_once(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     stack.clock.advance(30)  # type: ignore[union-attr]  # 12:00:30: the 12:00 tick has run
     cron = create_cron(stack, admin, cron_expression="* * * * *")
@@ -68,9 +66,7 @@ def test_a_cron_job_created_mid_minute_queues_its_first_slot_at_once_not_at_the_
     assert sorted(job.scheduled_at for job in executions(stack, cron["id"])) == [to_iso(at(1)), to_iso(at(2))]
 
 
-def test_a_cron_job_whose_next_slot_is_beyond_the_last_tick_waits_for_its_tick(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_slot_beyond_the_last_tick_waits_for_its_tick(clocked_stack: Stack, admin: str) -> None:
     cron = create_cron(clocked_stack, admin)  # */5 at 12:00:00: 12:05 is the 12:04 tick's
     assert cron["run_count"] == 0 and executions(clocked_stack, cron["id"]) == []
 
@@ -135,7 +131,7 @@ def test_a_paused_cron_job_is_not_due_and_on_resume_catches_up_once(clocked_stac
     assert [job.scheduled_at for job in executions(clocked_stack, cron["id"])] == [to_iso(at(20))]
 
 
-def test_overlap_skip_records_a_run_whose_previous_run_still_runs_as_skipped(clocked_stack: Stack, admin: str) -> None:
+def test_overlap_skip_records_a_run_over_a_running_one_as_skipped(clocked_stack: Stack, admin: str) -> None:
     cron = create_cron(clocked_stack, admin)
     tick(clocked_stack, at(5))
     first = hold_first_run(clocked_stack, cron["id"], 30)
@@ -186,9 +182,7 @@ def test_max_runs_deactivates_the_cron_job_after_that_many_runs(clocked_stack: S
     assert tick(clocked_stack, at(5)).due == 0
 
 
-def test_max_failures_consecutive_failed_runs_pause_the_cron_job_with_the_reason(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_max_failures_failed_runs_in_a_row_pause_the_cron_job(clocked_stack: Stack, admin: str) -> None:
     cron = create_cron(clocked_stack, admin, max_failures=2, max_retries=0, configuration={"failures": 99})
     for minute in (5, 10):
         tick(clocked_stack, at(minute))

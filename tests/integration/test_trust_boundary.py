@@ -162,7 +162,7 @@ def test_retry_counts_against_the_store_rate_limit(limited: Stack) -> None:
     assert limited.job(job).status.value == "cancelled"
 
 
-def test_a_resume_fires_no_catch_up_itself_and_the_tick_fires_it_within_the_limit(limited: Stack) -> None:
+def test_a_resume_fires_no_catch_up_the_tick_does_within_the_limit(limited: Stack) -> None:
     cron = every_minute(limited, misfire_policy="run_all")  # its 12:01 slot is queued as it is saved
     request(limited, OWNER_A, "POST", f"/api/cron-jobs/{cron}/pause")
     tick(limited, at(10))
@@ -252,9 +252,7 @@ def test_an_echoed_mask_is_refused_when_the_job_type_changes(stack: Stack, webho
     assert_error(patch(stack, webhook_cron, moved), 400, "secret_reentry_required")
 
 
-def test_an_echoed_mask_keeps_the_secret_for_the_same_destination_and_a_reentered_one_may_go_anywhere(
-    stack: Stack, webhook_cron: str
-) -> None:
+def test_an_echoed_mask_keeps_the_secret_only_for_the_same_destination(stack: Stack, webhook_cron: str) -> None:
     shown = request(stack, OWNER_A, "GET", f"/api/cron-jobs/{webhook_cron}").json_body["job"]["configuration"]
     assert patch(stack, webhook_cron, {"configuration": {**shown, "body": {"event": "nightly"}}}).status_code == 200
     assert stored_key(stack, webhook_cron) == "pk-live-0123456789abcdef"
@@ -294,7 +292,7 @@ def email(stack: Stack, tok: str, recipients: int) -> Any:
     return stack.job(job["id"])
 
 
-def test_a_tenants_email_goes_to_at_most_ten_recipients_and_an_admins_to_fifty(stack: Stack, ses: Any) -> None:
+def test_a_tenants_email_has_at_most_ten_recipients_an_admins_fifty(stack: Stack, ses: Any) -> None:
     assert email(stack, OWNER_A, 10).status.value == "completed"
     refused = email(stack, PLUGIN_P, 11)
     assert refused.status.value == "failed" and "at most 10 recipients" in (refused.error or "")

@@ -129,7 +129,7 @@ def test_a_hostile_url_is_refused_and_nothing_reaches_the_server(
 
 
 @pytest.mark.parametrize(("template", "stage", "reason"), HOSTILE)
-def test_a_hostile_url_rendered_at_run_time_is_refused_there_and_nothing_reaches_the_server(
+def test_a_hostile_url_rendered_at_run_time_is_refused_sending_nothing(
     stack: Stack, admin: str, receiver: str, monkeypatch: pytest.MonkeyPatch, template: str, stage: str, reason: str
 ) -> None:
     if "\x00" in template:
@@ -145,9 +145,7 @@ def test_a_hostile_url_rendered_at_run_time_is_refused_there_and_nothing_reaches
     assert Receiver.received == []
 
 
-def test_a_hostile_cron_configuration_url_is_a_400_naming_configuration_url(
-    stack: Stack, admin: str, receiver: str
-) -> None:
+def test_a_hostile_cron_url_is_a_400_naming_configuration_url(stack: Stack, admin: str, receiver: str) -> None:
     body = {
         "name": "n",
         "cron_expression": "0 2 * * *",

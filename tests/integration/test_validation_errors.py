@@ -197,16 +197,14 @@ def test_a_field_of_the_wrong_type_answers_400_naming_the_field(
     assert field in body["error"]
 
 
-def test_a_missing_store_id_answers_400_naming_it_when_the_token_has_several_stores(stack: Stack) -> None:
+def test_a_missing_store_id_is_a_400_when_the_token_has_several_stores(stack: Stack) -> None:
     body = valid()
     del body["storeId"]
     two_stores = token("store_owner", stores=["store-a", "store-b"])
     assert "store_id" in fields_named(assert_error(stack.post(SCHEDULE, body, two_stores), 400, "validation_error"))
 
 
-def test_a_job_without_a_store_belongs_to_the_callers_only_store_or_for_an_admin_to_the_platform(
-    stack: Stack, admin: str
-) -> None:
+def test_a_job_without_a_store_goes_to_the_callers_only_store_or_platform(stack: Stack, admin: str) -> None:
     body = valid()
     del body["storeId"]
     owner = token("store_owner", stores=["store-a"])
@@ -301,7 +299,7 @@ def test_a_top_level_plugin_id_that_is_not_an_id_answers_400(stack: Stack, admin
     assert fields_named(body) == {"pluginId"}
 
 
-def test_a_payload_the_job_type_refuses_answers_400_naming_the_payload_field(stack: Stack, admin: str) -> None:
+def test_a_payload_the_job_type_refuses_is_a_400_naming_the_field(stack: Stack, admin: str) -> None:
     body = assert_error(stack.post(SCHEDULE, valid(payload={"count": "many"}), admin), 400, "validation_error")
     assert fields_named(body) == {"payload.count"}
 

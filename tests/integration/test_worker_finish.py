@@ -30,9 +30,7 @@ def cancel_from_inside(stack: Stack, job_id: str, admin: str) -> None:
     handlers.hooks[job_id] = lambda: cancel_running(stack, job_id, admin)
 
 
-def test_a_handler_that_raises_after_an_acknowledged_cancel_ends_cancelled_not_retried(
-    stack: Stack, admin: str
-) -> None:
+def test_raising_after_an_acknowledged_cancel_ends_cancelled_not_retried(stack: Stack, admin: str) -> None:
     job = stack.schedule(admin, type="plugin:test-kit:hooked", payload={"end": "raise"}, maxRetries=3)
     cancel_from_inside(stack, job["id"], admin)
     stack.poller.drain()
@@ -47,9 +45,7 @@ def test_a_handler_that_raises_after_an_acknowledged_cancel_ends_cancelled_not_r
     assert visible_messages(stack) == 0  # deleted: no retry is coming
 
 
-def test_a_handler_that_returns_after_an_acknowledged_cancel_ends_cancelled_and_keeps_its_result(
-    stack: Stack, admin: str
-) -> None:
+def test_returning_after_an_acknowledged_cancel_ends_cancelled_with_result(stack: Stack, admin: str) -> None:
     job = stack.schedule(admin, type="plugin:test-kit:hooked", payload={})
     cancel_from_inside(stack, job["id"], admin)
     stack.poller.drain()
@@ -61,9 +57,7 @@ def test_a_handler_that_returns_after_an_acknowledged_cancel_ends_cancelled_and_
     assert visible_messages(stack) == 0
 
 
-def test_an_attempt_that_times_out_after_an_acknowledged_cancel_ends_cancelled(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_timing_out_after_an_acknowledged_cancel_ends_cancelled(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     job = stack.schedule(
         admin, type="plugin:test-kit:hooked", payload={"overrun_s": 60}, timeout_seconds=25, maxRetries=3
@@ -79,7 +73,7 @@ def test_an_attempt_that_times_out_after_an_acknowledged_cancel_ends_cancelled(
     assert handlers.completions[job["id"]] == 0
 
 
-def test_a_buffer_one_run_cancelled_before_it_is_put_back_to_wait_stays_cancelled(
+def test_a_buffer_one_run_cancelled_before_waiting_again_stays_cancelled(
     settings: Settings, admin: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with built_stack(dataclasses.replace(settings, run_after_poll_s=1), ManualClock(T)) as stack:
@@ -113,7 +107,7 @@ BIG_PAYLOAD = {"pad": "p" * 150_000, "result_bytes": 300_000}
 BIG_RESULT_BYTES = len(json.dumps({"done": True, "blob": "r" * 300_000}, separators=(",", ":")))
 
 
-def test_a_result_too_large_for_the_job_item_fails_the_job_at_once_naming_the_limit(stack: Stack, admin: str) -> None:
+def test_a_result_too_large_for_the_item_fails_the_job_naming_the_limit(stack: Stack, admin: str) -> None:
     job = stack.schedule(admin, type="plugin:test-kit:hooked", payload=BIG_PAYLOAD, maxRetries=3)
     stack.poller.drain()
     stack.poller.drain()

@@ -161,9 +161,7 @@ def test_cancelling_a_running_job_stops_it_at_its_next_progress_report(stack: St
     assert handlers.completions[job["id"]] == 0
 
 
-def test_a_late_finish_after_losing_the_lease_does_not_overwrite_the_new_attempt(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_late_finish_after_a_lost_lease_keeps_the_new_attempt(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
     store = stack.runtime.store
@@ -207,9 +205,7 @@ def test_a_message_for_a_job_not_yet_due_goes_back_without_running_it(stack: Sta
     assert visible_messages(stack) == 0
 
 
-def test_a_message_arriving_just_ahead_of_its_job_is_held_until_the_job_is_due(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_message_just_ahead_of_its_job_is_held_until_the_job_is_due(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     due = stack.clock.now() + timedelta(milliseconds=600)  # type: ignore[union-attr]
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at=to_iso(due))
@@ -224,9 +220,7 @@ def test_a_message_arriving_just_ahead_of_its_job_is_held_until_the_job_is_due(
     assert done.started_at == to_iso(due)
 
 
-def test_a_message_that_does_not_say_when_its_job_is_due_never_runs_the_job_early(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_message_without_a_due_time_never_runs_its_job_early(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     due = stack.clock.now() + timedelta(milliseconds=600)  # type: ignore[union-attr]
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, run_at=to_iso(due))
@@ -240,7 +234,7 @@ def test_a_message_that_does_not_say_when_its_job_is_due_never_runs_the_job_earl
     assert done.started_at == to_iso(due) and done.attempts == 1
 
 
-def test_unreadable_messages_and_messages_for_missing_jobs_go_to_the_dead_letter_queue(stack: Stack) -> None:
+def test_unreadable_or_jobless_messages_go_to_the_dead_letter_queue(stack: Stack) -> None:
     sqs = stack.session.client("sqs")
     sqs.send_message(QueueUrl=queue_url(stack), MessageBody="not json at all")
     sqs.send_message(QueueUrl=queue_url(stack), MessageBody=json.dumps({"job_id": "no-such-job"}))
@@ -288,9 +282,7 @@ def test_an_attempt_past_its_timeout_fails_as_timed_out_at_its_next_report(clock
     assert handlers.completions[job["id"]] == 0
 
 
-def test_the_tick_requeues_a_running_job_whose_worker_and_message_both_vanished(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_the_tick_requeues_a_running_job_without_worker_or_message(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
     sqs = stack.session.client("sqs")
@@ -346,7 +338,7 @@ def test_an_aws_error_on_one_record_fails_only_that_record(stack: Stack, admin: 
 
 
 @pytest.mark.parametrize(("age_days", "renewed"), [(8, True), (1, False)])
-def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_the_old_one(
+def test_a_far_future_job_moves_to_a_fresh_message_before_retention_ends(
     stack: Stack, admin: str, age_days: int, renewed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     from devstack.pollers import sqs_event
@@ -372,7 +364,7 @@ def test_a_far_future_job_moves_to_a_fresh_message_before_sqs_retention_drops_th
 
 
 @pytest.mark.parametrize(("concurrency", "completed"), [(5, 5), (1, 0)])
-def test_the_records_of_a_batch_run_side_by_side_when_the_worker_is_told_to(
+def test_a_batchs_records_run_side_by_side_when_the_worker_is_told_to(
     settings: Settings, admin: str, concurrency: int, completed: int
 ) -> None:
     from devstack.pollers import sqs_event

@@ -167,7 +167,7 @@ def test_an_impossible_day_with_a_weekday_still_fires_on_that_weekday() -> None:
 # --- DST: America/New_York ------------------------------------------------------------------
 
 
-def test_new_york_fixed_time_in_the_skipped_hour_runs_right_after_the_jump_once() -> None:
+def test_new_york_fixed_time_in_the_skipped_hour_runs_once_after_it() -> None:
     schedule = parse_schedule("30 2 * * *", "America/New_York")
     times = schedule.times_between(utc("2026-03-07 00:00"), utc("2026-03-10 00:00"), 10)
     # 02:30 EST, then 03:00 EDT (no 02:30 that day), then 02:30 EDT.
@@ -203,7 +203,7 @@ def test_new_york_hourly_job_runs_every_real_hour_across_both_transitions() -> N
     assert fall == utcs("2026-11-01 04:00", "2026-11-01 05:00", "2026-11-01 06:00", "2026-11-01 07:00")
 
 
-def test_new_york_quarter_hour_job_fires_in_both_passes_of_the_repeated_hour() -> None:
+def test_new_york_quarter_hours_fire_in_both_passes_of_the_repeated_hour() -> None:
     schedule = parse_schedule("*/15 * * * *", "America/New_York")
     times = schedule.times_between(utc("2026-11-01 05:00"), utc("2026-11-01 07:00"), 20)
     assert times == [utc("2026-11-01 05:15") + timedelta(minutes=15 * step) for step in range(8)]
@@ -217,7 +217,7 @@ def test_berlin_fixed_time_in_the_skipped_hour_runs_at_three() -> None:
     assert schedule.next_times(utc("2026-03-28 02:00"), 2) == utcs("2026-03-29 01:00", "2026-03-30 00:30")
 
 
-def test_berlin_fixed_time_in_the_repeated_hour_runs_once_in_the_first_pass() -> None:
+def test_berlin_fixed_time_in_the_repeated_hour_runs_in_the_first_pass() -> None:
     schedule = parse_schedule("30 2 * * *", "Europe/Berlin")
     assert schedule.next_times(utc("2026-10-24 12:00"), 2) == utcs("2026-10-25 00:30", "2026-10-26 01:30")
     assert schedule.next_after(utc("2026-10-25 01:10")) == utc("2026-10-26 01:30")  # 02:10 CET, second pass
@@ -247,7 +247,7 @@ def test_lord_howe_fixed_time_in_the_repeated_half_hour_runs_once() -> None:
     assert schedule.next_after(utc("2026-04-04 15:05")) == utc("2026-04-05 15:15")  # inside the second pass
 
 
-def test_lord_howe_fixed_time_in_the_skipped_half_hour_runs_at_half_past_two() -> None:
+def test_lord_howe_fixed_time_in_the_skipped_half_hour_runs_at_2_30() -> None:
     schedule = parse_schedule("15 2 * * *", "Australia/Lord_Howe")
     assert schedule.next_times(utc("2026-10-03 00:00"), 2) == utcs("2026-10-03 15:30", "2026-10-04 15:15")
 
@@ -282,7 +282,7 @@ def test_lord_howe_six_hourly_job_keeps_every_slot_across_the_shift() -> None:
 # --- DST: America/Havana (midnight) ---------------------------------------------------------
 
 
-def test_havana_midnight_job_runs_once_when_midnight_repeats_and_at_one_when_it_is_skipped() -> None:
+def test_havana_midnight_runs_once_when_repeated_and_at_one_when_skipped() -> None:
     schedule = parse_schedule("0 0 * * *", "America/Havana")
     assert schedule.times_between(utc("2026-10-31 12:00"), utc("2026-11-02 12:00"), 5) == utcs(
         "2026-11-01 04:00", "2026-11-02 05:00"
@@ -343,7 +343,7 @@ def _model_fire_times(expression: str, zone_name: str, start: datetime, end: dat
 
 
 @pytest.mark.parametrize(("zone_name", "transition"), TRANSITIONS)
-def test_next_after_agrees_with_an_every_minute_model_around_each_transition(zone_name: str, transition: str) -> None:
+def test_next_after_agrees_with_a_minute_by_minute_model_at_transitions(zone_name: str, transition: str) -> None:
     center = utc(transition)
     for expression in MODEL_EXPRESSIONS:
         schedule = parse_schedule(expression, zone_name)

@@ -60,7 +60,7 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 # --- stages -------------------------------------------------------------------------------
 
 
-def test_make_run_uses_the_dev_stages_names_so_chalice_local_shares_its_data() -> None:
+def test_make_run_uses_the_dev_stages_names_so_data_is_shared() -> None:
     dev, defaults = load_stage("dev").settings, Settings()
     assert (dev.jobs_table, dev.cron_jobs_table, dev.queue_prefix) == (
         defaults.jobs_table,
@@ -74,7 +74,7 @@ def test_make_run_uses_the_dev_stages_names_so_chalice_local_shares_its_data() -
     ), "two stages in one account must not share a table or a queue"
 
 
-def test_make_run_on_real_aws_keeps_boto3s_credentials_and_the_stages_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_run_on_real_aws_keeps_boto3s_credentials_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"AWS_PROFILE": "tickwork-dev", "AWS_REGION": "eu-west-1", "TICKWORK_LOCAL_AWS": "1"}
     monkeypatch.setattr(os, "environ", env)
     assert stack.real_aws_requested()
@@ -171,7 +171,7 @@ def test_tables_keep_their_data_and_have_point_in_time_recovery(template: dict[s
     }
 
 
-def test_queues_hide_a_message_six_worker_timeouts_and_redrive_after_every_possible_receive(
+def test_queues_hide_six_timeouts_and_redrive_after_every_receive(
     template: dict[str, Any], stage_settings: Settings
 ) -> None:
     # Every attempt is a receive; so is every visibility hop of a delay (at most 12 h each, for
@@ -191,7 +191,7 @@ def test_queues_hide_a_message_six_worker_timeouts_and_redrive_after_every_possi
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter_queue_id(priority), "Arn"]}
 
 
-def test_each_worker_reports_partial_batches_with_concurrency_weighted_by_priority(template: dict[str, Any]) -> None:
+def test_workers_report_partial_batches_with_concurrency_by_priority(template: dict[str, Any]) -> None:
     concurrencies = []
     for priority in PRIORITY_ORDER:
         function = template["Resources"][worker_id(priority)]

@@ -76,7 +76,7 @@ def test_registering_another_handler_under_a_taken_name_is_refused() -> None:
         registry.register("plugin:x:y", Other)
 
 
-def test_an_unknown_type_is_a_400_that_says_whether_it_is_malformed_or_unregistered() -> None:
+def test_an_unknown_type_is_a_400_saying_malformed_or_unregistered() -> None:
     registry = JobTypeRegistry()
     with pytest.raises(UnknownJobTypeError, match="not registered"):
         registry.get("plugin:nobody:home")

@@ -17,7 +17,7 @@ def _no_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TICKWORK_WEBHOOK_ALLOWLIST", raising=False)
 
 
-def test_the_sender_refuses_a_backslash_url_even_when_handed_a_public_address(receiver: str) -> None:
+def test_the_sender_refuses_a_backslash_url_even_with_a_public_address(receiver: str) -> None:
     url = f"http://{receiver}\\@8.8.8.8/../any/path"
     with pytest.raises(BlockedAddressError, match="may not contain"):
         send_pinned("POST", url, [ipaddress.ip_address("8.8.8.8")], headers={}, data="x", timeout=5)

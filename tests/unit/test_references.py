@@ -14,7 +14,7 @@ from tests.references_matrix import (
 )
 
 
-def test_the_rule_refuses_what_the_matrix_says_and_looks_up_exactly_what_it_allowed() -> None:
+def test_the_rule_refuses_per_the_matrix_and_looks_up_what_it_allows() -> None:
     policy = ReferencePolicy.of(
         Settings(
             jwt_secret_parameter=SIGNING_PARAMETER,

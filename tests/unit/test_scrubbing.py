@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib.scrubbing import scrub, scrub_deep, sensitive_values
 
 
-def test_credentials_are_found_under_credential_keys_after_auth_schemes_and_in_url_parameters() -> None:
+def test_credentials_are_found_under_keys_auth_schemes_and_url_params() -> None:
     config = {
         "url": "https://user:pa55word@example.com/x?token=abcd1234&page=2",
         "headers": {"Authorization": "Bearer tok-5678", "X-Api-Key": "key-0000", "Accept": "application/json"},

@@ -41,7 +41,7 @@ def test_rotation_without_a_parameter_is_a_usage_error(monkeypatch: pytest.Monke
     assert exited.value.code == 2
 
 
-def test_lambda_may_read_the_previous_parameter_but_never_write_a_parameter() -> None:
+def test_lambda_may_read_the_previous_parameter_but_never_write_one() -> None:
     stage = load_stage("prod")
     parameter = stage.settings.jwt_secret_parameter
     assert parameter is not None
