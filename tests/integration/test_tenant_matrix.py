@@ -178,9 +178,9 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
 
 # --- built-in types: who may create each, as a job and as a cron job -----------------------------
 # What each type then reaches, and with whose rights, is tested where the type's path is:
-# api_call with its creator's rights (tests/test_job_rights.py), env and secret references
-# (tests/test_template_references.py), webhook URLs (tests/test_url_corpus.py), every action on
-# admin-only jobs (tests/test_trust_boundary.py). docs/threat-model.md maps each path to its test.
+# api_call with its creator's rights (tests/integration/test_job_rights.py), env and secret references
+# (tests/integration/test_template_references.py), webhook URLs (tests/integration/test_url_corpus.py), every action on
+# admin-only jobs (tests/integration/test_trust_boundary.py). docs/threat-model.md maps each path to its test.
 
 BUILTIN_BODIES: dict[str, dict[str, Any]] = {
     "webhook": {"url": "https://partner.example/hook", "body": {"event": "x"}},

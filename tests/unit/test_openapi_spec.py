@@ -17,7 +17,7 @@ METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 # Outside /api: the dashboard's static shell (chalicelib/api/dashboard.py) serves an HTML page,
 # its script and its style sheet to browsers. It is not part of the JSON API the spec describes
-# (no JSON bodies, no token, no error codes beyond a 404); tests/test_dashboard_routes.py covers it.
+# (no JSON bodies, no token, no error codes beyond a 404); tests/integration/test_dashboard_routes.py covers it.
 NOT_IN_SPEC_MODULES = {"chalicelib.api.dashboard"}
 
 
