@@ -3,7 +3,7 @@
 The prod stage is packaged once per session by tests/deploy_kit.py (about 10-20 s: Chalice
 resolves and vendors the requirements). The template is checked as written; the zip is unpacked
 and imported, plugins and all, by a clean interpreter that sees only the zip and what the Lambda
-runtime brings. tests/integration/test_deploy_provisioning.py holds the template against moto.
+runtime brings. tests/integration/test_deploy_provisioning.py provisions it in-process.
 """
 
 from __future__ import annotations
