@@ -40,9 +40,12 @@ from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from chalicelib.runtime import Runtime
 from devstack.moto_lock import serialize_moto_requests
 from devstack.pollers import QueuePoller
-from tests.faults.report import pytest_addoption, pytest_terminal_summary  # noqa: F401 - the fault suite's --size
 
-# The model-based tests (tests/test_model_state_machines.py) run a fixed set of examples by
+# The fault suite's --size option and its closing summary (hooks only a root conftest or a plugin
+# it names can register), and the packaged template the deploy tests share.
+pytest_plugins = ["tests.faults.report", "tests.deploy_kit"]
+
+# The model-based tests (tests/integration/test_model_state_machines.py) run a fixed set of examples by
 # default; `pytest --hypothesis-profile=deep` runs thousands of random ones.
 hypothesis_settings.register_profile("deep", max_examples=1000, deadline=None)
 

@@ -20,6 +20,13 @@ gates: dict[str, threading.Event] = {}
 entered: dict[str, threading.Event] = {}
 
 
+class Noop(BaseJobHandler):
+    """Does nothing (registered by the plugin-discovery tests under names of their own)."""
+
+    def execute(self) -> None:
+        return None
+
+
 class SimulatedCrash(BaseException):
     """Escapes every handler in the worker, as a killed process would leave the job."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,18 @@ from chalicelib.clock import to_iso
 from chalicelib.crons.slots import slot_job_id
 from chalicelib.jobs.store import JobFilter
 from tests.conftest import T0, Stack
+
+# The guide's database_query example.
+GUIDE_QUERY = "DELETE FROM temp_data WHERE created_at < NOW() - INTERVAL '30 days'"
+# The minute of T0, as rate_limit.py keys its counters.
+COUNTER_ID = "ratelimit#store-a#202611281200"
+NOT_JOB_IDS = [
+    COUNTER_ID,
+    "ratelimit#store-b#202611281200",  # a minute store-b never used
+    "ratelimit#store-a",
+    str(uuid.uuid4()).upper(),  # not the form the services write
+    "no-such-job",
+]
 
 
 def T0_PLUS(minutes: int) -> datetime:  # noqa: N802 - reads as the constant it offsets

@@ -4,7 +4,7 @@ Implementation note: ``endpoint`` (http.py) attaches a ``RouteDoc`` to the very 
 hands Chalice, and ``openapi.build_spec`` reads it back from Chalice's own route table. The spec
 therefore follows the table Chalice serves (blueprint prefixes, plugin blueprints included) with
 no second list of paths to keep in sync; a route registered without ``endpoint`` carries no doc,
-and tests/test_openapi.py fails on it.
+and tests/unit/test_openapi_spec.py fails on it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The job and cron-job views are derived from the stored models (``Job``, ``CronJob``) minus what
 their ``to_public()`` leaves out, so a field added to a stored model shows up in the spec by
 itself. Every field of a view is required and no other is allowed: ``to_public()`` dumps every
-field, and tests/test_openapi.py validates real answers against these schemas, so a view that
+field, and tests/integration/test_openapi.py validates real answers against these schemas, so a view that
 drifts from ``to_public()`` fails there.
 """
 

@@ -197,7 +197,7 @@ def test_cron_preview_needs_no_server_and_agrees_with_the_api(embedded_stack: Ru
     )
 
 
-def test_an_unreachable_api_or_a_missing_token_is_a_sentence_not_a_traceback() -> None:
+def test_no_api_or_no_token_is_a_sentence_not_a_traceback() -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKWORK_")}
         return subprocess.run(

@@ -185,9 +185,7 @@ def test_a_job_scheduled_through_the_api_shows_its_progress_live_until_100(page:
     dialog.get_by_role("button", name="Close job details").click()
 
 
-def test_a_running_job_is_cancelled_from_its_detail_without_losing_focus_to_polling(
-    page: Any, stack: RunningStack
-) -> None:
+def test_a_running_job_is_cancelled_from_its_detail_keeping_focus(page: Any, stack: RunningStack) -> None:
     sign_in(page, stack.admin_token)
     job = schedule_steps(stack, steps=60, step_s=0.25, label="long")
     page.get_by_role("button", name=f"Open job {job['id']}").click()

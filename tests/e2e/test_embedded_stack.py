@@ -87,7 +87,7 @@ def test_make_run_brings_its_own_postgresql_for_database_query_jobs(embedded_sta
     assert status["result"]["columns"] == ["answer"] and status["result"]["rows"] == [[42]]
 
 
-def test_a_cli_store_owner_token_works_on_its_store_and_cannot_see_another_store(
+def test_a_cli_store_owner_token_sees_its_store_and_no_other(
     embedded_stack: RunningStack,
 ) -> None:
     owner = cli_token(embedded_stack, "--role", "store_owner", "--store", "store-cli")

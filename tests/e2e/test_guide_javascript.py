@@ -46,9 +46,7 @@ def run_guide_snippet(node: str, stack: RunningStack, snippet: str) -> subproces
     )
 
 
-def test_the_guides_bulk_import_example_runs_unchanged_until_the_job_completes(
-    node: str, embedded_stack: RunningStack
-) -> None:
+def test_the_guides_bulk_import_example_runs_unchanged_to_completion(node: str, embedded_stack: RunningStack) -> None:
     done = run_guide_snippet(node, embedded_stack, "bulk-data-import.mjs")
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert "Progress:" in done.stdout
@@ -58,9 +56,7 @@ def test_the_guides_bulk_import_example_runs_unchanged_until_the_job_completes(
     assert "type: 'plugin:my-plugin:import'" in finished[1], done.stdout
 
 
-def test_the_guides_daily_sync_cron_example_runs_unchanged_and_creates_the_cron_job(
-    node: str, embedded_stack: RunningStack
-) -> None:
+def test_the_guides_daily_sync_example_runs_unchanged_and_creates_it(node: str, embedded_stack: RunningStack) -> None:
     done = run_guide_snippet(node, embedded_stack, "daily-sync-task.mjs")
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert "Cron job created:" in done.stdout

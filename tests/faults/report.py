@@ -1,6 +1,6 @@
 """The fault suite's ``--size`` option and its counts, printed in pytest's closing summary.
 
-Hooked into pytest by ``tests/conftest.py`` (options must be registered by a root conftest),
+Registered by ``tests/conftest.py`` as a plugin (options must be registered by a root conftest),
 so the counts show in a plain ``make test`` run, without ``-s``.
 """
 

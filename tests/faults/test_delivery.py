@@ -10,9 +10,7 @@ from tests.faults.conftest import ServerStack
 from tests.faults.report import record
 
 
-def test_every_message_delivered_twice_to_two_workers_runs_each_job_to_completion_once(
-    server_stack: ServerStack, size: int
-) -> None:
+def test_messages_delivered_twice_to_two_workers_run_each_job_once(server_stack: ServerStack, size: int) -> None:
     stack = server_stack
     ids = stack.schedule(size, "plugin:fault-kit:effect", payload={})
     for job_id in ids:

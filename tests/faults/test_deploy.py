@@ -76,7 +76,7 @@ def post_until_answered(port: int, path: str, body: dict[str, Any], tok: str, ti
             time.sleep(0.2)
 
 
-def test_a_deploy_that_kills_the_api_and_every_worker_while_jobs_run_loses_nothing(
+def test_a_deploy_killing_the_api_and_every_worker_loses_nothing(
     server_stack: ServerStack, size: int, tmp_path: Path
 ) -> None:
     stack = server_stack

@@ -14,9 +14,7 @@ KILL_P = 0.2
 REAL_SHARE = 0.25  # of the killed attempts, the share killed by SIGKILL of the worker process
 
 
-def test_jobs_whose_attempts_are_killed_all_complete_once_with_each_effect_applied_once(
-    server_stack: ServerStack, size: int
-) -> None:
+def test_killed_attempts_complete_once_with_each_effect_applied_once(server_stack: ServerStack, size: int) -> None:
     stack = server_stack
     started = time.monotonic()
     ids = stack.schedule(

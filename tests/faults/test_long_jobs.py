@@ -48,9 +48,7 @@ def invoke_until_empty(stack: Stack, checks_per_invocation: int) -> int:
     return invocations
 
 
-def test_the_guide_import_of_10000_items_checkpoints_and_completes_across_fresh_invocations(
-    settings: Settings, admin: str
-) -> None:
+def test_the_guides_10000_item_import_checkpoints_across_invocations(settings: Settings, admin: str) -> None:
     with built_stack(settings) as stack:
         job = stack.schedule(admin, payload={"count": IMPORT_ITEMS}, maxRetries=0)
         invocations = invoke_until_empty(stack, checks_per_invocation=3_000)
@@ -98,7 +96,7 @@ def wait_for(predicate: Any, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def test_a_long_job_continues_in_fresh_short_invocations_while_workers_are_killed(server_stack: ServerStack) -> None:
+def test_a_long_job_continues_in_fresh_invocations_as_workers_die(server_stack: ServerStack) -> None:
     stack = server_stack
     # Invocations of 4 s handing over with 2 s left; leases of 1 s extended while it runs.
     short = {"TICKWORK_FAULT_FUNCTION_TIMEOUT_S": "4", "TICKWORK_CONTINUE_MARGIN_S": "2"}
@@ -131,7 +129,7 @@ def test_a_long_job_continues_in_fresh_short_invocations_while_workers_are_kille
     assert done.attempts == 2  # the kill cost one attempt; hand-overs cost none
 
 
-def test_cancelling_a_running_job_stops_it_at_its_next_report_and_keeps_the_partial_result(
+def test_a_cancelled_job_stops_at_its_next_report_keeping_its_result(
     server_stack: ServerStack,
 ) -> None:
     stack = server_stack

@@ -19,9 +19,7 @@ from tests.faults.conftest import ServerStack
 from tests.faults.report import record
 
 
-def test_poison_messages_are_parked_or_failed_without_holding_up_the_rest_and_come_back(
-    server_stack: ServerStack, size: int
-) -> None:
+def test_poison_messages_are_parked_or_failed_and_hold_up_nothing(server_stack: ServerStack, size: int) -> None:
     stack = server_stack
     size = max(10, size // 3)  # healthy jobs around the poison: enough to see nothing waits behind it
     sqs = stack.session.client("sqs")

@@ -37,7 +37,7 @@ def tick_at(stack: Stack, minutes: int) -> int:
     return stack.runtime.scheduler.run_tick(T0_PLUS(minutes)).requeued
 
 
-def test_a_job_stored_by_an_api_that_died_before_sending_it_is_sent_by_the_tick(clocked_stack: Stack) -> None:
+def test_a_job_stored_but_never_sent_by_a_dead_api_is_sent_by_the_tick(clocked_stack: Stack) -> None:
     stack = clocked_stack
     orphan = stored_without_message(stack)
     assert tick_at(stack, 2) == 0  # young: its sender may still be at work
@@ -47,7 +47,7 @@ def test_a_job_stored_by_an_api_that_died_before_sending_it_is_sent_by_the_tick(
     assert handlers.starts[orphan.id] == 1
 
 
-def test_the_sweep_leaves_overdue_jobs_alone_while_their_queue_has_a_backlog(clocked_stack: Stack, admin: str) -> None:
+def test_the_sweep_leaves_overdue_jobs_alone_in_a_backlogged_queue(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     orphan = stored_without_message(stack)
     queued = stack.schedule(admin, type="plugin:test-kit:flaky", payload={})
@@ -60,9 +60,7 @@ def test_the_sweep_leaves_overdue_jobs_alone_while_their_queue_has_a_backlog(clo
     assert stack.job(orphan.id).status == JobStatus.COMPLETED
 
 
-def test_a_running_job_whose_message_was_deleted_is_requeued_and_failed_when_out_of_retries(
-    clocked_stack: Stack, admin: str
-) -> None:
+def test_a_running_job_without_its_message_is_requeued_or_failed(clocked_stack: Stack, admin: str) -> None:
     stack = clocked_stack
     spare = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, maxRetries=1)
     last = stack.schedule(admin, type="plugin:test-kit:flaky", payload={}, maxRetries=0)

@@ -46,7 +46,7 @@ def visible_messages(stack: Stack) -> int:
     return int(attrs["ApproximateNumberOfMessages"])
 
 
-def test_four_ticks_running_at_once_over_many_due_slots_fire_each_slot_once(clocked_stack: Stack, size: int) -> None:
+def test_four_concurrent_ticks_over_many_due_slots_fire_each_once(clocked_stack: Stack, size: int) -> None:
     stack = clocked_stack
     slots = 2 * size  # 1,000 at --size 500
     crons = create_crons(stack, slots)
@@ -96,9 +96,7 @@ EXPECTED = {
 }
 
 
-def test_a_tick_stopped_for_ten_minutes_resumes_each_cron_job_by_its_misfire_policy(
-    clocked_stack: Stack, size: int
-) -> None:
+def test_after_ten_minutes_without_ticks_each_misfire_policy_applies(clocked_stack: Stack, size: int) -> None:
     stack = clocked_stack
     per_policy = max(3, size // 10)
     crons = {
@@ -132,7 +130,7 @@ def test_a_tick_stopped_for_ten_minutes_resumes_each_cron_job_by_its_misfire_pol
     )
 
 
-def test_a_slot_job_left_unsent_by_a_tick_that_died_is_sent_by_the_next_tick(clocked_stack: Stack) -> None:
+def test_a_slot_job_a_dead_tick_left_unsent_is_sent_by_the_next_tick(clocked_stack: Stack) -> None:
     stack = clocked_stack
     [cron_id] = create_crons(stack, 1)
     move_to(stack, at(5))
