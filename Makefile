@@ -1,4 +1,4 @@
-# Two commands from a fresh clone: `make run` and `make test` (see README.md).
+# Two commands from a fresh clone: `make run` and `make test` (see README.md and docs/development.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -27,7 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# build/$(STAGE)/sam.json and deployment.zip, checked and cfn-linted (README, "Deploy to AWS").
+# build/$(STAGE)/sam.json and deployment.zip, checked and cfn-linted (docs/operations.md).
 STAGE ?= dev
 package: $(STAMP)
 	$(BIN)/python -m deploy.package --stage $(STAGE)

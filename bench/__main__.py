@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): the eight measurements of the benchmarks issue, one table.
+"""``python -m bench`` (``make bench``): the eight measurements, one table.
 
     .venv/bin/python -m bench [--quick] [--lateness-minutes 5] [--only throughput,cold_start]
                               [--out bench/results/latest.json]
@@ -6,8 +6,8 @@
 Each bench runs in its own process (cold start and memory need fresh interpreters; each moto
 starts empty) and hands back its rows as JSON; this prints them as one table (figure, ours,
 baseline, ratio, target, pass) with the machine and date, and writes them all to --out.
-bench/results/ is git-ignored: figures depend on the machine and its load; the README keeps
-a dated copy of the table. Exit status 1 only when a bench crashed, not when a target is missed.
+bench/results/ is git-ignored: figures depend on the machine and its load; docs/benchmarks.md
+keeps a dated copy of the table. Exit status 1 only when a bench crashed, not when a target is missed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 from bench.common import table
 
 ROOT = Path(__file__).resolve().parent.parent
-# In the issue's order; (module, extra arguments).
+# In the order of the table in docs/benchmarks.md; (module, extra arguments).
 BENCHES: list[tuple[str, list[str]]] = [
     ("throughput", []),
     ("requests_per_job", []),
@@ -38,7 +38,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("memory", []),
     ("cron_speed", []),
 ]
-DEFAULT_LATENESS_MINUTES = 5.0  # the issue's five minutes; shorter for a quicker look
+DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look
 
 
 def machine() -> dict[str, Any]:

@@ -135,7 +135,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
             sum(ours) / len(ours),
             sum(base) / len(base),
             "bare hello route",
-            note="embedded stack: the status route reads the job from moto's server over HTTP; no target in the issue",
+            note="embedded stack: the status route reads the job from moto's server over HTTP; no target",
             extra={"ours": ours, "baseline": base},
         ),
         Row(

@@ -266,7 +266,7 @@ def register_handler(name: str, handler: type) -> str:
 
 
 def noop_type() -> str:
-    """A handler that does nothing and reports nothing: the issue counts a job's life without progress."""
+    """A handler that does nothing and reports nothing: a job's life is counted without progress."""
     from chalicelib.jobs.base import BaseJobHandler
 
     class BenchNoop(BaseJobHandler):

@@ -175,7 +175,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
             3,
             "put+send+advance",
             note=f"(tick firing {fired} slots - idle tick) / slots; each cron fired this minute and the next "
-            "(look-ahead) with one advance; no target in the issue",
+            "(look-ahead) with one advance; no target",
         ),
     ]
     if guide:

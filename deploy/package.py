@@ -9,7 +9,7 @@
 4. checks the result (`deploy/checks.py`) and lints it with cfn-lint when it is installed.
 
 The output is `<out>/sam.json` (SAM transform) and `<out>/deployment.zip`, ready for
-`aws cloudformation package` and `aws cloudformation deploy` (README, "Deploy to AWS").
+`aws cloudformation package` and `aws cloudformation deploy` (docs/operations.md, "Deploy to AWS").
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Plugins: each sub-package defines ``initialize_plugin(job_manager)`` (see README, "Plugins")."""
+"""Plugins: each sub-package defines ``initialize_plugin(job_manager)`` (docs/plugin-guide.md)."""

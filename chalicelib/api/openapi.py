@@ -7,7 +7,7 @@ each route takes and answers from the ``RouteDoc`` that ``@endpoint`` attached t
 response models from chalicelib/api/schemas.py as serialized).
 
 ``GET /api/openapi.json`` is public: the document holds no data, only the shape of the API that
-the README and the plugin guide already publish, and a client (or a code generator, or a fuzzer)
+docs/api.md and docs/plugin-guide.md already publish, and a client (or a code generator, or a fuzzer)
 needs it before it has a token.
 """
 

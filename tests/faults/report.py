@@ -21,7 +21,7 @@ def pytest_addoption(parser: Any) -> None:
         "--size",
         type=int,
         default=DEFAULT_SIZE,
-        help=f"jobs in the fault suite's big scenarios (default {DEFAULT_SIZE}; the issue's figure is 500)",
+        help=f"jobs in the fault suite's big scenarios (default {DEFAULT_SIZE}; 500 for a thorough run)",
     )
 
 

@@ -1,7 +1,8 @@
 """The cheap benchmarks in --quick mode, so `make bench` cannot rot unnoticed.
 
 Each runs the bench's own measure() against moto in-process and checks what it found: request
-counts are exact properties of the code (no timing), so they are held to the issue's targets here.
+counts are exact properties of the code (no timing), so they are held to their targets here
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
