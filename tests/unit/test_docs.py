@@ -9,11 +9,14 @@ import argparse
 import ast
 import re
 import unicodedata
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from unittest import mock
 
 import pytest
+
+from chalicelib.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -229,3 +232,9 @@ def test_the_checks_see_what_they_check() -> None:
     assert repository_path("tests/faults/kit.py::helper") == "tests/faults/kit.py"
     readme_links = LINK.findall(prose(text_of(ROOT / "README.md")))
     assert "docs/plugin-guide.md" in readme_links
+
+
+def test_every_setting_is_documented_with_its_variable() -> None:
+    documented = text_of(ROOT / "docs" / "operations.md")
+    variables = {name for spec in fields(Settings) for name in spec.metadata.get("env", ())}
+    assert variables and {name for name in variables if f"`{name}`" not in documented} == set()
