@@ -69,7 +69,7 @@ def worker_low(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="tick")
 def tick(event: Any) -> dict[str, Any]:
     # event.time is EventBridge's scheduled time: a deterministic "now" even for a late start.
-    report = runtime.current().scheduler.run_tick(from_iso(event.time))
+    report = runtime.current().tick.run_tick(from_iso(event.time))
     return {"due": report.due, "fired": report.fired, "skipped": report.skipped, "errors": report.errors}
 
 

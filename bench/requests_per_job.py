@@ -80,10 +80,10 @@ def cron_firing(stack: MotoStack, clock: Any) -> tuple[float, int]:
     from chalicelib.auth import SYSTEM_PRINCIPAL
     from chalicelib.crons.model import CronJobFields
 
-    scheduler = stack.runtime.scheduler
-    scheduler.run_tick(T0)  # plugins' declared crons are created once per process: not billed here
+    tick = stack.runtime.tick
+    tick.run_tick(T0)  # plugins' declared crons are created once per process: not billed here
     stack.counter.reset()
-    scheduler.run_tick(T0)
+    tick.run_tick(T0)
     idle = stack.counter.total
     for n in range(CRONS):
         fields = CronJobFields(
@@ -92,7 +92,7 @@ def cron_firing(stack: MotoStack, clock: Any) -> tuple[float, int]:
         stack.runtime.crons.create(fields, SYSTEM_PRINCIPAL)
     clock.advance(60)
     stack.counter.reset()
-    report = scheduler.run_tick(T0 + timedelta(minutes=1))
+    report = tick.run_tick(T0 + timedelta(minutes=1))
     busy = stack.counter.total
     assert report.fired >= CRONS and report.errors == 0, report
     stack.purge_queues()

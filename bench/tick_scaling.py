@@ -4,7 +4,7 @@
 
 Each size gets a fresh moto (in-process). The other cron jobs are active and stored in the
 same due index, with their next slot a year away: the tick must not read them. Each measured
-tick runs the real Scheduler.run_tick at the next minute (ManualClock) and fires the 10
+tick runs the real MinuteTick.run_tick at the next minute (ManualClock) and fires the 10
 every-minute jobs once; the queue is purged after each tick (moto slows as a queue fills).
 Reported: AWS requests per tick and median wall time, also split into time inside AWS calls
 (moto's in-process handling; real DynamoDB reads a sparse index by key, moto scans the table)
@@ -77,7 +77,7 @@ def measure_size(total: int, ticks: int) -> TickFigures:
         with table.batch_writer() as batch:
             for item in stored_crons(total):
                 batch.put_item(Item=item)
-        scheduler = stack.runtime.scheduler
+        tick = stack.runtime.tick
         requests: list[int] = []
         seconds: list[float] = []
         aws: list[float] = []
@@ -86,7 +86,7 @@ def measure_size(total: int, ticks: int) -> TickFigures:
             clock.advance((at - clock.now()).total_seconds())
             stack.counter.reset()
             started = time.perf_counter()
-            report = scheduler.run_tick(at)
+            report = tick.run_tick(at)
             elapsed = time.perf_counter() - started
             if report.errors or report.fired < DUE:
                 raise RuntimeError(f"tick at {at}: {report}")

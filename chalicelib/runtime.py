@@ -29,7 +29,7 @@ from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
 
 if TYPE_CHECKING:
     from chalicelib.crons.service import CronService
-    from chalicelib.crons.tick import Scheduler
+    from chalicelib.crons.tick import MinuteTick
 
 # Standard retry mode backs off on throttling; a connection pool as large as the local
 # runner's thread count avoids "connection pool is full" churn.
@@ -105,10 +105,10 @@ class Runtime:
         )
 
     @cached_property
-    def scheduler(self) -> Scheduler:
-        from chalicelib.crons.tick import Scheduler
+    def tick(self) -> MinuteTick:
+        from chalicelib.crons.tick import MinuteTick
 
-        return Scheduler(
+        return MinuteTick(
             crons=self.crons,
             jobs=self.jobs,
             clock=self.clock,

@@ -110,7 +110,7 @@ class Stack:
     def configure(self, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
         """The rest of the test runs as a deploy whose variables set ``changes`` (fields of Settings)."""
         monkeypatch.setattr(self.runtime, "settings", dataclasses.replace(self.runtime.settings, **changes))
-        for built in ("jobs", "worker", "crons", "scheduler"):  # built again, with the new settings
+        for built in ("jobs", "worker", "crons", "tick"):  # built again, with the new settings
             if built in self.runtime.__dict__:
                 monkeypatch.delitem(self.runtime.__dict__, built)
 

@@ -83,7 +83,7 @@ def create_cron(stack: Stack, tok: str, **fields: Any) -> dict[str, Any]:
 
 def tick(stack: Stack, moment: datetime) -> Any:
     stack.clock.advance((moment - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
-    return stack.runtime.scheduler.run_tick(moment)
+    return stack.runtime.tick.run_tick(moment)
 
 
 def executions(stack: Stack, cron_id: str) -> list[Any]:

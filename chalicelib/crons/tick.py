@@ -46,7 +46,9 @@ class TickReport:
         self.job_ids.extend(fired.job_ids)
 
 
-class Scheduler:
+class MinuteTick:
+    """The tick: fires due cron slots through the cron service, and sweeps up jobs no message carries."""
+
     def __init__(
         self,
         *,

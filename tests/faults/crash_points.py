@@ -265,7 +265,7 @@ class World:
 
     def tick(self) -> None:
         now = self.clock.now()
-        report = self.processes["tick"].scheduler.run_tick(now.replace(second=0, microsecond=0))
+        report = self.processes["tick"].tick.run_tick(now.replace(second=0, microsecond=0))
         self.requeued += report.requeued
 
     def release_in_flight(self) -> None:

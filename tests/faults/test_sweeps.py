@@ -34,7 +34,7 @@ def stored_without_message(stack: Stack, **fields: Any) -> Job:
 
 def tick_at(stack: Stack, minutes: int) -> int:
     stack.clock.advance((T0_PLUS(minutes) - stack.clock.now()).total_seconds())  # type: ignore[union-attr]
-    return stack.runtime.scheduler.run_tick(T0_PLUS(minutes)).requeued
+    return stack.runtime.tick.run_tick(T0_PLUS(minutes)).requeued
 
 
 def test_a_job_stored_but_never_sent_by_a_dead_api_is_sent_by_the_tick(clocked_stack: Stack) -> None:

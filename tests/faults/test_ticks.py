@@ -56,7 +56,7 @@ def test_four_concurrent_ticks_over_many_due_slots_fire_each_once(clocked_stack:
 
     def tick() -> None:
         barrier.wait()
-        reports.append(stack.runtime.scheduler.run_tick(at(5)))
+        reports.append(stack.runtime.tick.run_tick(at(5)))
 
     threads = [threading.Thread(target=tick) for _ in range(4)]
     for thread in threads:
@@ -104,9 +104,9 @@ def test_after_ten_minutes_without_ticks_each_misfire_policy_applies(clocked_sta
         for policy in EXPECTED
     }
     move_to(stack, at(1))
-    assert stack.runtime.scheduler.run_tick(at(1)).fired == 0
+    assert stack.runtime.tick.run_tick(at(1)).fired == 0
     move_to(stack, at(11))  # ticks 12:02 ... 12:10 never ran
-    resumed = stack.runtime.scheduler.run_tick(at(11))
+    resumed = stack.runtime.tick.run_tick(at(11))
     counts: dict[str, Any] = {}
     for policy, (slots, skipped) in EXPECTED.items():
         for cron_id in crons[policy]:
@@ -119,7 +119,7 @@ def test_after_ten_minutes_without_ticks_each_misfire_policy_applies(clocked_sta
         counts[policy] = f"fired {len(slots)} skipped {skipped} each"
     # Back on schedule: the next tick fires 12:15 for every one of them, and nothing old.
     move_to(stack, at(14))
-    following = stack.runtime.scheduler.run_tick(at(14))
+    following = stack.runtime.tick.run_tick(at(14))
     assert following.fired == 3 * per_policy and following.skipped == 0
     record(
         f"tick down 10 min ({per_policy} crons per policy)",
@@ -140,7 +140,7 @@ def test_a_slot_job_a_dead_tick_left_unsent_is_sent_by_the_next_tick(clocked_sta
     stack.runtime.store.create(execution_job(cron, slot=at(5), now=at(5)))
     assert visible_messages(stack) == 0
     move_to(stack, at(6))
-    stack.runtime.scheduler.run_tick(at(6))
+    stack.runtime.tick.run_tick(at(6))
     assert visible_messages(stack) == 1
     stack.poller.drain()
     assert stack.job(slot_job_id(cron_id, at(5))).status == JobStatus.COMPLETED

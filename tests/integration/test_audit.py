@@ -57,7 +57,7 @@ def test_a_cron_firing_is_created_by_its_cron_job(clocked_stack: Stack, admin: s
     cron = stack.post("/api/cron-jobs", body, admin).json_body["job"]
     assert stack.clock is not None
     stack.clock.advance(61)
-    stack.runtime.scheduler.run_tick(stack.clock.now())
+    stack.runtime.tick.run_tick(stack.clock.now())
     executions = stack.get(f"/api/cron-jobs/{cron['id']}/executions", admin).json_body["executions"]
     assert executions  # the tick queues the next slot a minute ahead, too
     assert all(trail(execution) == [("created", f"cron:{cron['id']}", None)] for execution in executions)

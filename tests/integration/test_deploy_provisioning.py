@@ -143,7 +143,7 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
     assert stack.get(f"/api/cron-jobs/{cron['id']}/executions", admin).status_code == 200
     stack.poller.drain()
-    runtime.current().scheduler.run_tick(runtime.current().clock.now())
+    runtime.current().tick.run_tick(runtime.current().clock.now())
     headers = {"Authorization": f"Bearer {admin}"}
     assert stack.client.http.delete(f"/api/cron-jobs/{cron['id']}", headers=headers).status_code == 200
     assert (

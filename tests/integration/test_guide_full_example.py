@@ -28,9 +28,9 @@ def jobs_of_type(stack: Stack, job_type: str, store_id: str) -> list[Any]:
 
 
 def test_the_inventory_sync_plugin_creates_its_cron_once_across_restarts(served_stack: Stack, admin: str) -> None:
-    served_stack.runtime.scheduler.ensure_declared()
+    served_stack.runtime.tick.ensure_declared()
     restarted = Runtime(settings=served_stack.runtime.settings, clock=served_stack.clock, session=served_stack.session)
-    restarted.scheduler.ensure_declared()  # a second container, or a restart: no duplicate
+    restarted.tick.ensure_declared()  # a second container, or a restart: no duplicate
     [cron] = declared_crons(served_stack, admin)
     assert cron["name"] == "Daily Inventory Sync"
     assert cron["job_type"] == "api_call"
@@ -41,11 +41,11 @@ def test_the_inventory_sync_plugin_creates_its_cron_once_across_restarts(served_
 
 def test_the_daily_slot_calls_the_plugin_route_which_runs_a_full_sync(served_stack: Stack, admin: str) -> None:
     stack = served_stack
-    stack.runtime.scheduler.ensure_declared()
+    stack.runtime.tick.ensure_declared()
     [cron] = declared_crons(stack, admin)
     three_am = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
     stack.clock.advance((three_am - T).total_seconds())  # type: ignore[union-attr]
-    assert stack.runtime.scheduler.run_tick(three_am).fired == 1
+    assert stack.runtime.tick.run_tick(three_am).fired == 1
     stack.poller.drain()  # the api_call, then the sync job it scheduled
     stack.poller.drain()
     [call] = stack.runtime.store.list(JobFilter(cron_job_id=cron["id"]), limit=10, next_token=None).jobs

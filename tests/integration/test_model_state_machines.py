@@ -180,7 +180,7 @@ class JobsAndCrons(RuleBasedStateMachine):
     @initialize(target=crons)
     def declared_by_plugins(self) -> Any:
         """The plugins' declared cron jobs (platform-wide, admin rights) take part like any other."""
-        self.stack.runtime.scheduler.ensure_declared()
+        self.stack.runtime.tick.ensure_declared()
         listed = self.api("GET", "/api/cron-jobs?store_id=platform").json_body["jobs"]
         declared = [cron["id"] for cron in listed if cron.get("declared_by")]
         assert declared
@@ -228,7 +228,7 @@ class JobsAndCrons(RuleBasedStateMachine):
     def tick(self, crash: Crash | None) -> None:
         now = self.clock.now()
         minute = now.replace(second=0, microsecond=0)
-        self._with_crash(crash, lambda: self.stack.runtime.scheduler.run_tick(minute))
+        self._with_crash(crash, lambda: self.stack.runtime.tick.run_tick(minute))
 
     @rule(seconds=st.sampled_from([1, 5, 20, 31, 61, 301]))
     def advance(self, seconds: int) -> None:
@@ -332,7 +332,7 @@ class JobsAndCrons(RuleBasedStateMachine):
                 break
             self.clock.advance(301)
             minute = self.clock.now().replace(second=0, microsecond=0)
-            self._with_crash(None, lambda at=minute: self.stack.runtime.scheduler.run_tick(at))
+            self._with_crash(None, lambda at=minute: self.stack.runtime.tick.run_tick(at))
             for _ in range(20):  # a handler that kills its process ends a drain early: drain again
                 if self._with_crash(None, self.stack.poller.drain):
                     break

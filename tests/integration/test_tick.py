@@ -74,7 +74,7 @@ def test_a_slot_beyond_the_last_tick_waits_for_its_tick(clocked_stack: Stack, ad
 def test_a_repeated_tick_fires_nothing_new(clocked_stack: Stack, admin: str) -> None:
     cron = create_cron(clocked_stack, admin)
     tick(clocked_stack, at(5))
-    again = clocked_stack.runtime.scheduler.run_tick(at(5))
+    again = clocked_stack.runtime.tick.run_tick(at(5))
     assert again.fired == 0
     assert len(executions(clocked_stack, cron["id"])) == 1
 
@@ -86,7 +86,7 @@ def test_tick_fires_each_slot_once_when_ticks_overlap(clocked_stack: Stack, admi
 
     def run() -> None:
         barrier.wait()
-        clocked_stack.runtime.scheduler.run_tick(at(1))
+        clocked_stack.runtime.tick.run_tick(at(1))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:

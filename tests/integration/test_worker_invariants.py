@@ -296,9 +296,9 @@ def test_the_tick_requeues_a_running_job_without_worker_or_message(clocked_stack
         due_by="2026-11-28T12:00:00.000000Z",
     )
     sqs.delete_message(QueueUrl=queue_url(stack), ReceiptHandle=message["ReceiptHandle"])  # deleted by mistake
-    assert stack.runtime.scheduler.run_tick(T0_PLUS(2)).requeued == 0  # lease lapsed, but only just
+    assert stack.runtime.tick.run_tick(T0_PLUS(2)).requeued == 0  # lease lapsed, but only just
     stack.clock.advance(600)  # type: ignore[union-attr]
-    assert stack.runtime.scheduler.run_tick(T0_PLUS(10)).requeued == 1
+    assert stack.runtime.tick.run_tick(T0_PLUS(10)).requeued == 1
     stack.poller.drain()
     done = stack.job(job["id"])
     assert done.status == JobStatus.COMPLETED and done.attempts == 2
