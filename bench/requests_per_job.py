@@ -174,8 +174,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
             firing,
             3,
             "put+send+advance",
-            note=f"(tick firing {fired} slots - idle tick) / slots; each cron fired this minute and the next "
-            "(look-ahead) with one advance; no target",
+            note=f"(tick firing {fired} slots - idle tick) / slots; each cron's first slot was queued at save, "
+            "so the tick fires the next (look-ahead): put, send, advance; no target",
         ),
     ]
     if guide:
