@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): the eight measurements, one table.
+"""``python -m bench`` (``make bench``): the measurements and the capacity model, one table.
 
     .venv/bin/python -m bench [--quick] [--lateness-minutes 5] [--only throughput,cold_start]
                               [--out bench/results/latest.json]
@@ -37,6 +37,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("api_rps", []),
     ("memory", []),
     ("cron_speed", []),
+    ("write_units", []),
 ]
 DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look
 

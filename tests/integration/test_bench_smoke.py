@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import cron_speed, requests_per_job, throughput, tick_scaling
+from bench import cron_speed, requests_per_job, throughput, tick_scaling, write_units
 from bench.common import Row, Target, table
 
 
@@ -55,6 +55,18 @@ def test_cron_evaluation_is_measured_against_both_libraries() -> None:
     rows = cron_speed.measure(quick(seconds=0))
     assert [row.baseline_label for row in rows] == ["cronsim", "croniter"]
     assert all(row.ours > 0 and row.ratio is not None and row.ratio > 0 for row in rows)
+
+
+def test_a_job_life_costs_a_few_write_units_and_more_when_it_is_big() -> None:
+    rows = write_units.measure(quick(jobs=0))
+    small = by_figure(rows, "9 write units per job life (small job)")
+    # Put, claim and finish of an item under 1 KB, and their index entries: a few units each.
+    assert 3 <= small.ours <= 40
+    assert small.extra["per_job"]["table"] >= 3 and small.extra["per_job"]["indexes"] > 0
+    big = by_figure(rows, "9 write units per job life (200 KB payload")
+    assert big.ours > small.ours and big.baseline == small.ours and big.passed is not None
+    progress = by_figure(rows, "9 write units per progress write")
+    assert progress.ours >= 200  # the whole 200 KB item is rewritten, at least in the table
 
 
 def test_the_table_shows_every_row_with_its_verdict() -> None:
