@@ -38,6 +38,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("memory", []),
     ("cron_speed", []),
     ("write_units", []),
+    ("capacity", []),
 ]
 DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look
 
