@@ -4,6 +4,7 @@ python -m devstack.cli token --role admin
 python -m devstack.cli token --role store_owner --store S [--store T]
 python -m devstack.cli token --role plugin --plugin-id P --store S
 python -m devstack.cli provision          # against AWS_ENDPOINT_URL (or AWS)
+python -m devstack.cli backfill-status-shards   # after upgrading: key old jobs in the status index
 python -m devstack.cli rotate-signing-key [--drop-previous] [--parameter NAME | --local]
 python -m devstack.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
 python -m devstack.cli jobs list|show ID|follow ID|retry ID|cancel ID
@@ -172,6 +173,23 @@ def rotate_signing_key(args: argparse.Namespace, parser: argparse.ArgumentParser
     return 0
 
 
+def backfill_status_shards(out: TextIO) -> int:
+    """Scan the jobs table (Settings.from_env()) and key every job in the sharded status index."""
+    import boto3
+
+    from chalicelib.config import Settings
+    from chalicelib.jobs.store import DynamoJobStore
+
+    settings = Settings.from_env()
+    table = boto3.session.Session(region_name=settings.region).resource("dynamodb").Table(settings.jobs_table)
+    report = DynamoJobStore(table).backfill_status_shards()
+    out.write(
+        f"{settings.jobs_table}: {report.scanned} jobs scanned, {report.written} keyed, "
+        f"{report.moved} moved meanwhile (keyed by their move)\n"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.cli")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +200,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     tok.add_argument("--subject", default=None)
     tok.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL_S, help="seconds the token stays valid")
     subparsers.add_parser("provision", help="create the tables and queues if missing")
+    subparsers.add_parser(
+        "backfill-status-shards", help="give jobs stored before the status index was sharded their key in it"
+    )
     add_rotate_command(subparsers)
     add_api_commands(subparsers)
     args = parser.parse_args(argv)
@@ -218,6 +239,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         provision(boto3.session.Session(region_name=settings.region), settings)
         print(f"provisioned {settings.jobs_table} and the {settings.queue_prefix}* queues")
         return 0
+    if args.command == "backfill-status-shards":
+        return backfill_status_shards(out or sys.stdout)
     if args.command == "rotate-signing-key":
         return rotate_signing_key(args, parser, out or sys.stdout)
     return 2

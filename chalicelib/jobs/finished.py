@@ -1,5 +1,8 @@
 """Old finished jobs in the jobs table: found oldest first through the status index, deleted one by one.
 
+The status index is sharded (shards.py): every shard of the status is queried, oldest first,
+and the answers merged by ``created_at``.
+
 Each delete is conditional on the status it was found in, so a job that a user retried between
 the query and the delete (failed -> pending) is left alone.
 """
@@ -13,7 +16,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamo import is_condition_failure, sweep_pages
 from chalicelib.jobs.lifecycle import JobStatus
-from chalicelib.jobs.store import BY_STATUS_INDEX, MAX_PAGES_PER_LIST
+from chalicelib.jobs.shards import SHARD_ATTRIBUTE, shard_keys
+from chalicelib.jobs.store import BY_STATUS_INDEX, SWEEP_PAGES_PER_SHARD, DynamoJobStore
 
 
 class FinishedJobs:
@@ -24,18 +28,25 @@ class FinishedJobs:
         self, status: JobStatus, cutoff: str, *, limit: int, store_id: str | None = None
     ) -> list[dict[str, str]]:
         """Up to ``limit`` jobs in ``status`` created and last changed before ``cutoff``, oldest first."""
-        keys = Key("status").eq(status.value) & Key("created_at").lt(cutoff)
         filters = Attr("updated_at").lt(cutoff)
         if store_id is not None:
             filters = filters & Attr("store_id").eq(store_id)
-        request: dict[str, Any] = {
-            "IndexName": BY_STATUS_INDEX,
-            "KeyConditionExpression": keys,
-            "FilterExpression": filters,
-            "ProjectionExpression": "id, created_at, store_id",
-            "ScanIndexForward": True,
-        }
-        return sweep_pages(self._table.query, request, limit=limit, max_pages=MAX_PAGES_PER_LIST)
+        requests: list[dict[str, Any]] = [
+            {
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": Key(SHARD_ATTRIBUTE).eq(key) & Key("created_at").lt(cutoff),
+                "FilterExpression": filters,
+                "ProjectionExpression": "id, created_at, store_id",
+                "ScanIndexForward": True,
+            }
+            for key in shard_keys(status.value)
+        ]
+        found = DynamoJobStore.each_shard(
+            requests,
+            lambda request: sweep_pages(self._table.query, request, limit=limit, max_pages=SWEEP_PAGES_PER_SHARD),
+        )
+        oldest = sorted((item for items in found for item in items), key=lambda item: (item["created_at"], item["id"]))
+        return oldest[:limit]
 
     def delete(self, job_id: str, status: JobStatus) -> bool:
         """True if deleted; False if the job changed status (or went) since it was found."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +22,29 @@ from chalicelib.aws.dynamo import (
     sweep_pages,
 )
 from chalicelib.clock import from_iso
-from chalicelib.errors import StaleWriteError
+from chalicelib.errors import BadRequestError, StaleWriteError
 from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
 from chalicelib.jobs.model import Job, job_from_item, job_to_item
+from chalicelib.jobs.shards import (
+    SHARD_ATTRIBUTE,
+    STATUS_SHARDS,
+    Position,
+    decode_positions,
+    encode_positions,
+    listing_digest,
+    merge_newest_first,
+    shard_keys,
+    status_shard,
+    take_in_turns,
+)
 
 logger = logging.getLogger(__name__)
 
 BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest first
-BY_STATUS_INDEX = "by_status"  # status, created_at: all jobs in one status (admin, sweeps)
+# status_shard, created_at: all jobs in one status, over STATUS_SHARDS key values (shards.py);
+# admin listing, sweeps, cleanup, counts. Items without status_shard (stored before it) are not in
+# it until their next transition or the backfill (backfill_status_shards).
+BY_STATUS_INDEX = "by_status_shard"
 BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
 BY_CRON_INDEX = "by_cron"  # cron_job_id, created_at: a cron job's executions (sparse)
 # A finished job's expiry in epoch seconds: the table's TTL (deploy/template.py) deletes it
@@ -40,9 +56,19 @@ DEFAULT_RETENTION_DAYS = 90
 # request's cost stays bounded even when a filter matches little.
 MAX_PAGES_PER_LIST = 10
 # Counting jobs by status (the stats the dashboard polls) reads at most this many pages per
-# request, whatever the stores hold: three a status for one store or for all of them. Past it
-# the counts are lower bounds and say so (StatusCounts.exact).
+# request, whatever the stores hold: three a status for one store. Counting every store reads
+# the status index, whose STATUS_SHARDS key values split the same jobs into as many smaller
+# queries: its budget is this times STATUS_SHARDS. Past it the counts are lower bounds and say
+# so (StatusCounts.exact).
 MAX_PAGES_PER_COUNT = 3 * len(JobStatus)
+# A merged listing of one status (the admin's): at most this many shard reads per request,
+# the first one per shard included.
+MAX_SHARD_READS_PER_LIST = 4 * STATUS_SHARDS
+# A sweep (the tick's) reads at most this many pages (1 MB each) from each shard of a status:
+# each shard holds about 1/STATUS_SHARDS of the status's jobs.
+SWEEP_PAGES_PER_SHARD = 2
+# Queries over the shards run on at most this many threads.
+SHARD_QUERY_THREADS = 8
 # DynamoDB refuses an item over 400 KB, attribute names and values together: a job's payload,
 # logs, checkpoint and result share it.
 MAX_ITEM_BYTES = 400 * 1024
@@ -97,6 +123,15 @@ class JobPage:
     next_token: str | None
 
 
+@dataclass
+class BackfillReport:
+    """What ``backfill_status_shards`` did: jobs scanned, keys written, jobs that moved meanwhile."""
+
+    scanned: int = 0
+    written: int = 0
+    moved: int = 0
+
+
 @dataclass(frozen=True)
 class StatusCounts:
     """Jobs per status; when ``exact`` is False the page budget ran out and each count is a lower bound."""
@@ -114,6 +149,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "id", "AttributeType": "S"},
             {"AttributeName": "store_id", "AttributeType": "S"},
             {"AttributeName": "status", "AttributeType": "S"},
+            {"AttributeName": SHARD_ATTRIBUTE, "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "cron_job_id", "AttributeType": "S"},
         ],
@@ -130,7 +166,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {
                 "IndexName": BY_STATUS_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": SHARD_ATTRIBUTE, "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
@@ -182,6 +218,8 @@ class DynamoJobStore:
 
     def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
         filters = self._filter_expression(job_filter)
+        if job_filter.status is not None and job_filter.store_id is None and job_filter.cron_job_id is None:
+            return self._list_status(job_filter, filters, limit=limit, next_token=next_token)
         request: dict[str, Any] = {}
         if filters is not None:
             request["FilterExpression"] = filters
@@ -189,7 +227,6 @@ class DynamoJobStore:
         keyed = (
             (BY_CRON_INDEX, "cron_job_id", job_filter.cron_job_id),
             (BY_STORE_INDEX, "store_id", job_filter.store_id),
-            (BY_STATUS_INDEX, "status", job_filter.status.value if job_filter.status else None),
         )
         call = self._table.scan
         for index, attribute, value in keyed:
@@ -206,6 +243,62 @@ class DynamoJobStore:
             call, request, limit=limit, start_key=listing.decode(next_token), max_pages=MAX_PAGES_PER_LIST
         )
         return JobPage(jobs=[job_from_item(item) for item in items], next_token=listing.encode(last_key))
+
+    def _list_status(
+        self, job_filter: JobFilter, filters: ConditionBase | None, *, limit: int, next_token: str | None
+    ) -> JobPage:
+        """One status's jobs, newest first: the status index's shards merged (shards.merge_newest_first).
+
+        The token holds each shard's position; it is tied to this table, status and filters.
+        """
+        status = job_filter.status.value  # type: ignore[union-attr]
+        digest = listing_digest(
+            self._table.name, BY_STATUS_INDEX, status, job_filter.type or "", job_filter.plugin_id or ""
+        )
+        positions = decode_positions(next_token, digest)
+        keys = shard_keys(status)
+        # Each shard read asks for about twice its share of the page (at least a few items), so
+        # a page usually needs one read per shard.
+        chunk = min(limit, max(4, 2 * -(-limit // STATUS_SHARDS)))
+
+        def read(shard: int, start: Position) -> tuple[list[dict[str, Any]], Position]:
+            request: dict[str, Any] = {
+                "IndexName": BY_STATUS_INDEX,
+                "KeyConditionExpression": Key(SHARD_ATTRIBUTE).eq(keys[shard]),
+                "ScanIndexForward": False,
+                "Limit": chunk,
+            }
+            if filters is not None:
+                request["FilterExpression"] = filters
+            if start is not None:
+                created_at, job_id = start
+                request["ExclusiveStartKey"] = {"id": job_id, SHARD_ATTRIBUTE: keys[shard], "created_at": created_at}
+            try:
+                page = self._table.query(**request)
+            except ClientError as exc:
+                if start is not None and exc.response.get("Error", {}).get("Code") == "ValidationException":
+                    raise BadRequestError(
+                        "next_token does not resume this listing.", code="invalid_next_token"
+                    ) from exc
+                raise
+            last = page.get("LastEvaluatedKey")
+            return page.get("Items", []), None if not last else (str(last["created_at"]), str(last["id"]))
+
+        items, resume = merge_newest_first(
+            lambda requests: self.each_shard(requests, lambda r: read(*r)),
+            positions,
+            limit=limit,
+            max_fetches=MAX_SHARD_READS_PER_LIST,
+        )
+        return JobPage(jobs=[job_from_item(item) for item in items], next_token=encode_positions(resume, digest))
+
+    @staticmethod
+    def each_shard(requests: list[Any], call: Callable[[Any], Any]) -> list[Any]:
+        """``call`` on each request, on a few threads when there are several; answers in order."""
+        if len(requests) <= 1:
+            return [call(request) for request in requests]
+        with ThreadPoolExecutor(max_workers=min(SHARD_QUERY_THREADS, len(requests))) as pool:
+            return list(pool.map(call, requests))
 
     @staticmethod
     def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:
@@ -238,18 +331,21 @@ class DynamoJobStore:
         )
 
     def _sweep(self, statuses: tuple[JobStatus, ...], condition: ConditionBase, *, limit: int) -> list[Job]:
-        found: list[Job] = []
-        for status in statuses:
-            request = {
+        """Up to ``limit`` matches over every shard of ``statuses``, the shards taking turns (none starves)."""
+        requests = [
+            {
                 "IndexName": BY_STATUS_INDEX,
-                "KeyConditionExpression": Key("status").eq(status.value),
+                "KeyConditionExpression": Key(SHARD_ATTRIBUTE).eq(key),
                 "FilterExpression": condition,
             }
-            items = sweep_pages(self._table.query, request, limit=limit - len(found), max_pages=MAX_PAGES_PER_LIST)
-            found.extend(job_from_item(item) for item in items)
-            if len(found) >= limit:
-                break
-        return found
+            for status in statuses
+            for key in shard_keys(status.value)
+        ]
+        found = self.each_shard(
+            requests,
+            lambda request: sweep_pages(self._table.query, request, limit=limit, max_pages=SWEEP_PAGES_PER_SHARD),
+        )
+        return [job_from_item(item) for item in take_in_turns(found, limit)]
 
     def count_by_status(self, store_ids: Iterable[str] | None, *, plugin_id: str | None = None) -> StatusCounts:
         """Jobs per status, for some stores or for all (admin); with ``plugin_id``, that plugin's only.
@@ -273,36 +369,91 @@ class DynamoJobStore:
                     "ExpressionAttributeNames": {"#st": "status"},
                 }
                 queries.append((None, by_store))
-        for status in JobStatus if plugin_id is None else ():
-            if stores is None:
-                keyed = [(BY_STATUS_INDEX, Key("status").eq(status.value))]
-            else:
-                keyed = [
-                    (BY_STORE_STATUS_INDEX, Key("store_id").eq(s) & Key("status").eq(status.value)) for s in stores
-                ]
-            for index, key in keyed:
-                queries.append((status.value, {"IndexName": index, "KeyConditionExpression": key, "Select": "COUNT"}))
-        for _ in range(self.max_count_pages):
-            if not queries:
-                break
-            counted, request = queries.popleft()
-            page = self._table.query(**request)
-            if counted is not None:
-                counts[counted] += page["Count"]
-            for item in page.get("Items", []):
-                if item.get("status") in counts:
-                    counts[item["status"]] += 1
-            if "LastEvaluatedKey" in page:
-                queries.append((counted, {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}))
+        budget = self.max_count_pages
+        if plugin_id is None and stores is None:
+            # Every shard of every status: shard 0 of each status first, so a small budget still
+            # sees every status.
+            budget *= STATUS_SHARDS
+            for shard in range(STATUS_SHARDS):
+                for status in JobStatus:
+                    key = Key(SHARD_ATTRIBUTE).eq(shard_keys(status.value)[shard])
+                    queries.append(
+                        (status.value, {"IndexName": BY_STATUS_INDEX, "KeyConditionExpression": key, "Select": "COUNT"})
+                    )
+        elif plugin_id is None:
+            for status in JobStatus:
+                for s in stores or []:
+                    key = Key("store_id").eq(s) & Key("status").eq(status.value)
+                    queries.append(
+                        (
+                            status.value,
+                            {"IndexName": BY_STORE_STATUS_INDEX, "KeyConditionExpression": key, "Select": "COUNT"},
+                        )
+                    )
+        while queries and budget > 0:
+            # A round of queries at once (on a few threads); their next pages go to the back.
+            batch = [queries.popleft() for _ in range(min(budget, SHARD_QUERY_THREADS, len(queries)))]
+            budget -= len(batch)
+            pages = self.each_shard([request for _, request in batch], lambda request: self._table.query(**request))
+            for (counted, request), page in zip(batch, pages, strict=True):
+                if counted is not None:
+                    counts[counted] += page["Count"]
+                for item in page.get("Items", []):
+                    if item.get("status") in counts:
+                        counts[item["status"]] += 1
+                if "LastEvaluatedKey" in page:
+                    queries.append((counted, {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}))
         return StatusCounts(counts=counts, exact=not queries)
 
     # --- writes ------------------------------------------------------------------------
 
+    def backfill_status_shards(self, *, page_size: int = 500) -> BackfillReport:
+        """Give every job its status index key (``status_shard``) where it is missing or stale.
+
+        For items stored before the status index was sharded, or after STATUS_SHARDS changed: a
+        whole-table Scan, then one UpdateItem per job to fix, conditional on the status the scan
+        read (a job that moved meanwhile got its key from that move). It does not bump
+        ``version``: it changes no state, so no write racing it is refused. Safe to run again,
+        and while the system runs.
+        """
+        report = BackfillReport()
+        request: dict[str, Any] = {
+            "ProjectionExpression": "#id, #st, #sh, #ty",
+            "ExpressionAttributeNames": {"#id": "id", "#st": "status", "#sh": SHARD_ATTRIBUTE, "#ty": "type"},
+            "Limit": page_size,
+        }
+        while True:
+            page = self._table.scan(**request)
+            for item in page.get("Items", []):
+                if "type" not in item or not isinstance(item.get("status"), str):
+                    continue  # a rate-limit counter, not a job
+                report.scanned += 1
+                wanted = status_shard(item["status"], item["id"])
+                if item.get(SHARD_ATTRIBUTE) == wanted:
+                    continue
+                try:
+                    self._table.update_item(
+                        Key={"id": item["id"]},
+                        UpdateExpression="SET #sh = :sh",
+                        ConditionExpression="#st = :st",
+                        ExpressionAttributeNames={"#sh": SHARD_ATTRIBUTE, "#st": "status"},
+                        ExpressionAttributeValues={":sh": wanted, ":st": item["status"]},
+                    )
+                    report.written += 1
+                except ClientError as exc:
+                    if not is_condition_failure(exc):
+                        raise
+                    report.moved += 1  # moved (and keyed by that move) or deleted since the scan
+            if "LastEvaluatedKey" not in page:
+                return report
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def create(self, job: Job) -> Job:
         # attribute_not_exists: a repeated idempotency key (same derived id) or a repeated
         # cron slot must not overwrite the first job.
+        item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
         try:
-            self._table.put_item(Item=job_to_item(job), ConditionExpression=Attr("id").not_exists())
+            self._table.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise JobExistsError(f"Job {job.id} already exists.") from exc
@@ -535,6 +686,10 @@ class DynamoJobStore:
         base: Job | None = None,
     ) -> Job:
         # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
+        if "status" in changes:
+            # Every write that sets the status moves the job to that status's key in the status
+            # index; an item stored before the index was sharded gets its key here.
+            changes = {**changes, SHARD_ATTRIBUTE: status_shard(changes["status"], job_id)}
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":one": 1}
         sets = ["#version = #version + :one"]

@@ -22,6 +22,7 @@ from chalicelib.aws.provision import provision
 from chalicelib.config import Settings
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import ScheduleJobRequest
+from chalicelib.jobs.shards import SHARD_ATTRIBUTE, shard_keys
 from chalicelib.jobs.store import BY_STATUS_INDEX
 from chalicelib.runtime import Runtime
 from devstack.stack import free_port
@@ -148,22 +149,25 @@ class ServerStack:
         return ids
 
     def count_in(self, status: JobStatus) -> int:
-        """One COUNT query on the status index (polled while workers run: keep it cheap)."""
+        """COUNT queries on the status index, one per shard (polled while workers run: keep it cheap)."""
         table = self.session.resource("dynamodb").Table(self.runtime.settings.jobs_table)
-        total, request = 0, {}
-        while True:
-            page = table.query(
-                IndexName=BY_STATUS_INDEX,
-                KeyConditionExpression="#s = :s",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status.value},
-                Select="COUNT",
-                **request,
-            )
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                return total
-            request = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        total = 0
+        for key in shard_keys(status.value):
+            request: dict[str, Any] = {}
+            while True:
+                page = table.query(
+                    IndexName=BY_STATUS_INDEX,
+                    KeyConditionExpression="#s = :s",
+                    ExpressionAttributeNames={"#s": SHARD_ATTRIBUTE},
+                    ExpressionAttributeValues={":s": key},
+                    Select="COUNT",
+                    **request,
+                )
+                total += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                request = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return total
 
     def queue_depth(self, priority: str = "normal") -> dict[str, int]:
         return self.runtime.queues.depths()[priority]

@@ -25,6 +25,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import contextlib
 import dataclasses
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,15 +119,26 @@ class Recorder:
     dead: set[str] = field(default_factory=set)
     crashed: tuple[str, str] | None = None  # (role, operation) where the crash happened
 
-    def hook(self, role: str, when: str, model: Any = None, **_: Any) -> None:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hook(self, role: str, when: str, model: Any = None, context: dict[str, Any] | None = None, **_: Any) -> None:
         if not self.active:
             return
         if role in self.dead:
             raise SimulatedCrash()
         operation = f"{model.service_model.service_id}.{model.name}"
+        # A call's index is fixed at its before-call and carried to its after-call in botocore's
+        # request context: calls made on several threads at once (the queries over the status
+        # index's shards) each keep their own.
         if when == "before":
-            self.calls.append((role, operation))
-        if self.crash is not None and self.crash.when == when and len(self.calls) - 1 == self.crash.index:
+            with self.lock:
+                self.calls.append((role, operation))
+                index = len(self.calls) - 1
+            if context is not None:
+                context["crash_point_index"] = index
+        else:
+            index = (context or {}).get("crash_point_index", len(self.calls) - 1)
+        if self.crash is not None and self.crash.when == when and index == self.crash.index:
             self.dead.add(role)
             self.crashed = (role, operation)
             raise SimulatedCrash()
