@@ -52,6 +52,10 @@ class Settings:
     plugins_package: str = setting("plugins", "TICKWORK_PLUGINS_PACKAGE")
     # Seconds between two ticks: EventBridge's rate, and how far ahead a tick queues slots.
     tick_interval_s: int = 60
+    # Cron jobs a tick fires at once (threads), and how long it may fire before it leaves the
+    # rest to the next tick: under the tick function's timeout (60 s).
+    tick_concurrency: int = setting(32, "TICKWORK_TICK_CONCURRENCY", _at_least_one)
+    tick_budget_s: float = setting(45.0, "TICKWORK_TICK_BUDGET_S", float)
     # How often a buffered cron run (overlap_policy buffer_one) checks its predecessor.
     run_after_poll_s: int = 10
     max_cron_jobs_per_store: int = setting(200, "TICKWORK_MAX_CRON_JOBS_PER_STORE", int)

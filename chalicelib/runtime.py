@@ -12,6 +12,7 @@ from botocore.config import Config as BotoConfig
 from chalicelib.auth import Keyring
 from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.aws.secrets import SecretResolver
+from chalicelib.aws.send_batches import DEFAULT_LINGER_S, BatchingQueues
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.gate import CronRunGate
@@ -71,9 +72,12 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> JobService:
+        return self._job_service(self.queues)
+
+    def _job_service(self, queues: SqsPriorityQueues) -> JobService:
         return JobService(
             store=self.store,
-            queues=self.queues,
+            queues=queues,
             registry=registry,
             clock=self.clock,
             settings=self.settings,
@@ -98,22 +102,32 @@ class Runtime:
 
     @cached_property
     def crons(self) -> CronService:
+        return self._cron_service(self.jobs)
+
+    def _cron_service(self, jobs: JobService) -> CronService:
         from chalicelib.crons.service import CronService  # loads the cron library only where needed
 
         return CronService(
-            store=self.cron_store, jobs=self.jobs, registry=registry, clock=self.clock, settings=self.settings
+            store=self.cron_store, jobs=jobs, registry=registry, clock=self.clock, settings=self.settings
         )
 
     @cached_property
     def tick(self) -> MinuteTick:
         from chalicelib.crons.tick import MinuteTick
 
+        # The tick fires from a pool of threads, whose messages leave ten to a SendMessageBatch.
+        concurrency = self.settings.tick_concurrency
+        # One thread at a time has no companion to wait for: its messages leave at once.
+        linger_s = DEFAULT_LINGER_S if concurrency > 1 else 0.0
+        jobs = self._job_service(BatchingQueues(self.client("sqs"), self.settings.queue_prefix, linger_s=linger_s))
         return MinuteTick(
-            crons=self.crons,
-            jobs=self.jobs,
+            crons=self._cron_service(jobs),
+            jobs=jobs,
             clock=self.clock,
             interval_s=self.settings.tick_interval_s,
             declarations=lambda: job_manager.cron_declarations,
+            concurrency=concurrency,
+            budget_s=self.settings.tick_budget_s,
         )
 
     @cached_property

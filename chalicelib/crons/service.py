@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from chalicelib.crons.model import (
     PreviewRequest,
 )
 from chalicelib.crons.slots import CronSlots, Fired, execution_job
-from chalicelib.crons.store import CronExistsError, CronFilter, CronPage, DynamoCronStore
+from chalicelib.crons.store import DUE_SHARD_KEYS, CronExistsError, CronFilter, CronPage, DynamoCronStore
 from chalicelib.errors import (
     BadRequestError,
     ConflictError,
@@ -272,9 +273,13 @@ class CronService:
         job = execution_job(cron, slot=now, now=now, job_id=str(uuid.uuid4()), created_by=principal.label)
         return self.jobs.submit(job, now).job
 
-    def due(self, horizon: datetime) -> list[CronJob]:
-        """Active cron jobs whose next slot is at or before ``horizon``, soonest first."""
-        return self.store.due(to_iso(horizon))
+    @staticmethod
+    def due_shards() -> tuple[str, ...]:
+        return DUE_SHARD_KEYS
+
+    def due_pages(self, shard: str, horizon: datetime) -> Iterator[list[CronJob]]:
+        """Pages of the active cron jobs of ``shard`` whose next slot is at or before ``horizon``."""
+        return self.store.due(shard, to_iso(horizon))
 
     def fire_due(self, cron: CronJob, tick_at: datetime, horizon: datetime) -> Fired:
         return self.slots.fire_due(cron, tick_at, horizon)

@@ -89,6 +89,7 @@ class Fired:
     skipped: int = 0
     rate_limited: int = 0  # 1 when its catch-up waits for its store's next minute
     job_ids: list[str] = field(default_factory=list)
+    lateness_s: float = 0.0  # how long after its slot the earliest slot fired went out
 
 
 class CronSlots:
@@ -152,7 +153,15 @@ class CronSlots:
             current_job_id=current if current != cron.current_job_id else None,
             deactivate_reason=deactivate,
         )
-        return Fired(advanced, fired=len(slots), skipped=plan.skipped, rate_limited=rate_limited, job_ids=job_ids)
+        lateness_s = max(0.0, (now - slots[0]).total_seconds()) if slots else 0.0
+        return Fired(
+            advanced,
+            fired=len(slots),
+            skipped=plan.skipped,
+            rate_limited=rate_limited,
+            job_ids=job_ids,
+            lateness_s=lateness_s,
+        )
 
     def fire_ahead(self, cron: CronJob) -> CronJob:
         """Queue the slots of a cron job just created, resumed or rescheduled that the last tick

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,10 +16,24 @@ from chalicelib.crons.model import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
-# are due and nothing else, however many paused or finished ones are stored.
+# are due and nothing else, however many paused or finished ones are stored. Sharded by the cron
+# job's id: every advance of next_run_at writes the index, and one partition key takes about
+# 1,000 writes/s, so a burst of slots in one minute is spread over DUE_SHARDS keys (docs/crons.md).
 DUE_INDEX = "due"
 BY_STORE_INDEX = "by_store"
-DUE_SHARD = "active"
+DUE_SHARDS = 16
+# The one key every active cron job carried before the index was sharded: still read, and an
+# item leaves it for its own shard at its next advance.
+LEGACY_DUE_SHARD = "active"
+
+
+def due_shard(cron_id: str) -> str:
+    """The due index's partition key for ``cron_id``: stable across processes (not ``hash()``)."""
+    digest = hashlib.blake2b(cron_id.encode(), digest_size=4).digest()
+    return f"{int.from_bytes(digest, 'big') % DUE_SHARDS:02d}"
+
+
+DUE_SHARD_KEYS = (*(f"{n:02d}" for n in range(DUE_SHARDS)), LEGACY_DUE_SHARD)
 
 
 class CronExistsError(StaleWriteError):
@@ -65,7 +81,7 @@ CRON_TABLE_SHAPE = cron_table_definition("cron-jobs")
 def _item(cron: CronJob) -> dict[str, Any]:
     item = cron_to_item(cron)
     if cron.is_active and cron.next_run_at:
-        item["due_shard"] = DUE_SHARD
+        item["due_shard"] = due_shard(cron.id)
     return item
 
 
@@ -149,20 +165,19 @@ class DynamoCronStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return total
 
-    def due(self, horizon: str, *, limit: int = 1000) -> list[CronJob]:
-        """Active cron jobs whose next slot is at or before ``horizon``, soonest first."""
+    def due(self, shard: str, horizon: str) -> Iterator[list[CronJob]]:
+        """Pages of the active cron jobs of ``shard`` whose next slot is at or before ``horizon``,
+        soonest first; read page by page, so a caller with no time left stops reading."""
         request: dict[str, Any] = {
             "IndexName": DUE_INDEX,
-            "KeyConditionExpression": Key("due_shard").eq(DUE_SHARD) & Key("next_run_at").lte(horizon),
+            "KeyConditionExpression": Key("due_shard").eq(shard) & Key("next_run_at").lte(horizon),
         }
-        found: list[CronJob] = []
-        while len(found) < limit:
+        while True:
             page = self._table.query(**request)
-            found.extend(cron_from_item(item) for item in page.get("Items", []))
+            yield [cron_from_item(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
-                break
+                return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
 
     def list_for_store(self, store_id: str, wanted: CronFilter, *, limit: int, next_token: str | None) -> CronPage:
         request: dict[str, Any] = {
@@ -206,8 +221,10 @@ class DynamoCronStore:
         sets = ["#u = :u", "#r = #r + :f", "#s = #s + :s", "#v = #v + :one"]
         removes = []
         if next_run_at is not None and deactivate_reason is None:
+            names["#d"] = "due_shard"
             values[":n"] = next_run_at
-            sets.append("#n = :n")
+            values[":shard"] = due_shard(cron.id)
+            sets += ["#n = :n", "#d = :shard"]
         else:
             names["#d"] = "due_shard"
             names["#a"] = "is_active"

@@ -3,17 +3,24 @@
 Called by EventBridge every minute (``app.tick``) and by the embedded stack at the start of
 each minute. It looks one interval ahead: a slot due before the next tick is queued now with
 an SQS delay, so the job starts at its second rather than up to a minute late.
+
+It reads the due index shard by shard and fires the cron jobs it finds from a pool of threads,
+whose messages leave in batches of ten. What does not fit in its time budget stays due, and the
+next tick fires it, late; the report says how many were left and how late the latest slot went.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.clock import Clock, to_iso
 from chalicelib.crons.declarations import CronDeclaration
+from chalicelib.crons.model import CronJob
 from chalicelib.crons.service import CronService
 from chalicelib.crons.slots import Fired
 from chalicelib.errors import StaleWriteError
@@ -37,12 +44,15 @@ class TickReport:
     errors: int = 0
     requeued: int = 0
     rate_limited: int = 0  # cron jobs whose catch-up waits for their store's next minute
+    deferred: int = 0  # due cron jobs left for the next tick: the time budget ran out
+    max_lateness_s: float = 0.0  # how long after its slot the latest slot fired went out
     job_ids: list[str] = field(default_factory=list)
 
     def add(self, fired: Fired) -> None:
         self.fired += fired.fired
         self.skipped += fired.skipped
         self.rate_limited += fired.rate_limited
+        self.max_lateness_s = max(self.max_lateness_s, fired.lateness_s)
         self.job_ids.extend(fired.job_ids)
 
 
@@ -57,11 +67,17 @@ class MinuteTick:
         clock: Clock,
         interval_s: int = 60,
         declarations: Callable[[], list[CronDeclaration]] = list,
+        concurrency: int = 1,
+        budget_s: float = 50.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.crons = crons
         self.jobs = jobs
         self.clock = clock
         self.interval = timedelta(seconds=interval_s)
+        self.concurrency = concurrency
+        self.budget_s = budget_s
+        self._monotonic = monotonic
         self._declarations = declarations
         self._declared = False
 
@@ -81,19 +97,43 @@ class MinuteTick:
         self.ensure_declared()
         report = TickReport(at=scheduled_at)
         horizon = scheduled_at + self.interval
-        for cron in self.crons.due(horizon):
-            report.due += 1
-            try:
-                fired = self.crons.fire_due(cron, scheduled_at, horizon)
-            except StaleWriteError:
-                report.lost_races += 1  # another tick handled these slots
-            except Exception:
-                report.errors += 1
-                logger.exception("cron job %s: tick failed; it is retried next tick", cron.id)
-            else:
-                report.add(fired)
+        deadline = self._monotonic() + self.budget_s
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tick") as pool:
+            pages = (page for shard in self.crons.due_shards() for page in self.crons.due_pages(shard, horizon))
+            for page in pages:
+                # A page at a time: memory stays one page, and a tick out of time reads no further.
+                report.due += len(page)
+                for outcome in pool.map(lambda cron: self._fire(cron, scheduled_at, horizon, deadline), page):
+                    if isinstance(outcome, Fired):
+                        report.add(outcome)
+                    elif outcome == "deferred":
+                        report.deferred += 1
+                    elif outcome == "lost race":
+                        report.lost_races += 1  # another tick handled these slots
+                    else:
+                        report.errors += 1
+                if self._monotonic() >= deadline:
+                    break  # the rest stays due: the next tick reads it again
+        if report.deferred or self._monotonic() >= deadline:
+            logger.warning(
+                "tick %s: out of time after %.0f s; %d due cron jobs left for the next tick",
+                to_iso(scheduled_at),
+                self.budget_s,
+                report.deferred,
+            )
         report.requeued = self.requeue_lost_leases(scheduled_at) + self.requeue_unsent(scheduled_at)
         return report
+
+    def _fire(self, cron: CronJob, tick_at: datetime, horizon: datetime, deadline: float) -> Fired | str:
+        if self._monotonic() >= deadline:
+            return "deferred"
+        try:
+            return self.crons.fire_due(cron, tick_at, horizon)
+        except StaleWriteError:
+            return "lost race"
+        except Exception:
+            logger.exception("cron job %s: tick failed; it is retried next tick", cron.id)
+            return "error"
 
     def requeue_lost_leases(self, now: datetime) -> int:
         """Send a fresh message for jobs whose worker vanished and whose message is gone too.

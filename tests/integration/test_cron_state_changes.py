@@ -11,6 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from chalicelib.clock import to_iso
 from chalicelib.crons.slots import execution_job, slot_job_id
+from chalicelib.crons.store import due_shard
 from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
@@ -202,7 +203,10 @@ def test_a_run_queued_by_a_tick_that_read_a_stale_schedule_is_skipped(
     stale = stack.runtime.cron_store.get(cron["id"])
     patch(stack, cron["id"], {"cron_expression": "0 3 * * *"}, admin)
     # The due index is eventually consistent: the 12:04 tick still sees */5 and queues 12:05.
-    monkeypatch.setattr(stack.runtime.cron_store, "due", lambda horizon, limit=1000: [stale])
+    stale_in = due_shard(cron["id"])
+    monkeypatch.setattr(
+        stack.runtime.cron_store, "due", lambda shard, horizon: iter([[stale]] if shard == stale_in else [])
+    )
     report = tick(stack, at(4))
     assert report.fired == 0 and report.lost_races == 1  # its advance lost: next_run_at moved
     run = slot_job_id(cron["id"], at(5))
