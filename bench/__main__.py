@@ -33,6 +33,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("requests_per_job", []),
     ("tick_scaling", []),
     ("lateness", []),
+    ("cron_burst", []),
     ("cold_start", []),
     ("api_rps", []),
     ("memory", []),
