@@ -1,0 +1,199 @@
+"""A burst of cron slots: 1,500 cron jobs over 12 stores, all due in the same minute, fired by the tick.
+
+    .venv/bin/python -m bench.cron_burst [--crons 1500] [--stores 12] [--quick]
+
+Starts ``python -m devstack`` (its own moto server, the minute tick, the worker pollers), creates
+the cron jobs over HTTP a few minutes ahead of their one slot (``M H * * *``: none is queued at
+save, the tick fires them all a minute ahead), waits for the slot, then reads every run back:
+lateness = ``started_at`` (the worker's claim) - the slot. A run that starts before its slot is
+early, one that never starts is missing.
+
+Floor, same moto server, same run: the bare AWS calls that many starts need, one after another
+from one client (a ReceiveMessage per ten messages and a conditional UpdateItem per job, the
+claim), timed. Every run is due at the same instant and moto serves one request at a time, so
+the p99 of the floor is 99 % of that time; our p99 is reported against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import Row, Target, bench_environment, median, percentile, run_cli
+from bench.lateness import http, wait_healthy
+
+bench_environment()
+
+ROOT = Path(__file__).resolve().parent.parent
+LEAD_S = 150  # creation done and a tick's look-ahead to spare before the slot
+SETTLE_S = 90  # after the slot: time for every run to start, and more
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crons", type=int, default=1500, help="cron jobs, all due in one minute")
+    parser.add_argument("--stores", type=int, default=12, help="stores they are spread over")
+
+
+def parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def create_all(base: str, token: str, slot: datetime, crons: int, stores: int) -> None:
+    expression = f"{slot.minute} {slot.hour} * * *"
+
+    def create(n: int) -> None:
+        body = {
+            "name": f"burst {n}",
+            "cron_expression": expression,
+            "timezone": "UTC",
+            "job_type": "plugin:my-plugin:import",
+            "store_id": f"burst-{n % stores}",
+            "configuration": {"count": 0},
+        }
+        job = http(base, "POST", "/api/cron-jobs", token, body)["job"]
+        assert job["next_run_at"].startswith(slot.strftime("%Y-%m-%dT%H:%M")), job
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(crons)))
+
+
+def runs_of(base: str, token: str, stores: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for store in range(stores):
+        token_param = ""
+        while True:
+            page = http(base, "GET", f"/api/background-jobs?store_id=burst-{store}&limit=100{token_param}", token)
+            runs += page["jobs"]
+            if not page.get("next_token"):
+                break
+            token_param = f"&next_token={page['next_token']}"
+    return runs
+
+
+def start_floor(endpoint: str, jobs: int) -> float:
+    """Seconds bare boto3 takes for ``jobs`` starts on this moto: receives of ten, a claim each."""
+    import boto3
+
+    session = boto3.session.Session(region_name="us-east-1")
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    table = session.resource("dynamodb", endpoint_url=endpoint).create_table(
+        TableName="bench-burst-floor",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    url = sqs.create_queue(QueueName="bench-burst-floor")["QueueUrl"]
+    for start in range(0, jobs, 10):
+        ids = [f"job-{n}" for n in range(start, min(start + 10, jobs))]
+        for job_id in ids:
+            table.put_item(Item={"id": job_id, "status": "pending"})
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": j} for i, j in enumerate(ids)])
+    started = time.perf_counter()
+    claimed = 0
+    while claimed < jobs:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            table.update_item(
+                Key={"id": message["Body"]},
+                UpdateExpression="SET #s = :running",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":running": "running", ":pending": "pending"},
+            )
+            claimed += 1
+    return time.perf_counter() - started
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    from chalicelib.auth import Role, mint_token
+    from devstack.stack import free_port
+
+    crons, stores = (60, 3) if args.quick else (args.crons, args.stores)
+    port, moto_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    state = Path(tempfile.mkdtemp(prefix="tickwork-burst-"))
+    log = state / "stack.log"
+    env = dict(os.environ)
+    env.pop("AWS_ENDPOINT_URL", None)
+    env.update(TICKWORK_STATE_DIR=str(state), PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(base, process, log)
+        token = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="bench")
+        lead = 90 if args.quick else LEAD_S
+        slot = (datetime.now(UTC) + timedelta(seconds=lead + 60)).replace(second=0, microsecond=0)
+        began = time.monotonic()
+        create_all(base, token, slot, crons, stores)
+        creation_s = time.monotonic() - began
+        if datetime.now(UTC) > slot - timedelta(seconds=60):
+            raise RuntimeError(f"creating {crons} cron jobs took {creation_s:.0f} s: past the tick before the slot")
+        time.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds() + (45 if args.quick else SETTLE_S)))
+        runs = [run for run in runs_of(base, token, stores) if parse(run["scheduled_at"]) == slot]
+        floor_s = start_floor(f"http://127.0.0.1:{moto_port}", crons)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    started = [run for run in runs if run.get("started_at")]
+    lateness = [(parse(run["started_at"]) - slot).total_seconds() for run in started]
+    if not lateness:
+        raise RuntimeError(f"no run started; stack log:\n{log.read_text()[-3000:]}")
+    early = sum(1 for late in lateness if late < 0)
+    missing = crons - len(started)
+    in_minute = sum(1 for late in lateness if 0 <= late < 60)
+    p99, floor_p99 = percentile(lateness, 99), 0.99 * floor_s
+    facts = (
+        f"{crons} cron jobs over {stores} stores, one slot ({slot:%H:%M} UTC), created in {creation_s:.0f} s "
+        f"{lead + 60 - creation_s:.0f} s or more ahead; {len(started)} started, {missing} never, {early} early, "
+        f"{in_minute} within the minute; p50 {median(lateness):.2f} s, max {max(lateness):.2f} s"
+    )
+    label = f"{crons:,}"
+    return [
+        Row(
+            f"4 cron burst: {label} due in one minute (p99 lateness)",
+            "s",
+            p99,
+            target=Target("ours", "<=", 10.0),
+            note=facts,
+            extra={"lateness": lateness, "missing": missing, "early": early, "in_minute": in_minute},
+        ),
+        Row(
+            f"4 cron burst: {label} due, p99 lateness vs bare starts on the same moto",
+            "s",
+            p99,
+            floor_p99,
+            "99 % of bare receive+claim",
+            note=f"bare boto3, one client: {crons} claims and {-(-crons // 10)} receives took {floor_s:.1f} s",
+        ),
+        Row(
+            f"4 cron burst: {label} due, runs started within their minute",
+            "%",
+            100.0 * in_minute / crons,
+            target=Target("ours", ">=", 100.0),
+            note="none may start early or not at all",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("cron_burst", __doc__ or "", add_arguments, measure, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
