@@ -285,3 +285,33 @@ def register_once(name: str, handler: type) -> str:
         _registered[name] = handler
         register_handler(name, handler)
     return name
+
+
+JOB_WAVE = 10  # jobs queued at a time: SQS stays short (moto slows as a queue fills)
+
+
+def run_job_lives(stack: MotoStack, job_type: str, payload: str, jobs: int, *, measure_from: Any) -> None:
+    """``jobs`` jobs scheduled over HTTP and run by the worker, in waves; ``measure_from()`` is
+    called once a warm-up job has finished, so that per-container lookups (GetQueueUrl) and
+    its writes are not billed to the measured jobs."""
+    from chalice.test import Client
+
+    from chalicelib.auth import Role, mint_token
+
+    client = Client(stack.app.app)
+    admin = mint_token(stack.settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
+    warm = client.http.post("/api/background-jobs/schedule", headers=headers, body=body).json_body["job"]["id"]
+    # Until it is finished: a drain can return before the poller has received it.
+    while stack.runtime.store.get(warm).status.value != "completed":
+        stack.poller.drain()
+    measure_from()
+    done = 0
+    while done < jobs:
+        wave = min(JOB_WAVE, jobs - done)
+        for _ in range(wave):
+            answer = client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
+            assert answer.status_code == 201, answer.body
+        stack.poller.drain()
+        done += wave

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -28,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, Target, bench_environment, median, percentile, run_cli
-from bench.lateness import http, wait_healthy
+from bench.lateness import http, start_embedded_stack
 
 bench_environment()
 
@@ -113,26 +111,11 @@ def start_floor(endpoint: str, jobs: int) -> float:
 
 def measure(args: argparse.Namespace) -> list[Row]:
     from chalicelib.auth import Role, mint_token
-    from devstack.stack import free_port
 
     crons, stores = (60, 3) if args.quick else (args.crons, args.stores)
-    port, moto_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    state = Path(tempfile.mkdtemp(prefix="tickwork-burst-"))
-    log = state / "stack.log"
-    env = dict(os.environ)
-    env.pop("AWS_ENDPOINT_URL", None)
-    env.update(TICKWORK_STATE_DIR=str(state), PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    stack = start_embedded_stack("tickwork-burst-")
+    base, log = stack.base, stack.log
     try:
-        wait_healthy(base, process, log)
         token = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="bench")
         lead = 90 if args.quick else LEAD_S
         slot = (datetime.now(UTC) + timedelta(seconds=lead + 60)).replace(second=0, microsecond=0)
@@ -143,13 +126,9 @@ def measure(args: argparse.Namespace) -> list[Row]:
             raise RuntimeError(f"creating {crons} cron jobs took {creation_s:.0f} s: past the tick before the slot")
         time.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds() + (45 if args.quick else SETTLE_S)))
         runs = [run for run in runs_of(base, token, stores) if parse(run["scheduled_at"]) == slot]
-        floor_s = start_floor(f"http://127.0.0.1:{moto_port}", crons)
+        floor_s = start_floor(stack.moto_endpoint, crons)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stack.stop()
     started = [run for run in runs if run.get("started_at")]
     lateness = [(parse(run["started_at"]) - slot).total_seconds() for run in started]
     if not lateness:

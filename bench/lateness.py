@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,19 +123,29 @@ class BareSqsFloor:
             idle = min(IDLE_SLEEP_MAX_S, idle * 2)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--minutes", type=float, default=5.0, help="how long the cron jobs run")
-    parser.add_argument("--crons", type=int, default=20, help="every-minute cron jobs")
+@dataclass
+class EmbeddedStack:
+    """``python -m devstack`` as a subprocess, with its own moto server and state folder."""
+
+    base: str
+    moto_endpoint: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
-def measure(args: argparse.Namespace) -> list[Row]:
-    from chalicelib.auth import Role, mint_token
+def start_embedded_stack(prefix: str) -> EmbeddedStack:
+    """Started, and answering /api/health (stopped again if it never does)."""
     from devstack.stack import free_port
 
-    minutes, crons = (1.0, 5) if args.quick else (args.minutes, args.crons)
     port, moto_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    state = Path(tempfile.mkdtemp(prefix="tickwork-lateness-"))
+    state = Path(tempfile.mkdtemp(prefix=prefix))
     log = state / "stack.log"
     env = dict(os.environ)
     env.pop("AWS_ENDPOINT_URL", None)
@@ -147,11 +158,30 @@ def measure(args: argparse.Namespace) -> list[Row]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    stack = EmbeddedStack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", log, process)
+    try:
+        wait_healthy(stack.base, process, log)
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--minutes", type=float, default=5.0, help="how long the cron jobs run")
+    parser.add_argument("--crons", type=int, default=20, help="every-minute cron jobs")
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    from chalicelib.auth import Role, mint_token
+
+    minutes, crons = (1.0, 5) if args.quick else (args.minutes, args.crons)
+    stack = start_embedded_stack("tickwork-lateness-")
+    base, log = stack.base, stack.log
     floor: BareSqsFloor | None = None
     try:
-        wait_healthy(base, process, log)
         token = mint_token(os.environ["TICKWORK_JWT_SECRET"], role=Role.ADMIN, subject="bench")
-        floor = BareSqsFloor(f"http://127.0.0.1:{moto_port}", crons)
+        floor = BareSqsFloor(stack.moto_endpoint, crons)
         floor.start()
         created_at = datetime.now(UTC)
         ids = []
@@ -196,11 +226,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     finally:
         if floor is not None:
             floor.stop()
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stack.stop()
     if not samples:
         raise RuntimeError(f"no cron run started; stack log:\n{log.read_text()[-3000:]}")
     base_samples = floor.lateness if floor else []

@@ -24,11 +24,20 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import MotoStack, Row, Target, bench_environment, moto_stack, noop_type, register_once, run_cli
+from bench.common import (
+    MotoStack,
+    Row,
+    Target,
+    bench_environment,
+    moto_stack,
+    noop_type,
+    register_once,
+    run_cli,
+    run_job_lives,
+)
 
 bench_environment()
 
-WAVE = 10  # jobs queued at a time: SQS stays short (moto slows as a queue fills)
 PROGRESS_REPORTS = 10
 CRONS = 10
 T0 = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
@@ -49,29 +58,7 @@ def progress_type() -> str:
 
 def job_lives(stack: MotoStack, job_type: str, payload: str, jobs: int) -> dict[str, int]:
     """Requests for ``jobs`` jobs scheduled over HTTP and run by the worker, by operation."""
-    from chalice.test import Client
-
-    from chalicelib.auth import Role, mint_token
-
-    client = Client(stack.app.app)
-    admin = mint_token(stack.settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
-    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
-    body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
-    # Warm-up: per-container lookups (GetQueueUrl) are not billed per job.
-    warm = client.http.post("/api/background-jobs/schedule", headers=headers, body=body).json_body["job"]["id"]
-    # Until it is finished: a drain can return before the poller has received it, and its
-    # writes would then be billed to the measured jobs.
-    while stack.runtime.store.get(warm).status.value != "completed":
-        stack.poller.drain()
-    stack.counter.reset()
-    done = 0
-    while done < jobs:
-        wave = min(WAVE, jobs - done)
-        for _ in range(wave):
-            answer = client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
-            assert answer.status_code == 201, answer.body
-        stack.poller.drain()
-        done += wave
+    run_job_lives(stack, job_type, payload, jobs, measure_from=stack.counter.reset)
     return dict(stack.counter.calls)
 
 

@@ -14,6 +14,7 @@ and time in our code. Baseline: the smallest size.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -70,9 +71,13 @@ def stored_crons(total: int) -> list[dict[str, object]]:
 
 def measure_size(total: int, ticks: int) -> TickFigures:
     from chalicelib.clock import ManualClock
+    from chalicelib.config import Settings
 
     clock = ManualClock(T0)
-    with moto_stack(clock=clock) as stack:
+    # One firing at a time: each message its own batch, so the request count is the same on
+    # every run and at every size (a pool's batches depend on timing).
+    settings = dataclasses.replace(Settings.from_env(), tick_concurrency=1)
+    with moto_stack(settings=settings, clock=clock) as stack:
         table = stack.session.resource("dynamodb").Table(stack.settings.cron_jobs_table)
         with table.batch_writer() as batch:
             for item in stored_crons(total):

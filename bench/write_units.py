@@ -28,7 +28,17 @@ import sys
 from collections import Counter
 from typing import Any
 
-from bench.common import MotoStack, Row, Target, bench_environment, moto_stack, noop_type, register_once, run_cli
+from bench.common import (
+    MotoStack,
+    Row,
+    Target,
+    bench_environment,
+    moto_stack,
+    noop_type,
+    register_once,
+    run_cli,
+    run_job_lives,
+)
 from bench.dynamo_units import TableShape, WriteCost, write_cost
 
 bench_environment()
@@ -36,7 +46,6 @@ bench_environment()
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 PAYLOAD_BYTES = 200 * 1024
 PROGRESS_REPORTS = 10
-WAVE = 10  # jobs queued at a time, as in bench/requests_per_job.py
 
 
 class WriteMeter:
@@ -133,26 +142,7 @@ def metered(stack: MotoStack) -> WriteMeter:
 
 def job_lives(stack: MotoStack, meter: WriteMeter, job_type: str, payload: str, jobs: int) -> WriteCost:
     """The write units of ``jobs`` jobs scheduled over HTTP and run by the worker, in all."""
-    from chalice.test import Client
-
-    from chalicelib.auth import Role, mint_token
-
-    client = Client(stack.app.app)
-    admin = mint_token(stack.settings.jwt_secret or "", role=Role.ADMIN, subject="bench")
-    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
-    body = f'{{"type":"{job_type}","storeId":"s","payload":{payload}}}'
-    warm = client.http.post("/api/background-jobs/schedule", headers=headers, body=body).json_body["job"]["id"]
-    while stack.runtime.store.get(warm).status.value != "completed":
-        stack.poller.drain()
-    meter.reset()
-    done = 0
-    while done < jobs:
-        wave = min(WAVE, jobs - done)
-        for _ in range(wave):
-            answer = client.http.post("/api/background-jobs/schedule", headers=headers, body=body)
-            assert answer.status_code == 201, answer.body
-        stack.poller.drain()
-        done += wave
+    run_job_lives(stack, job_type, payload, jobs, measure_from=meter.reset)
     stack.purge_queues()
     return dataclasses.replace(meter.cost, indexes=dict(meter.cost.indexes))
 

@@ -118,4 +118,9 @@ def test_a_table_shape_reads_a_create_table_request() -> None:
     shape = TableShape.from_definition(jobs_table_definition("t"))
     assert shape.keys == ("id",)
     projections = {index.name: index.projection for index in shape.indexes}
-    assert projections == {"by_store": "ALL", "by_status": "ALL", "by_cron": "ALL", "by_store_status": "KEYS_ONLY"}
+    assert projections == {
+        "by_store": "ALL",
+        "by_status_shard": "ALL",
+        "by_cron": "ALL",
+        "by_store_status": "KEYS_ONLY",
+    }
