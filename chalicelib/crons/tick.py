@@ -44,7 +44,8 @@ class TickReport:
     errors: int = 0
     requeued: int = 0
     rate_limited: int = 0  # cron jobs whose catch-up waits for their store's next minute
-    deferred: int = 0  # due cron jobs left for the next tick: the time budget ran out
+    deferred: int = 0  # due cron jobs read but left for the next tick: the time budget ran out
+    out_of_time: bool = False  # the budget ran out: shards not read yet wait for the next tick too
     max_lateness_s: float = 0.0  # how long after its slot the latest slot fired went out
     job_ids: list[str] = field(default_factory=list)
 
@@ -113,10 +114,13 @@ class MinuteTick:
                     else:
                         report.errors += 1
                 if self._monotonic() >= deadline:
+                    report.out_of_time = True
                     break  # the rest stays due: the next tick reads it again
-        if report.deferred or self._monotonic() >= deadline:
+        report.out_of_time = report.out_of_time or report.deferred > 0
+        if report.out_of_time:
             logger.warning(
-                "tick %s: out of time after %.0f s; %d due cron jobs left for the next tick",
+                "tick %s: out of time after %.0f s; %d due cron jobs read and left for the next tick, "
+                "and the shards not read yet",
                 to_iso(scheduled_at),
                 self.budget_s,
                 report.deferred,

@@ -56,19 +56,24 @@ def test_a_burst_fires_every_slot_once_with_batched_sends(clocked_stack: Stack, 
     assert calls["SendMessage"] == 0 and calls["SendMessageBatch"] <= CRONS // 2
 
 
-def test_a_tick_out_of_time_leaves_the_rest_due_for_the_next(clocked_stack: Stack, admin: str) -> None:
+def test_a_tick_out_of_time_leaves_the_rest_due_for_the_next(
+    clocked_stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     crons = many_crons(clocked_stack, admin, 20)
     rt = clocked_stack.runtime
-    readings = iter(range(1_000_000))
-    # Its clock reads 0, 1, 2...: the budget of 6 runs out a few cron jobs in.
-    short = MinuteTick(crons=rt.crons, jobs=rt.jobs, clock=rt.clock, budget_s=6, monotonic=lambda: next(readings))
+    fired: list[str] = []
+    fire_due = rt.crons.fire_due
+    monkeypatch.setattr(rt.crons, "fire_due", lambda cron, *rest: fired.append(cron.id) or fire_due(cron, *rest))
+    # Its clock passes the 10 s budget once 5 cron jobs have fired.
+    short = MinuteTick(
+        crons=rt.crons, jobs=rt.jobs, clock=rt.clock, budget_s=10, monotonic=lambda: 100.0 if len(fired) >= 5 else 0.0
+    )
     clocked_stack.clock.advance((at(4) - clocked_stack.clock.now()).total_seconds())  # type: ignore[union-attr]
     first = short.run_tick(at(4))
-    assert 0 < first.fired < 20 and first.deferred > 0
-    assert first.fired + first.deferred == first.due
+    assert first.fired == 5 and first.out_of_time and first.fired + first.deferred == first.due
     clocked_stack.clock.advance(30)  # type: ignore[union-attr]
     second = rt.tick.run_tick(at(4, 30))
-    assert second.fired == 20 - first.fired and second.deferred == 0
+    assert second.fired == 15 and second.deferred == 0 and not second.out_of_time
     assert second.max_lateness_s == 0  # 12:05 slots, fired at 12:04:30
     assert all(clocked_stack.job(slot_job_id(c["id"], at(5))) is not None for c in crons)
 
