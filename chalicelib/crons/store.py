@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from botocore.exceptions import ClientError
 from chalicelib.aws.dynamo import Listing, is_condition_failure, read_pages
 from chalicelib.crons.model import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
+from chalicelib.partitions import stable_shard
 
 # Sparse: only active cron jobs carry ``due_shard``, so the tick's query reads the jobs that
 # are due and nothing else, however many paused or finished ones are stored. Sharded by the cron
@@ -28,9 +28,8 @@ LEGACY_DUE_SHARD = "active"
 
 
 def due_shard(cron_id: str) -> str:
-    """The due index's partition key for ``cron_id``: stable across processes (not ``hash()``)."""
-    digest = hashlib.blake2b(cron_id.encode(), digest_size=4).digest()
-    return f"{int.from_bytes(digest, 'big') % DUE_SHARDS:02d}"
+    """The due index's partition key for ``cron_id``, for life."""
+    return f"{stable_shard(cron_id, DUE_SHARDS):02d}"
 
 
 DUE_SHARD_KEYS = (*(f"{n:02d}" for n in range(DUE_SHARDS)), LEGACY_DUE_SHARD)

@@ -116,7 +116,6 @@ class MinuteTick:
                 if self._monotonic() >= deadline:
                     report.out_of_time = True
                     break  # the rest stays due: the next tick reads it again
-        report.out_of_time = report.out_of_time or report.deferred > 0
         if report.out_of_time:
             logger.warning(
                 "tick %s: out of time after %.0f s; %d due cron jobs read and left for the next tick, "

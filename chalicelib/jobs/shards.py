@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.errors import BadRequestError
+from chalicelib.partitions import stable_shard
 
 # Key values per status. A status's writes spread over this many partitions; a reader of one
 # status sends this many queries. Changing it moves every job to another key: run the
@@ -43,9 +44,8 @@ Fetch = Callable[[list[tuple[int, Position]]], list[tuple[list[dict[str, Any]], 
 
 
 def shard_of(job_id: str) -> int:
-    """A job's shard: stable across processes and releases (Python's hash() is salted per process)."""
-    digest = hashlib.blake2b(job_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % STATUS_SHARDS
+    """A job's shard, for life."""
+    return stable_shard(job_id, STATUS_SHARDS)
 
 
 def status_shard(status: str, job_id: str) -> str:

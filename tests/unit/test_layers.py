@@ -21,6 +21,8 @@ PURE_MODULES = [
     "clock.py",
     "config.py",
     "rights.py",
+    "partitions.py",
+    "jobs/shards.py",
     "references.py",
     "templating.py",
     "masking.py",
