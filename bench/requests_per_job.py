@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from bench.common import (
 bench_environment()
 
 PROGRESS_REPORTS = 10
+LARGE_PAYLOAD_BYTES = 200 * 1024  # past the item's inline limit: the payload lives in S3
 CRONS = 10
 T0 = datetime(2026, 5, 4, 12, 0, 0, tzinfo=UTC)
 LAMBDA_SIDE = ("sqs.ReceiveMessage", "sqs.DeleteMessageBatch", "sqs.ReceiveMessage(empty)")
@@ -100,6 +102,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
     # handler that reports nothing costs the same either way, so one stack serves both.
     with moto_stack() as stack:
         plain = job_lives(stack, noop, "{}", jobs)
+        large = job_lives(stack, noop, json.dumps({"blob": "x" * LARGE_PAYLOAD_BYTES}), jobs)
     # The cost of a report is the difference between two runs that differ only by the reports.
     # A long lease keeps the heartbeat's renewals (every lease/3) out of a slow run; without the
     # per-store rate limit, its batched counter writes (one per 10 jobs) cannot fall unevenly.
@@ -138,6 +141,16 @@ def measure(args: argparse.Namespace) -> list[Row]:
             Target("ours", "<=", 5),
             note=f"per job over {jobs} jobs: {detail}",
             extra={"calls": plain, "jobs": jobs},
+        ),
+        Row(
+            "2 AWS requests per job life, 200 KB payload, excl. Lambda's receive+delete",
+            "req",
+            sum(n for name, n in large.items() if name not in LAMBDA_SIDE) / jobs,
+            6,
+            "4 + S3 PUT at schedule + GET at claim",
+            note="per job: "
+            + ", ".join(f"{name.split('.')[1]} {n / jobs:.2f}" for name, n in sorted(large.items()) if n),
+            extra={"calls": large},
         ),
         Row(
             "2 AWS requests per job life, incl. Lambda's receive+delete (batches of <=10)",

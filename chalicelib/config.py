@@ -74,6 +74,10 @@ class Settings:
     # Records of one SQS batch a worker runs side by side (1: one after another).
     record_concurrency: int = setting(1, "TICKWORK_RECORD_CONCURRENCY", _at_least_one)
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    # The bucket that holds job values too large for their item (jobs/values.py), and the size
+    # in bytes (compact JSON) past which a payload, result or checkpoint goes there.
+    values_bucket: str = setting("tickwork-job-values", "TICKWORK_VALUES_BUCKET")
+    inline_value_bytes: int = setting(1024, "TICKWORK_INLINE_VALUE_BYTES", int)
     jwt_secret: str | None = setting(None, "TICKWORK_JWT_SECRET")
     # Still verifies tokens after a rotation (docs/signing-keys.md); only with jwt_secret.
     jwt_previous_secret: str | None = setting(None, "TICKWORK_JWT_PREVIOUS_SECRET")

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from chalicelib.auth import Keyring
+from chalicelib.aws.objects import S3Objects
 from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.aws.secrets import SecretResolver
 from chalicelib.aws.send_batches import DEFAULT_LINGER_S, BatchingQueues
@@ -25,6 +26,7 @@ from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.jobs.store import DynamoJobStore
+from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
 
@@ -51,7 +53,12 @@ class Runtime:
 
     @cached_property
     def store(self) -> DynamoJobStore:
-        return DynamoJobStore(self._jobs_table, retention_days=self.settings.job_retention_days)
+        return DynamoJobStore(self._jobs_table, values=self.job_values, retention_days=self.settings.job_retention_days)
+
+    @cached_property
+    def job_values(self) -> JobValues:
+        objects = S3Objects(self.client("s3"), self.settings.values_bucket)
+        return JobValues(objects, inline_bytes=self.settings.inline_value_bytes)
 
     @cached_property
     def _jobs_table(self) -> Any:
@@ -132,7 +139,7 @@ class Runtime:
 
     @cached_property
     def finished_jobs(self) -> FinishedJobs:
-        return FinishedJobs(self._jobs_table)
+        return FinishedJobs(self._jobs_table, self.store)
 
     @cached_property
     def ses(self) -> Any:

@@ -7,6 +7,7 @@ lack `ReportBatchItemFailures` (aws/chalice#2029), so this module adds:
 - the two DynamoDB tables, built from the very definitions `provision.py` creates locally
   (`jobs_table_definition`, `cron_table_definition`), with TTL and point-in-time recovery;
 - the four priority queues and their DLQs, with the attributes `provision_queues` sets;
+- the bucket of job values too large for their item (encrypted, private, TLS only, expiring);
 - per worker event source: `FunctionResponseTypes`, `ScalingConfig.MaximumConcurrency` and the
   queue as `${Queue.Arn}` (an implicit dependency, so the queue exists before its mapping);
 - one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`.
@@ -39,6 +40,7 @@ from chalicelib.config import Settings, dead_letter_queue_name, queue_name
 from chalicelib.crons.store import cron_table_definition
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
 from chalicelib.jobs.store import TTL_ATTRIBUTE, jobs_table_definition
+from chalicelib.jobs.values import KEY_PREFIX as VALUES_PREFIX
 from chalicelib.references import ReferencePolicy
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -59,6 +61,7 @@ MIN_MAXIMUM_CONCURRENCY = 2
 SQS_EVENT_SUFFIX = "SqsEventSource"
 WORKER_FUNCTION = "worker_{priority}"  # app.py's `name=` for each queue's worker
 POLICY_ID = "TickworkPolicy"
+VALUES_BUCKET_ID = "JobValuesBucket"
 
 # DynamoDB actions the code calls on its tables and their indexes (a test records the calls a
 # workload of every job type makes and compares them with these lists, both ways).
@@ -177,6 +180,78 @@ def queue_resources(stage: Stage) -> dict[str, Any]:
     return resources
 
 
+# The longest an unfinished job's objects must live: `run_at` up to a year ahead, then a week's
+# timeout and its retries. The bucket's lifecycle keeps objects this long past the retention.
+LONGEST_JOB_DAYS = 365 + 8
+
+
+def values_bucket_resources(stage: Stage) -> dict[str, Any]:
+    """The job values bucket (chalicelib/jobs/values.py) and its TLS-only policy.
+
+    ``cleanup`` deletes a finished job's objects with the job; the lifecycle rule is the
+    backstop for jobs the table's TTL deletes, which tells no one.
+    """
+    rules: list[dict[str, Any]] = [
+        {
+            "Id": "AbortIncompleteUploads",
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ]
+    retention = stage.settings.job_retention_days
+    if retention > 0:
+        rules.append(
+            {
+                "Id": "ExpireWithTheJobs",
+                "Status": "Enabled",
+                "Prefix": VALUES_PREFIX,
+                "ExpirationInDays": retention + LONGEST_JOB_DAYS,
+            }
+        )
+    return {
+        VALUES_BUCKET_ID: {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {"Rules": rules},
+            },
+        },
+        f"{VALUES_BUCKET_ID}Policy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": VALUES_BUCKET_ID},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TlsOnly",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [
+                                {"Fn::GetAtt": [VALUES_BUCKET_ID, "Arn"]},
+                                {"Fn::Sub": f"${{{VALUES_BUCKET_ID}.Arn}}/*"},
+                            ],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
 def _arn(service: str, resource: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
 
@@ -201,6 +276,19 @@ def policy_document(stage: Stage) -> dict[str, Any]:
     statements: list[Any] = [
         {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_arns},
         {"Sid": "Queues", "Effect": "Allow", "Action": SQS_ACTIONS, "Resource": queue_arns},
+        {
+            "Sid": "JobValues",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            "Resource": {"Fn::Sub": f"${{{VALUES_BUCKET_ID}.Arn}}/{VALUES_PREFIX}*"},
+        },
+        {
+            "Sid": "JobValuesList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": {"Fn::GetAtt": [VALUES_BUCKET_ID, "Arn"]},
+            "Condition": {"StringLike": {"s3:prefix": [f"{VALUES_PREFIX}*"]}},
+        },
         # The shape of chalicelib/references.py. The platform reads its signing secret (and the
         # siblings a rotation adds); jobs' {{secret:/...}} references are read under the stage's
         # folder: a store's under stores/<store>/, an admin's anywhere in it. The signing secret
@@ -282,6 +370,7 @@ def function_overrides(stage: Stage) -> dict[str, Any]:
         "TICKWORK_CRON_JOBS_TABLE": {"Ref": "CronJobsTable"},
         "TICKWORK_EMAIL_SENDER": {"Ref": "EmailSender"},
         "TICKWORK_CLEANUP_BUCKET": {"Ref": "CleanupBucket"},
+        "TICKWORK_VALUES_BUCKET": {"Ref": VALUES_BUCKET_ID},
         "TICKWORK_DATABASE_URL_SECRET": {"Ref": "DatabaseUrlSecret"},
     }
     overrides: dict[str, Any] = {}
@@ -325,6 +414,7 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
         "JobsTable": table_resource(jobs_table_definition(settings.jobs_table), ttl_attribute=TTL_ATTRIBUTE),
         "CronJobsTable": table_resource(cron_table_definition(settings.cron_jobs_table), ttl_attribute=None),
         **queue_resources(stage),
+        **values_bucket_resources(stage),
         POLICY_ID: {
             "Type": "AWS::IAM::Policy",
             "Properties": {
@@ -368,6 +458,7 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
         "Outputs": {
             "JobsTableName": {"Value": {"Ref": "JobsTable"}},
             "CronJobsTableName": {"Value": {"Ref": "CronJobsTable"}},
+            "JobValuesBucketName": {"Value": {"Ref": VALUES_BUCKET_ID}},
             **{f"{queue_id(p)}Url": {"Value": {"Ref": queue_id(p)}} for p in PRIORITY_ORDER},
         },
     }

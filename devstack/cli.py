@@ -178,11 +178,12 @@ def backfill_status_shards(out: TextIO) -> int:
     import boto3
 
     from chalicelib.config import Settings
-    from chalicelib.jobs.store import DynamoJobStore
+    from chalicelib.runtime import Runtime
 
     settings = Settings.from_env()
-    table = boto3.session.Session(region_name=settings.region).resource("dynamodb").Table(settings.jobs_table)
-    report = DynamoJobStore(table).backfill_status_shards()
+    report = Runtime(
+        settings, session=boto3.session.Session(region_name=settings.region)
+    ).store.backfill_status_shards()
     out.write(
         f"{settings.jobs_table}: {report.scanned} jobs scanned, {report.written} keyed, "
         f"{report.moved} moved meanwhile (keyed by their move)\n"

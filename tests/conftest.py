@@ -105,7 +105,9 @@ class Stack:
         return response.json_body["job"]
 
     def job(self, job_id: str) -> Any:
-        return self.runtime.store.get(job_id)
+        """The stored job as the API shows it: values kept in S3 and its log lines read back."""
+        job = self.runtime.store.get(job_id)
+        return None if job is None else self.runtime.store.shown([job], with_logs=True)[0]
 
     def configure(self, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
         """The rest of the test runs as a deploy whose variables set ``changes`` (fields of Settings)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -200,3 +201,20 @@ class HookedJob(BaseJobHandler):
 
 
 runtime.registry.register("plugin:test-kit:hooked", HookedJob)
+
+
+class ChattyJob(BaseJobHandler):
+    """Logs ``payload.lines`` lines an attempt, fails its first ``payload.failures`` attempts, and
+    returns the size of the payload it was given (compact JSON)."""
+
+    def execute(self) -> dict[str, Any]:
+        attempt = _start(self.job.id)
+        for n in range(int(self.job.payload.get("lines", 0))):
+            self.log(f"attempt {attempt} line {n}")
+        if attempt <= int(self.job.payload.get("failures", 0)):
+            raise RuntimeError(f"planned failure {attempt}")
+        _complete(self.job.id)
+        return {"payload_bytes": len(json.dumps(self.job.payload, separators=(",", ":")))}
+
+
+runtime.registry.register("plugin:test-kit:chatty", ChattyJob)

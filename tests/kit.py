@@ -9,9 +9,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import boto3
+
+from chalicelib.aws.objects import S3Objects, ensure_bucket
+from chalicelib.aws.provision import ensure_table
 from chalicelib.clock import to_iso
+from chalicelib.config import Settings
 from chalicelib.crons.slots import slot_job_id
-from chalicelib.jobs.store import JobFilter
+from chalicelib.jobs.store import DynamoJobStore, JobFilter, jobs_table_definition
+from chalicelib.jobs.values import JobValues
 from tests.conftest import T0, Stack
 
 # The guide's database_query example.
@@ -114,3 +120,14 @@ def guide_body(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def bare_store(table_name: str = "jobs", **options: Any) -> DynamoJobStore:
+    """A job store on a fresh table and the values bucket, inside a test's mock_aws()."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    ensure_table(dynamodb, jobs_table_definition(table_name))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = Settings().values_bucket
+    ensure_bucket(s3, bucket, "us-east-1")
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(table_name)
+    return DynamoJobStore(table, values=JobValues(S3Objects(s3, bucket)), **options)

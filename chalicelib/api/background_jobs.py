@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
@@ -10,7 +12,7 @@ from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import JobAnswer, JobDetailAnswer, JobPageAnswer, ScheduledJobAnswer, StatsAnswer
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus
-from chalicelib.jobs.model import ScheduleJobRequest, parse_model
+from chalicelib.jobs.model import Job, ScheduleJobRequest, parse_model
 from chalicelib.jobs.store import JobFilter
 
 bp = Blueprint(__name__)
@@ -23,6 +25,16 @@ LIST_QUERY = (
     LIMIT,
     NEXT_TOKEN,
 )
+
+
+def shown_all(jobs: list[Job], *, with_logs: bool = False) -> list[dict[str, Any]]:
+    """The API's view of ``jobs``, with the values and lines they keep apart read back (one
+    DynamoDB query found them; S3 is asked only for values too large for an item)."""
+    return [job.to_public(with_logs=with_logs) for job in runtime.current().store.shown(jobs, with_logs=with_logs)]
+
+
+def shown(job: Job, *, with_logs: bool = False) -> dict[str, Any]:
+    return shown_all([job], with_logs=with_logs)[0]
 
 
 @endpoint(
@@ -39,7 +51,7 @@ def schedule(call: Call) -> Response:
     request = parse_model(ScheduleJobRequest, call.json_body())
     outcome = runtime.current().jobs.schedule(request, call.principal)
     # A repeated idempotency key answers 200 with the first job, as Stripe does.
-    return ok({"job": outcome.job.to_public(), "created": outcome.created}, 201 if outcome.created else 200)
+    return ok({"job": shown(outcome.job), "created": outcome.created}, 201 if outcome.created else 200)
 
 
 @endpoint(
@@ -70,7 +82,7 @@ def list_jobs(call: Call) -> Response:
     page = runtime.current().jobs.list(
         call.principal, job_filter, limit=call.page_size(), next_token=call.query("next_token")
     )
-    return ok({"jobs": [job.to_public() for job in page.jobs], "next_token": page.next_token})
+    return ok({"jobs": shown_all(page.jobs), "next_token": page.next_token})
 
 
 @endpoint(
@@ -87,12 +99,12 @@ def stats(call: Call) -> Response:
 
 @endpoint(bp, "/background-jobs/{job_id}/status", ["GET"], summary="A job's status and progress.", response=JobAnswer)
 def status(call: Call, job_id: str) -> Response:
-    return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public()})
+    return ok({"job": shown(runtime.current().jobs.get(job_id, call.principal))})
 
 
 @endpoint(bp, "/background-jobs/{job_id}", ["GET"], summary="A job with its log lines.", response=JobDetailAnswer)
 def detail(call: Call, job_id: str) -> Response:
-    return ok({"job": runtime.current().jobs.get(job_id, call.principal).to_public(with_logs=True)})
+    return ok({"job": shown(runtime.current().jobs.get(job_id, call.principal), with_logs=True)})
 
 
 @endpoint(
@@ -104,7 +116,7 @@ def detail(call: Call, job_id: str) -> Response:
     errors=(403, 409),
 )
 def cancel(call: Call, job_id: str) -> Response:
-    return ok({"job": runtime.current().jobs.cancel(job_id, call.principal).to_public()})
+    return ok({"job": shown(runtime.current().jobs.cancel(job_id, call.principal))})
 
 
 @endpoint(
@@ -117,4 +129,4 @@ def cancel(call: Call, job_id: str) -> Response:
     errors=(403, 409, 429),
 )
 def retry(call: Call, job_id: str) -> Response:
-    return ok({"job": runtime.current().jobs.retry(job_id, call.principal).to_public()}, 202)
+    return ok({"job": shown(runtime.current().jobs.retry(job_id, call.principal))}, 202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
+from chalicelib.api.background_jobs import shown, shown_all
 from chalicelib.api.docs import LIMIT, NEXT_TOKEN, PLUGIN_ID, STORE_ID, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import (
@@ -158,7 +159,7 @@ def toggle(call: Call, cron_id: str) -> Response:
 )
 def run_now(call: Call, cron_id: str) -> Response:
     execution = runtime.current().crons.run_now(cron_id, call.principal)
-    return ok({"execution": execution.to_public()}, 202)
+    return ok({"execution": shown(execution)}, 202)
 
 
 @endpoint(
@@ -173,7 +174,7 @@ def executions(call: Call, cron_id: str) -> Response:
     page = runtime.current().crons.executions(
         cron_id, call.principal, limit=call.page_size(), next_token=call.query("next_token")
     )
-    return ok({"executions": [job.to_public() for job in page.jobs], "next_token": page.next_token})
+    return ok({"executions": shown_all(page.jobs), "next_token": page.next_token})
 
 
 def _flag(text: str | None) -> bool | None:

@@ -1,4 +1,4 @@
-"""Create the tables and queues if missing: the embedded stack, tests and first runs share this."""
+"""Create the tables, queues and bucket if missing: the embedded stack, tests and first runs share this."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.aws.objects import ensure_bucket
 from chalicelib.aws.queues import provision_queues
 from chalicelib.config import Settings
 from chalicelib.crons.store import cron_table_definition
@@ -18,6 +19,7 @@ def provision(session: Any, settings: Settings) -> None:
     ensure_table(dynamodb, jobs_table_definition(settings.jobs_table))
     ensure_table(dynamodb, cron_table_definition(settings.cron_jobs_table))
     provision_queues(session.client("sqs", region_name=settings.region), settings.queue_prefix)
+    ensure_bucket(session.client("s3", region_name=settings.region), settings.values_bucket, settings.region)
 
 
 def ensure_table(dynamodb: Any, definition: dict[str, Any]) -> None:

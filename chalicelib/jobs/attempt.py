@@ -21,7 +21,8 @@ from chalicelib.jobs.store import DynamoJobStore
 logger = logging.getLogger("tickwork.job")
 
 MAX_LOG_LINE_CHARS = 2000
-# A checkpoint lives in the job's DynamoDB item (400 KB at most, with payload and logs).
+# A checkpoint is saved at every progress interval, in the job's item or, past a few KB, as a new
+# S3 object each time (jobs/values.py): a bound keeps a chatty handler's saves cheap.
 MAX_CHECKPOINT_BYTES = 64 * 1024
 
 
@@ -66,8 +67,13 @@ class Attempt:
         self._lease_s = lease_s
         self._interval = timedelta(seconds=progress_interval_s)
         self._lock = threading.Lock()
+        # Lines of earlier attempts: those an old item held inline now; those in the log item are
+        # read at the first flush, and only if this attempt logs anything.
         self._lines: deque[str] = deque(job.logs, maxlen=max_log_lines)
         self._lines_dirty = False
+        self._lines_logged = 0
+        self._earlier_lines_read = job.logs_loaded
+        self._flush_lock = threading.Lock()
         self._last_write: datetime | None = None
         self._last_cancel_check: datetime | None = None
         self._cancel_requested = job.status == JobStatus.CANCELLING
@@ -113,6 +119,41 @@ class Attempt:
         with self._lock:
             self._lines.append(line)
             self._lines_dirty = True
+            self._lines_logged += 1
+
+    def flush_logs(self, now: datetime) -> int | None:
+        """Write the log lines if any were added since the last flush; how many the log item holds.
+
+        None: nothing to write. StaleWriteError: a later attempt owns the job (and its lines).
+        """
+        with self._flush_lock:
+            with self._lock:
+                if not self._lines_dirty:
+                    return None
+                self._lines_dirty = False
+            try:
+                if not self._earlier_lines_read:
+                    earlier = self._store.logs.read(self.job.id)
+                    with self._lock:
+                        merged = deque(earlier, maxlen=self._lines.maxlen)
+                        merged.extend(self._lines)
+                        self._lines = merged
+                    self._earlier_lines_read = True
+                with self._lock:
+                    lines, sequence = list(self._lines), self._lines_logged
+                self._store.logs.write(
+                    self.job.id,
+                    lines,
+                    epoch=self.job.version,
+                    lease_token=self.token,
+                    sequence=sequence,
+                    now=to_iso(now),
+                )
+            except Exception:
+                with self._lock:
+                    self._lines_dirty = True  # written at the next flush
+                raise
+            return len(lines)
 
     def is_cancelled(self) -> bool:
         if self._lost:
@@ -208,8 +249,6 @@ class Attempt:
         if self._lost:
             raise LeaseLost()
         with self._lock:
-            lines = list(self._lines) if self._lines_dirty else None
-            self._lines_dirty = False
             renew = extend or (self._lease_until - now).total_seconds() < self._lease_s / 2
             lease_until = now + timedelta(seconds=self._lease_s) if renew else None
         try:
@@ -220,7 +259,7 @@ class Attempt:
                 lease_until=to_iso(lease_until) if lease_until else None,
                 progress=progress,
                 progress_message=message,
-                logs=lines,
+                log_lines=self.flush_logs(now),
                 checkpoint=checkpoint,
             )
         except StaleWriteError:

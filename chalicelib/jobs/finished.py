@@ -16,13 +16,17 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamo import is_condition_failure, sweep_pages
 from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import VALUE_FIELDS, ref_attribute
 from chalicelib.jobs.shards import SHARD_ATTRIBUTE, shard_keys
 from chalicelib.jobs.store import BY_STATUS_INDEX, SWEEP_PAGES_PER_SHARD, DynamoJobStore
 
+KEPT_APART = tuple(ref_attribute(field) for field in VALUE_FIELDS)
+
 
 class FinishedJobs:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, store: DynamoJobStore) -> None:
         self._table = table
+        self._store = store
 
     def older_than(
         self, status: JobStatus, cutoff: str, *, limit: int, store_id: str | None = None
@@ -36,7 +40,8 @@ class FinishedJobs:
                 "IndexName": BY_STATUS_INDEX,
                 "KeyConditionExpression": Key(SHARD_ATTRIBUTE).eq(key) & Key("created_at").lt(cutoff),
                 "FilterExpression": filters,
-                "ProjectionExpression": "id, created_at, store_id",
+                # What delete needs to know: whether the job keeps lines or values apart.
+                "ProjectionExpression": f"id, created_at, store_id, log_lines, {', '.join(KEPT_APART)}",
                 "ScanIndexForward": True,
             }
             for key in shard_keys(status.value)
@@ -48,8 +53,11 @@ class FinishedJobs:
         oldest = sorted((item for items in found for item in items), key=lambda item: (item["created_at"], item["id"]))
         return oldest[:limit]
 
-    def delete(self, job_id: str, status: JobStatus) -> bool:
-        """True if deleted; False if the job changed status (or went) since it was found."""
+    def delete(self, found: dict[str, Any], status: JobStatus) -> bool:
+        """True if deleted, with its log lines and S3 objects; False if the job changed status (or
+        went) since it was found. Those go after the job: a crash between leaves them to the log
+        item's expiry and the bucket's lifecycle rule, never a job pointing at nothing."""
+        job_id = found["id"]
         try:
             self._table.delete_item(
                 Key={"id": job_id},
@@ -59,4 +67,8 @@ class FinishedJobs:
             if is_condition_failure(exc):
                 return False
             raise
+        if found.get("log_lines"):
+            self._store.logs.delete(job_id)
+        if any(found.get(name) for name in KEPT_APART):
+            self._store.values.delete(job_id)
         return True

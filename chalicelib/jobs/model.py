@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from chalicelib.audit import AuditEntry
 from chalicelib.errors import BadRequestError
@@ -136,9 +136,35 @@ class ScheduleJobRequest(BaseModel):
         return str(value) if value else None
 
 
-# Never shown: lease internals, the handler's private state (large), and the rights, which name
-# the creator's other stores. Logs are shown only where asked for.
-JOB_PRIVATE_FIELDS = frozenset({"lease_token", "logs", "version", "checkpoint", "rights", "outcome_recorded"})
+# A job's values that may live in S3 rather than in its item (jobs/values.py); ``<name>_ref``
+# then holds the object's key.
+VALUE_FIELDS = ("payload", "result", "checkpoint")
+
+
+def ref_attribute(field: str) -> str:
+    """The attribute naming the S3 object that holds ``field`` when the item does not."""
+    return f"{field}_ref"
+
+
+# Never shown: lease internals, the handler's private state (large), where values and log lines
+# are kept, and the rights, which name the creator's other stores. Logs are shown only where
+# asked for.
+JOB_PRIVATE_FIELDS = frozenset(
+    {
+        "lease_token",
+        "logs",
+        "log_lines",
+        "version",
+        "checkpoint",
+        "rights",
+        "outcome_recorded",
+        *(ref_attribute(field) for field in VALUE_FIELDS),
+    }
+)
+
+
+class ValuesNotLoadedError(RuntimeError):
+    """Raised when a job is shown before the values it keeps in S3 (or its log lines) were read."""
 
 
 class Job(BaseModel):
@@ -189,7 +215,30 @@ class Job(BaseModel):
     checkpoint: Any = None
     continuations: int = 0
     attempt_started_at: str | None = None
+    # S3 keys of the values too large for the item (jobs/values.py), and how many log lines the
+    # job's log item holds (jobs/logs.py): both read only where needed.
+    payload_ref: str | None = None
+    result_ref: str | None = None
+    checkpoint_ref: str | None = None
+    log_lines: int = 0
     version: int = 0
+    # What was read back from S3 or the log item: (field names, "logs").
+    _loaded: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def unloaded_values(self) -> list[str]:
+        """The values this job keeps in S3 that were not read into it."""
+        return [f for f in VALUE_FIELDS if getattr(self, ref_attribute(f)) is not None and f not in self._loaded]
+
+    @property
+    def logs_loaded(self) -> bool:
+        """Whether ``logs`` holds the job's lines (they live in the log item once written)."""
+        return self.log_lines == 0 or "logs" in self._loaded
+
+    def with_values(self, **values: Any) -> Job:
+        """A copy holding ``values`` read from where they live (S3, the log item)."""
+        copy = self.model_copy(update=values)
+        copy._loaded = self._loaded | frozenset(values)
+        return copy
 
     @property
     def due_at(self) -> str:
@@ -204,6 +253,10 @@ class Job(BaseModel):
 
     def to_public(self, *, with_logs: bool = False) -> dict[str, Any]:
         """The API's view: no lease internals; log lines only where asked for."""
+        missing = self.unloaded_values() + ([] if self.logs_loaded or not with_logs else ["logs"])
+        if missing:
+            # Shown as empty they would read as lost: a caller forgot JobService.shown().
+            raise ValuesNotLoadedError(f"job {self.id}: {', '.join(missing)} not read")
         # The checkpoint is the handler's private state (and may be large): not shown.
         data = self.model_dump(mode="json", exclude=set(JOB_PRIVATE_FIELDS))
         for name in ("payload", "metadata", "result"):
@@ -223,7 +276,12 @@ def job_to_item(job: Job) -> dict[str, Any]:
     for name in JSON_FIELDS:
         if item[name] is not None:
             item[name] = json.dumps(item[name], separators=(",", ":"))
-    return {k: v for k, v in item.items() if v is not None and v != []}
+    for name in VALUE_FIELDS:
+        if item[ref_attribute(name)] is not None:
+            item[name] = None  # it lives in S3
+    if job.log_lines:
+        item["logs"] = None  # they live in the log item
+    return {k: v for k, v in item.items() if v is not None and v != [] and not (k == "log_lines" and v == 0)}
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
@@ -231,7 +289,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
     for name in JSON_FIELDS:
         if isinstance(data.get(name), str):
             data[name] = json.loads(data[name])
-    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds", "continuations"):
+    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds", "continuations", "log_lines"):
         if data.get(name) is not None:
             data[name] = int(data[name])
     return Job.model_validate(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -24,7 +23,8 @@ from chalicelib.aws.dynamo import (
 from chalicelib.clock import from_iso
 from chalicelib.errors import BadRequestError, StaleWriteError
 from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, TERMINAL_STATUSES, JobStatus
-from chalicelib.jobs.model import Job, job_from_item, job_to_item
+from chalicelib.jobs.logs import JobLogs
+from chalicelib.jobs.model import VALUE_FIELDS, Job, job_from_item, job_to_item, ref_attribute
 from chalicelib.jobs.shards import (
     SHARD_ATTRIBUTE,
     STATUS_SHARDS,
@@ -37,6 +37,7 @@ from chalicelib.jobs.shards import (
     status_shard,
     take_in_turns,
 )
+from chalicelib.jobs.values import JobValues
 
 logger = logging.getLogger(__name__)
 
@@ -202,14 +203,24 @@ class DynamoJobStore:
         self,
         table: Any,
         *,
+        values: JobValues,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         max_count_pages: int = MAX_PAGES_PER_COUNT,
     ) -> None:
         self._table = table
         self._retention_s = retention_days * 24 * 3600
         self.max_count_pages = max_count_pages
+        self.values = values
+        self.logs = JobLogs(table, retention_s=self._retention_s)
 
     # --- reads -------------------------------------------------------------------------
+
+    def shown(self, jobs: list[Job], *, with_logs: bool = False) -> list[Job]:
+        """``jobs`` with what they keep apart read back: values in S3 and, ``with_logs``, their lines."""
+        loaded = self.values.load(jobs)
+        if with_logs:
+            loaded = [job if job.logs_loaded else job.with_values(logs=self.logs.read(job.id)) for job in loaded]
+        return loaded
 
     def get(self, job_id: str) -> Job | None:
         # Strongly consistent: a worker deciding whether to run a job must see the latest write.
@@ -449,9 +460,19 @@ class DynamoJobStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def create(self, job: Job) -> Job:
+        """Store a new job; its large values go to S3 first, and the answer names where."""
+        item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
+        placed: dict[str, Any] = {}
+        for field in VALUE_FIELDS:
+            if getattr(job, field) is not None and getattr(job, ref_attribute(field)) is None:
+                placed.update(self.values.item_changes(job.id, field, getattr(job, field)))
+        item.update(placed)
+        item = {name: value for name, value in item.items() if value is not None}
+        refs = {name: value for name, value in placed.items() if name.endswith("_ref") and value is not None}
+        if refs:
+            job = job.with_values(**{field: getattr(job, field) for field in VALUE_FIELDS}).model_copy(update=refs)
         # attribute_not_exists: a repeated idempotency key (same derived id) or a repeated
         # cron slot must not overwrite the first job.
-        item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
         except ClientError as exc:
@@ -537,9 +558,7 @@ class DynamoJobStore:
             remove=["lease_token", "lease_until", "attempt_started_at"],
         )
 
-    def suspend(
-        self, job_id: str, *, lease_token: str, now: str, checkpoint: Any, logs: list[str] | None = None
-    ) -> Job:
+    def suspend(self, job_id: str, *, lease_token: str, now: str, checkpoint: Any, log_lines: int | None = None) -> Job:
         """Hand a running attempt over to a fresh invocation: pending again, same attempt, from ``checkpoint``.
 
         ``attempts`` goes down by one because the next claim adds one back: a continuation is
@@ -547,13 +566,9 @@ class DynamoJobStore:
         Race prevented: a worker that lost its lease must not put a job another attempt owns
         back to pending, nor a cancelling one (CancelAcknowledgedError).
         """
-        changes: dict[str, Any] = {
-            "status": JobStatus.PENDING.value,
-            "updated_at": now,
-            "checkpoint": json.dumps(checkpoint, separators=(",", ":")),
-        }
-        if logs is not None:
-            changes["logs"] = logs
+        changes: dict[str, Any] = {"status": JobStatus.PENDING.value, "updated_at": now, "checkpoint": checkpoint}
+        if log_lines is not None:
+            changes.update(log_lines=log_lines, logs=None)  # an item written before the log item: its lines moved
         return self._leased_update(
             job_id,
             lease_token,
@@ -572,10 +587,11 @@ class DynamoJobStore:
         lease_until: str | None = None,
         progress: int | None = None,
         progress_message: str | None = None,
-        logs: list[str] | None = None,
+        log_lines: int | None = None,
         checkpoint: Any = None,
     ) -> Job:
-        """Record progress, log lines, a checkpoint or a longer lease; the answer tells whether cancel was asked.
+        """Record progress, a checkpoint or a longer lease (``log_lines``: the log item's, just written);
+        the answer tells whether cancel was asked.
 
         Race prevented: a worker whose lease expired (and whose job another worker reclaimed)
         must not overwrite the new attempt's progress.
@@ -586,10 +602,10 @@ class DynamoJobStore:
         if progress is not None:
             changes["progress"] = progress
             changes["progress_message"] = progress_message
-        if logs is not None:
-            changes["logs"] = logs
+        if log_lines is not None:
+            changes.update(log_lines=log_lines, logs=None)  # an item written before the log item: its lines moved
         if checkpoint is not None:
-            changes["checkpoint"] = json.dumps(checkpoint, separators=(",", ":"))
+            changes["checkpoint"] = checkpoint
         return self._update(job_id, changes, self._holds_lease(lease_token))
 
     def finish(
@@ -601,7 +617,7 @@ class DynamoJobStore:
         now: str,
         result: Any = None,
         error: str | None = None,
-        logs: list[str] | None = None,
+        log_lines: int | None = None,
         progress: int | None = None,
         next_attempt_at: str | None = None,
         latest: Job | None = None,
@@ -620,16 +636,16 @@ class DynamoJobStore:
             changes["completed_at"] = now
             changes[TTL_ATTRIBUTE] = self._expiry(now)
         if result is not None:
-            changes["result"] = encode_result(result)
-        if logs is not None:
-            changes["logs"] = logs
+            changes["result"] = result
+        if log_lines is not None:
+            changes.update(log_lines=log_lines, logs=None)  # an item written before the log item: its lines moved
         if progress is not None:
             changes["progress"] = progress
         if next_attempt_at is not None:
             changes["next_attempt_at"] = next_attempt_at
         remove = ["lease_token", "lease_until", "attempt_started_at"]
         if status == JobStatus.COMPLETED:
-            remove.append("checkpoint")  # done: nothing left to resume
+            remove += ["checkpoint", ref_attribute("checkpoint")]  # done: nothing left to resume
         expected = self._holds_lease(lease_token, running_only=status != JobStatus.CANCELLED)
         return self._leased_update(job_id, lease_token, changes, expected, remove=remove, base=latest)
 
@@ -638,9 +654,7 @@ class DynamoJobStore:
         values: dict[str, Any] = {"status": status.value, "updated_at": now}
         # None removes it: a retried job is not finished any more.
         values[TTL_ATTRIBUTE] = self._expiry(now) if status in TERMINAL_STATUSES else None
-        for name, value in changes.items():
-            as_json = name in ("result", "checkpoint") and value is not None
-            values[name] = json.dumps(value, separators=(",", ":")) if as_json else value
+        values.update(changes)
         expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
         remove = ["lease_token", "lease_until", "attempt_started_at"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)
@@ -686,6 +700,10 @@ class DynamoJobStore:
         base: Job | None = None,
     ) -> Job:
         # Placeholders avoid #n*/:v*, which boto3's condition builder generates for ConditionExpression.
+        for field in VALUE_FIELDS:
+            if field in changes:
+                rest = {name: value for name, value in changes.items() if name != field}
+                changes = {**rest, **self.values.item_changes(job_id, field, changes[field])}
         if "status" in changes:
             # Every write that sets the status moves the job to that status's key in the status
             # index; an item stored before the index was sharded gets its key here.
@@ -743,11 +761,6 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
-
-
-def encode_result(result: Any) -> str:
-    """A result as the job's item stores it (compact JSON)."""
-    return json.dumps(result, separators=(",", ":"), default=str)
 
 
 def item_bytes(item: dict[str, Any]) -> int:

@@ -28,18 +28,12 @@ from chalicelib.errors import StaleWriteError, UnknownJobTypeError
 from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.backoff import compute_backoff
 from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
-from chalicelib.jobs.model import Job, JobMessage, job_to_item
+from chalicelib.jobs.model import Job, JobMessage
 from chalicelib.jobs.platform import Platform, build_handler
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
-from chalicelib.jobs.store import (
-    CancelAcknowledgedError,
-    ClaimRefusedError,
-    DynamoJobStore,
-    ItemTooLargeError,
-    encode_result,
-    item_bytes,
-)
+from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
+from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -49,10 +43,6 @@ MAX_ERROR_CHARS = 4000
 EARLY_TOLERANCE_S = 1.0
 # SQS keeps a message at most 14 days from its first send; renew well before.
 MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
-# What a finish may make of the job's item (DynamoDB's 400 KB, store.MAX_ITEM_BYTES): a result
-# gets what the payload, logs and checkpoint leave under it. The 50 KB short of 400 hold the
-# rest of the finish (status, error, timestamps) and the estimate's error.
-RESULT_ITEM_BUDGET_BYTES = 350 * 1024
 
 
 class Outcome(StrEnum):
@@ -273,6 +263,7 @@ class JobWorker:
             # The batch's lease is old (or was never set): renew it now, so a crash here brings
             # the job back within a lease, not after 6x the function timeout.
             self._set_visibility(queue_url, receipt, self.settings.lease_s)
+        job = self.store.values.load([job])[0]  # its payload and checkpoint, if they live in S3
         attempt = Attempt(
             job=job,
             store=self.store,
@@ -328,13 +319,14 @@ class JobWorker:
         deleted only after the send; a crash in between leaves this message to bring it back.
         """
         job = attempt.job
+        now = self.clock.now()
         try:
             suspended = self.store.suspend(
                 job.id,
                 lease_token=attempt.token,
-                now=to_iso(self.clock.now()),
+                now=to_iso(now),
                 checkpoint=attempt.checkpoint_state,
-                logs=attempt.logs,
+                log_lines=attempt.flush_logs(now),
             )
         except CancelAcknowledgedError:
             return self._finish(attempt, JobStatus.CANCELLED, error="cancelled")
@@ -413,21 +405,18 @@ class JobWorker:
             return RecordResult(Outcome.KEEP, f"retry in {delay_s}s")
         return outcome
 
-    def _finish(
-        self, attempt: Attempt, status: JobStatus, *, oversized: int | None = None, **fields: Any
-    ) -> RecordResult:
+    def _finish(self, attempt: Attempt, status: JobStatus, **fields: Any) -> RecordResult:
         """Record how the attempt ended: one write, conditional on its lease.
 
         Two ends are not the handler's to choose. A cancel acknowledged while the attempt ran
-        (``cancelling``) ends it ``cancelled``, whatever the handler did. A result the job's item
-        cannot hold fails the job for good (a retry would return as much again), rather than
-        being dropped from a job reported completed. ``oversized``: the result's size in bytes,
-        when DynamoDB already refused it.
+        (``cancelling``) ends it ``cancelled``, whatever the handler did. A result over
+        MAX_RESULT_BYTES fails the job for good (a retry would return as much again), rather
+        than being dropped from a job reported completed.
         """
-        if oversized is None:
-            oversized = self._oversized_result(attempt, fields.get("result"))
-        if oversized is not None:
-            status, fields = self._without_result(attempt, status, fields, oversized)
+        result = fields.get("result")
+        size = len(encode_value(result)) if result is not None else 0
+        if size > MAX_RESULT_BYTES:
+            status, fields = self._without_result(attempt, status, fields, size)
         try:
             try:
                 finished = self._write_finish(attempt, status, fields)
@@ -438,62 +427,27 @@ class JobWorker:
             # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
             logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
             return RecordResult(Outcome.KEEP, "lease lost at finish")
-        except ItemTooLargeError:
-            result = fields.pop("result", None)
-            if result is None:
-                raise
-            return self._finish(attempt, status, oversized=len(encode_result(result).encode()), **fields)
         self._notify_finished(finished)
         return RecordResult(Outcome.DONE, status.value)
 
     def _write_finish(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> Job:
+        now = self.clock.now()
         return self.store.finish(
             attempt.job.id,
             latest=attempt.latest,
             lease_token=attempt.token,
             status=status,
-            now=to_iso(self.clock.now()),
-            logs=self._logs_that_fit(attempt),
+            now=to_iso(now),
+            log_lines=attempt.flush_logs(now),
             **fields,
         )
-
-    def _stored_without_result(self, attempt: Attempt, logs: list[str]) -> int:
-        """About the size of the job's item once finished, its result aside, with ``logs``."""
-        item = job_to_item(attempt.latest)
-        item.pop("result", None)
-        item["logs"] = logs
-        return item_bytes(item)
-
-    def _oversized_result(self, attempt: Attempt, result: Any) -> int | None:
-        """The result's size in bytes if the job's item cannot hold it, else None.
-
-        Measured before writing, so that the outcome does not hinge on DynamoDB's refusal
-        (still handled in _finish, should the estimate fall short).
-        """
-        if result is None:
-            return None
-        size = len(encode_result(result).encode())
-        room = RESULT_ITEM_BUDGET_BYTES - self._stored_without_result(attempt, self._logs_that_fit(attempt))
-        return size if len("result") + size > room else None
-
-    def _logs_that_fit(self, attempt: Attempt) -> list[str]:
-        """The attempt's log lines, the oldest dropped if need be so that the finish itself fits."""
-        logs = attempt.logs
-        overflow = self._stored_without_result(attempt, logs) - RESULT_ITEM_BUDGET_BYTES
-        dropped = 0
-        while overflow > 0 and dropped < len(logs):
-            overflow -= len(logs[dropped].encode()) + 1
-            dropped += 1
-        if dropped:
-            logger.warning("job %s: %s oldest log lines dropped to fit the job's item", attempt.job.id, dropped)
-        return logs[dropped:]
 
     def _without_result(
         self, attempt: Attempt, status: JobStatus, fields: dict[str, Any], size: int
     ) -> tuple[JobStatus, dict[str, Any]]:
         """The end to record when the result cannot be stored: never a success without its result."""
         problem = (
-            f"result is {size} bytes; a job's item holds at most 400 KB with its payload, logs and checkpoint: "
+            f"result is {size} bytes; a job keeps at most {MAX_RESULT_BYTES} bytes of result: "
             "return less, or store it elsewhere and return a reference"
         )
         rest = {name: value for name, value in fields.items() if name not in ("result", "progress")}

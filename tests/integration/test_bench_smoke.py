@@ -60,16 +60,17 @@ def test_cron_evaluation_is_measured_against_both_libraries() -> None:
     assert all(row.ours > 0 and row.ratio is not None and row.ratio > 0 for row in rows)
 
 
-def test_a_job_life_costs_a_few_write_units_and_more_when_it_is_big() -> None:
+def test_a_job_life_costs_a_few_write_units_whatever_its_payload_size() -> None:
     rows = write_units.measure(quick(jobs=0))
     small = by_figure(rows, "9 write units per job life (small job)")
     # Put, claim and finish of an item under 1 KB, and their index entries: a few units each.
     assert 3 <= small.ours <= 40
     assert small.extra["per_job"]["table"] >= 3 and small.extra["per_job"]["indexes"] > 0
     big = by_figure(rows, "9 write units per job life (200 KB payload")
-    assert big.ours > small.ours and big.baseline == small.ours and big.passed is not None
+    # The payload lives in S3: the item, and so each of its writes, stays as small as the small job's.
+    assert big.ours <= 1.5 * small.ours and big.baseline == small.ours and big.passed is True
     progress = by_figure(rows, "9 write units per progress write")
-    assert progress.ours >= 200  # the whole 200 KB item is rewritten, at least in the table
+    assert progress.ours <= 10  # the item rewritten is the small one, not the 200 KB payload
 
 
 def test_the_table_shows_every_row_with_its_verdict() -> None:

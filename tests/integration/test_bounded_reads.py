@@ -13,16 +13,15 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.aws.provision import ensure_table
 from chalicelib.jobs.lifecycle import JobStatus, Priority
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.shards import STATUS_SHARDS
-from chalicelib.jobs.store import MAX_PAGES_PER_COUNT, DynamoJobStore, jobs_table_definition
+from chalicelib.jobs.store import MAX_PAGES_PER_COUNT, DynamoJobStore
 from tests.conftest import Stack, token
+from tests.kit import bare_store
 
 NOW = "2026-11-28T12:00:00.000000Z"
 BUDGET = 4
@@ -64,9 +63,7 @@ def add_jobs(store: DynamoJobStore, count: int, *, status: JobStatus = JobStatus
 @pytest.fixture
 def store() -> Iterator[DynamoJobStore]:
     with mock_aws():
-        ensure_table(boto3.client("dynamodb", region_name="us-east-1"), jobs_table_definition("jobs"))
-        table = boto3.resource("dynamodb", region_name="us-east-1").Table("jobs")
-        yield DynamoJobStore(table, max_count_pages=BUDGET)
+        yield bare_store(max_count_pages=BUDGET)
 
 
 # --- the store ------------------------------------------------------------------------

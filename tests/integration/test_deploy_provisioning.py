@@ -124,6 +124,8 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     done = stack.schedule(admin, payload={"count": 2})
     later = stack.schedule(admin, delay=600)
     mail = stack.schedule(admin, type="email", payload={"to": "ops@example.com", "subject": "hi", "body": "done"})
+    # A payload too large for its item: put in the values bucket, read back by the worker and the API.
+    large = stack.schedule(admin, type="plugin:test-kit:chatty", payload={"pad": "p" * 4096})
     assert stack.poller.drain() >= 1
     assert stack.get(f"/api/background-jobs/{done['id']}", admin).status_code == 200
     assert stack.post(f"/api/background-jobs/{later['id']}/cancel", {}, admin).status_code == 200
@@ -156,7 +158,7 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
         maxRetries=0,
     )
     stack.poller.drain()
-    for job_id in (mail["id"], sweep["id"]):
+    for job_id in (mail["id"], sweep["id"], large["id"]):
         finished = stack.job(job_id)
         assert finished is not None and finished.status.value == "completed", finished
     assert stack.job(sweep["id"]).result["s3_deleted"] == 1

@@ -88,6 +88,7 @@ class ModelWork(BaseJobHandler):
         WORLD.starts.append(Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot, next(WORLD.events)))
         WORLD.attempts[self.job.id] += 1
         attempt = WORLD.attempts[self.job.id]
+        self.log(f"attempt {attempt} started")  # the log item's writes race like the job's
         behaviour = self.job.payload.get("behaviour", "ok")
         if behaviour == "fail_always" or (behaviour == "fail_once" and attempt == 1):
             raise RuntimeError(f"planned failure on attempt {attempt}")
@@ -187,14 +188,17 @@ class JobsAndCrons(RuleBasedStateMachine):
         WORLD.crons.update(declared)
         return multiple(*declared)
 
-    @rule(target=jobs, behaviour=st.sampled_from(BEHAVIOURS), owner=st.booleans(), retries=st.integers(0, 2))
-    def schedule(self, behaviour: str, owner: bool, retries: int) -> str:
-        body = {
-            "type": MODEL_TYPE,
-            "storeId": "store-a",
-            "payload": {"behaviour": behaviour},
-            "maxRetries": retries,
-        }
+    @rule(
+        target=jobs,
+        behaviour=st.sampled_from(BEHAVIOURS),
+        owner=st.booleans(),
+        retries=st.integers(0, 2),
+        large=st.booleans(),
+    )
+    def schedule(self, behaviour: str, owner: bool, retries: int, large: bool) -> str:
+        # A large payload lives in S3: its writes and reads are among the calls a crash can hit.
+        payload = {"behaviour": behaviour, **({"pad": "p" * 2_000} if large else {})}
+        body = {"type": MODEL_TYPE, "storeId": "store-a", "payload": payload, "maxRetries": retries}
         answer = self.api("POST", "/api/background-jobs/schedule", body, OWNER if owner else ADMIN)
         assert answer.status_code == 201, answer.json_body
         job_id = str(answer.json_body["job"]["id"])
@@ -343,6 +347,24 @@ class JobsAndCrons(RuleBasedStateMachine):
         assert not stuck, f"jobs that never finished: {stuck}"
         for cron_id in WORLD.crons - WORLD.deleted_at.keys():
             self._counters_match_executions(cron_id)
+        self._log_lines_follow_the_attempts(jobs)
+
+    def _log_lines_follow_the_attempts(self, jobs: dict[str, Any]) -> None:
+        """Each job reads back whole (its payload from S3), and its lines are its attempts' in order:
+        a worker that lost its lease never overwrote a later attempt's lines. A completed job's last
+        line is the completing attempt's: its finish wrote its lines first."""
+        store = self.stack.runtime.store
+        for job_id, job in jobs.items():
+            shown = store.shown([job], with_logs=True)[0]
+            if job.type != MODEL_TYPE:
+                continue  # the plugins' declared cron jobs
+            assert "behaviour" in shown.payload, (job_id, shown.payload)
+            started = [
+                int(line.split()[2]) for line in shown.logs if line.split()[1:2] == ["attempt"] and "started" in line
+            ]
+            assert started == sorted(set(started)), (job_id, shown.logs)
+            if job.status == JobStatus.COMPLETED:
+                assert started and started[-1] == job.result["attempt"], (job_id, shown.logs, job.result)
 
     def _counters_match_executions(self, cron_id: str) -> None:
         cron = self.stack.runtime.cron_store.get(cron_id)
@@ -385,6 +407,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         rt = self.stack.runtime
         return [
             rt.store._table.meta.client,
+            rt.job_values._objects._client,
             rt.cron_store._table.meta.client,
             rt.queues._client,
             self.stack.poller._sqs,

@@ -15,17 +15,15 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 from moto import mock_aws
 
 import app as app_module
-from chalicelib.aws.provision import ensure_table
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings
-from chalicelib.jobs.store import DynamoJobStore, jobs_table_definition
+from chalicelib.jobs.store import DynamoJobStore
 from tests.conftest import T0, Stack, assert_error, built_stack, token
-from tests.kit import COUNTER_ID, NOT_JOB_IDS
+from tests.kit import COUNTER_ID, NOT_JOB_IDS, bare_store
 
 JOB_ROUTES = [
     ("GET", "/api/background-jobs/{job_id}/status"),
@@ -159,8 +157,7 @@ def test_real_ids_still_answer_through_the_gateway_event(counted_stack: Stack) -
 @pytest.fixture
 def store() -> Iterator[DynamoJobStore]:
     with mock_aws():
-        ensure_table(boto3.client("dynamodb", region_name="us-east-1"), jobs_table_definition("jobs"))
-        yield DynamoJobStore(boto3.resource("dynamodb", region_name="us-east-1").Table("jobs"))
+        yield bare_store()
 
 
 def test_the_store_reads_a_counter_item_as_no_job(store: DynamoJobStore) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.aws.provision import ensure_table
 from chalicelib.errors import BadRequestError, StaleWriteError
 from chalicelib.jobs.finished import FinishedJobs
 from chalicelib.jobs.lifecycle import JobStatus, Priority
@@ -22,8 +20,8 @@ from chalicelib.jobs.store import (
     ItemTooLargeError,
     JobExistsError,
     JobFilter,
-    jobs_table_definition,
 )
+from tests.kit import bare_store
 
 NOW = "2026-11-28T12:00:00.000000Z"
 LATER = "2026-11-28T12:00:30.000000Z"
@@ -32,9 +30,7 @@ LATER = "2026-11-28T12:00:30.000000Z"
 @pytest.fixture
 def store() -> Iterator[DynamoJobStore]:
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        ensure_table(client, jobs_table_definition("jobs"))
-        yield DynamoJobStore(boto3.resource("dynamodb", region_name="us-east-1").Table("jobs"))
+        yield bare_store()
 
 
 def new_job(job_id: str, *, store_id: str = "s1", created: str = NOW, scheduled: str = NOW, **fields: object) -> Job:
@@ -114,7 +110,7 @@ def test_a_finish_given_the_claimed_job_answers_exactly_what_was_stored(
         now=LATER,
         result={"ok": 1},
         error="boom" if status != JobStatus.COMPLETED else None,
-        logs=["one", "two"],
+        log_lines=2,
         progress=100 if status == JobStatus.COMPLETED else None,
         next_attempt_at=LATER if status == JobStatus.RETRYING else None,
         latest=beat,  # DynamoDB sends back only what the finish changed
@@ -161,7 +157,7 @@ def test_a_write_refused_for_size_changes_nothing(store: DynamoJobStore) -> None
     store.create(new_job("j1", metadata={"pad": "p" * 150_000}))
     running = store.claim_due("j1", lease_token="a", now=NOW, lease_until=LATER, due_by=NOW)
     with pytest.raises(ItemTooLargeError):
-        store.finish("j1", lease_token="a", status=JobStatus.COMPLETED, now=LATER, result={"r": "r" * 300_000})
+        store.heartbeat("j1", lease_token="a", now=LATER, progress=5, progress_message="m" * 300_000)
     assert store.get("j1") == running  # all or nothing, as in DynamoDB (moto is patched to agree)
 
 
@@ -324,7 +320,7 @@ def test_cleanup_finds_old_finished_jobs_in_every_shard_oldest_first(store: Dyna
         job = new_job(job_id, created=at_second(n))
         store.create(job)
         store.transition(job, JobStatus.CANCELLED, now=at_second(n))
-    finished = FinishedJobs(store._table)
+    finished = FinishedJobs(store._table, store)
     found = finished.older_than(JobStatus.CANCELLED, "2026-11-29T00:00:00.000000Z", limit=100)
     assert [item["id"] for item in found] == ids
     assert [item["id"] for item in finished.older_than(JobStatus.CANCELLED, at_second(99), limit=5)] == ids[:5]

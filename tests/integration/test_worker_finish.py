@@ -1,9 +1,8 @@
-"""How an attempt ends when a cancel was acknowledged meanwhile, or when its result cannot be stored."""
+"""How an attempt ends when a cancel was acknowledged meanwhile."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.slots import slot_job_id
-from chalicelib.jobs import worker as worker_module
 from chalicelib.jobs.lifecycle import JobStatus
 from tests import handlers
 from tests.conftest import Stack, built_stack
@@ -100,37 +98,3 @@ def test_a_buffer_one_run_cancelled_before_waiting_again_stays_cancelled(
         stack.poller.drain()
         assert stack.job(buffered_id).status == JobStatus.CANCELLED
         assert handlers.starts[buffered_id] == 0
-
-
-BIG_PAYLOAD = {"pad": "p" * 150_000, "result_bytes": 300_000}
-# What the hooked job returns for it, as stored (compact JSON).
-BIG_RESULT_BYTES = len(json.dumps({"done": True, "blob": "r" * 300_000}, separators=(",", ":")))
-
-
-def test_a_result_too_large_for_the_item_fails_the_job_naming_the_limit(stack: Stack, admin: str) -> None:
-    job = stack.schedule(admin, type="plugin:test-kit:hooked", payload=BIG_PAYLOAD, maxRetries=3)
-    stack.poller.drain()
-    stack.poller.drain()
-    failed = stack.job(job["id"])
-    assert failed.status == JobStatus.FAILED
-    assert failed.result is None
-    assert failed.attempts == 1 and handlers.starts[job["id"]] == 1  # a retry would return as much again
-    assert failed.error is not None
-    assert failed.error.startswith(f"result is {BIG_RESULT_BYTES} bytes; a job's item holds at most 400 KB")
-    assert "return less, or store it elsewhere and return a reference" in failed.error
-    assert any(failed.error in line for line in failed.logs)
-    assert visible_messages(stack) == 0
-
-
-def test_a_result_dynamodb_refuses_as_too_large_also_fails_the_job_at_once(
-    stack: Stack, admin: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As if the estimate were wrong: the write itself must be what refuses the result.
-    monkeypatch.setattr(worker_module, "RESULT_ITEM_BUDGET_BYTES", 10 * 1024 * 1024)
-    job = stack.schedule(admin, type="plugin:test-kit:hooked", payload=BIG_PAYLOAD, maxRetries=3)
-    stack.poller.drain()
-    stack.poller.drain()
-    failed = stack.job(job["id"])
-    assert failed.status == JobStatus.FAILED and failed.result is None and failed.attempts == 1
-    assert (failed.error or "").startswith(f"result is {BIG_RESULT_BYTES} bytes; a job's item holds at most 400 KB")
-    assert visible_messages(stack) == 0

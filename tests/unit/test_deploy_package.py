@@ -28,8 +28,10 @@ from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from deploy.checks import check_template
 from deploy.package import Packaged, cfn_lint
 from deploy.template import (
+    LONGEST_JOB_DAYS,
     POLICY_ID,
     TTL_ATTRIBUTE,
+    VALUES_BUCKET_ID,
     dead_letter_queue_id,
     load_stage,
     queue_id,
@@ -169,6 +171,32 @@ def test_tables_keep_their_data_and_have_point_in_time_recovery(template: dict[s
         "AttributeName": TTL_ATTRIBUTE,
         "Enabled": True,
     }
+
+
+def test_the_values_bucket_is_private_encrypted_tls_only_and_expires_with_the_jobs(
+    template: dict[str, Any], stage_settings: Settings
+) -> None:
+    [(name, bucket)] = resources_of(template, "AWS::S3::Bucket").items()
+    assert name == VALUES_BUCKET_ID and bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    properties = bucket["Properties"]
+    [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(properties["PublicAccessBlockConfiguration"]) == 4
+    expiry = [r for r in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert expiry == [
+        {
+            "Id": "ExpireWithTheJobs",
+            "Status": "Enabled",
+            "Prefix": "jobs/",
+            "ExpirationInDays": stage_settings.job_retention_days + LONGEST_JOB_DAYS,
+        }
+    ]
+    [policy] = resources_of(template, "AWS::S3::BucketPolicy").values()
+    [deny] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for function in resources_of(template, "AWS::Serverless::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["TICKWORK_VALUES_BUCKET"] == {"Ref": VALUES_BUCKET_ID}
 
 
 def test_queues_hide_six_timeouts_and_redrive_after_every_receive(

@@ -32,11 +32,13 @@ PURE_MODULES = [
 # Where the AWS SDK is imported: the adapters, the two stores, and the process wiring.
 AWS_IMPORTERS = {
     "chalicelib/aws/dynamo.py",
+    "chalicelib/aws/objects.py",
     "chalicelib/aws/provision.py",
     "chalicelib/aws/queues.py",
     "chalicelib/aws/secrets.py",
     "chalicelib/jobs/store.py",
     "chalicelib/jobs/finished.py",
+    "chalicelib/jobs/logs.py",
     "chalicelib/jobs/rate_limit.py",
     "chalicelib/crons/store.py",
     "chalicelib/runtime.py",

@@ -99,7 +99,7 @@ class CleanupJob(ConfiguredJobHandler[CleanupConfig]):
             return len(found), 0
         deleted = changed = 0
         for item in found:
-            if finished.delete(item["id"], status):
+            if finished.delete(item, status):
                 deleted += 1
             else:
                 changed += 1
