@@ -39,6 +39,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("memory", []),
     ("cron_speed", []),
     ("write_units", []),
+    ("partition_heat", []),
     ("capacity", []),
 ]
 DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look

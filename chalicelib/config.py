@@ -61,6 +61,11 @@ class Settings:
     max_cron_jobs_per_store: int = setting(200, "TICKWORK_MAX_CRON_JOBS_PER_STORE", int)
     # Jobs a store may schedule through the API per minute (0: no limit); see jobs/rate_limit.py.
     max_jobs_per_minute_per_store: int = setting(600, "TICKWORK_MAX_JOBS_PER_MINUTE_PER_STORE", int)
+    # Jobs one store, and one plugin within a store, may run at once, unless an admin set the
+    # store's own (chalicelib/stores/): under one queue's deployed concurrency, so that a store's
+    # flood leaves room for the others.
+    store_max_running: int = setting(25, "TICKWORK_STORE_MAX_RUNNING", int)
+    plugin_max_running: int = setting(15, "TICKWORK_PLUGIN_MAX_RUNNING", int)
     backoff_s: tuple[int, ...] = setting(DEFAULT_BACKOFF_S, "TICKWORK_BACKOFF_S", parse_schedule)
     lease_s: int = setting(60, "TICKWORK_LEASE_S", int)
     progress_interval_s: float = setting(1.0, "TICKWORK_PROGRESS_INTERVAL_S", float)

@@ -29,6 +29,9 @@ from chalicelib.jobs.store import DynamoJobStore
 from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
+from chalicelib.stores.gate import StoreGate
+from chalicelib.stores.policy import Caps
+from chalicelib.stores.slots import StoreSlots
 
 if TYPE_CHECKING:
     from chalicelib.crons.service import CronService
@@ -105,7 +108,13 @@ class Runtime:
             platform=self,
             on_finished=self.cron_outcomes,
             cron_gate=CronRunGate(self.cron_store),
+            store_gate=StoreGate(self.store_slots, self.queues, self.clock),
         )
+
+    @cached_property
+    def store_slots(self) -> StoreSlots:
+        caps = Caps(store=self.settings.store_max_running, plugin=self.settings.plugin_max_running)
+        return StoreSlots(self._jobs_table, default_caps=caps)
 
     @cached_property
     def crons(self) -> CronService:

@@ -45,6 +45,12 @@ class DeadLetter:
     receive_count: int
 
 
+def tenant_of(message: JobMessage) -> dict[str, str]:
+    """The message's tenant for SQS fair queues: a store holding many in-flight messages is
+    served after quieter ones, where AWS offers it (standard queues ignore it otherwise)."""
+    return {"MessageGroupId": message.store_id} if message.store_id else {}
+
+
 class QueueGoneError(Exception):
     """Raised when a receipt handle no longer names a message (deleted or expired)."""
 
@@ -77,8 +83,9 @@ class SqsPriorityQueues:
     def send(self, priority: Priority, message: JobMessage, *, delay_s: int = 0) -> str:
         answer = self._client.send_message(
             QueueUrl=self.url_for(priority),
-            MessageBody=message.model_dump_json(),
+            MessageBody=message.model_dump_json(exclude_none=True),
             DelaySeconds=max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
+            **tenant_of(message),
         )
         return answer["MessageId"]
 
@@ -112,14 +119,21 @@ class SqsPriorityQueues:
 
     def set_visibility_many(self, queue_url: str, receipt_handles: list[str], seconds: float) -> int:
         """One call for up to 10 messages (a Lambda batch); returns how many SQS refused."""
-        if not receipt_handles:
+        return self.set_visibility_each(queue_url, [(handle, seconds) for handle in receipt_handles])
+
+    def set_visibility_each(self, queue_url: str, entries: list[tuple[str, float]]) -> int:
+        """Each message's own visibility, one call for up to 10; returns how many SQS refused."""
+        if not entries:
             return 0
-        timeout = max(0, min(int(seconds + 0.999), LONGEST_VISIBILITY_S))
         answer = self._client.change_message_visibility_batch(
             QueueUrl=queue_url,
             Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": timeout}
-                for i, handle in enumerate(receipt_handles[:SQS_MAX_BATCH])
+                {
+                    "Id": str(i),
+                    "ReceiptHandle": handle,
+                    "VisibilityTimeout": max(0, min(int(seconds + 0.999), LONGEST_VISIBILITY_S)),
+                }
+                for i, (handle, seconds) in enumerate(entries[:SQS_MAX_BATCH])
             ],
         )
         return len(answer.get("Failed", []))

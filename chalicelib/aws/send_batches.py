@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.aws.queues import SQS_MAX_BATCH, SqsPriorityQueues
+from chalicelib.aws.queues import SQS_MAX_BATCH, SqsPriorityQueues, tenant_of
 from chalicelib.config import SQS_MAX_DELAY_S
 from chalicelib.jobs.lifecycle import Priority
 from chalicelib.jobs.model import JobMessage
@@ -30,6 +30,7 @@ class BatchSendError(Exception):
 class _Entry:
     body: str
     delay_s: int
+    tenant: dict[str, str]
     done: threading.Event = field(default_factory=threading.Event)
     message_id: str | None = None
     error: Exception | None = None
@@ -45,7 +46,9 @@ class BatchingQueues(SqsPriorityQueues):
         self._batch_lock = threading.Lock()
 
     def send(self, priority: Priority, message: JobMessage, *, delay_s: int = 0) -> str:
-        entry = _Entry(message.model_dump_json(), max(0, min(int(delay_s), SQS_MAX_DELAY_S)))
+        entry = _Entry(
+            message.model_dump_json(exclude_none=True), max(0, min(int(delay_s), SQS_MAX_DELAY_S)), tenant_of(message)
+        )
         with self._batch_lock:
             batch = self._open.setdefault(priority, [])
             batch.append(entry)
@@ -75,7 +78,7 @@ class BatchingQueues(SqsPriorityQueues):
             answer = self._client.send_message_batch(
                 QueueUrl=self.url_for(priority),
                 Entries=[
-                    {"Id": str(index), "MessageBody": entry.body, "DelaySeconds": entry.delay_s}
+                    {"Id": str(index), "MessageBody": entry.body, "DelaySeconds": entry.delay_s, **entry.tenant}
                     for index, entry in enumerate(batch)
                 ],
             )

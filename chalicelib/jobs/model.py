@@ -304,3 +304,10 @@ class JobMessage(BaseModel):
     # When the job is due (ISO), for a message sent with a delay: SQS delays are whole seconds,
     # so the message is sent to arrive up to a second early and the worker waits out the rest.
     due_at: str | None = None
+    # Whose slots it takes before it runs (chalicelib/stores/gate.py), read without the job.
+    store_id: str | None = None
+    plugin_id: str | None = None
+
+    @classmethod
+    def of(cls, job: Job, *, due_at: str | None = None) -> JobMessage:
+        return cls(job_id=job.id, due_at=due_at, store_id=job.store_id, plugin_id=job.plugin_id)

@@ -222,7 +222,7 @@ class JobService:
         # rounded down, the message arrives up to a second early and the worker, told when the
         # job is due, waits for that instant: a run starts on its slot, never before it.
         due_at = job.due_at if delay_s > 0 else None
-        self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=due_at), delay_s=math.floor(delay_s))
+        self.queues.send(job.priority, JobMessage.of(job, due_at=due_at), delay_s=math.floor(delay_s))
 
     # --- read --------------------------------------------------------------------------
 

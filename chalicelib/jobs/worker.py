@@ -34,6 +34,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
 from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
+from chalicelib.stores.gate import StoreGate
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -68,8 +69,10 @@ class JobWorker:
         platform: Platform,
         on_finished: Callable[[Job], None] | None = None,
         cron_gate: Callable[[Job], str | None] | None = None,
+        store_gate: StoreGate | None = None,
     ) -> None:
         self.platform = platform  # what the runtime hands built-in types
+        self.store_gate = store_gate  # each store's cap on jobs running at once (chalicelib/stores/)
         self.on_finished = on_finished
         self.cron_gate = cron_gate  # why a claimed cron run must not start (chalicelib/crons/gate.py)
         self.store = store
@@ -80,8 +83,12 @@ class JobWorker:
 
     def handle_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Run one SQS batch; ``context`` is Lambda's (its remaining time lets long jobs hand over)."""
-        records = event.get("Records", [])
+        received = event.get("Records", [])
         remaining_s = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+        # Jobs whose store is at its cap wait, unclaimed, their messages hidden until a slot frees.
+        admission = self.store_gate.admit(received) if self.store_gate is not None else None
+        records = admission.admitted if admission is not None else received
+        began = time.monotonic()
         shortened_at = self._shorten_batch(records)
 
         def handle(record: dict[str, Any]) -> RecordResult:
@@ -94,18 +101,24 @@ class JobWorker:
                 return RecordResult(Outcome.KEEP, "error")
 
         width = min(len(records), self.settings.record_concurrency)
-        if width <= 1:
-            results = [handle(record) for record in records]
-        else:
-            # Records side by side: one after another, the tenth of ten runs due at the same
-            # second would start only when nine others had finished.
-            with ThreadPoolExecutor(max_workers=width, thread_name_prefix="record") as pool:
-                results = list(pool.map(handle, records))
+        try:
+            if width <= 1:
+                results = [handle(record) for record in records]
+            else:
+                # Records side by side: one after another, the tenth of ten runs due at the same
+                # second would start only when nine others had finished.
+                with ThreadPoolExecutor(max_workers=width, thread_name_prefix="record") as pool:
+                    results = list(pool.map(handle, records))
+        finally:
+            if admission is not None:
+                self.store_gate.release(admission, run_s=time.monotonic() - began)  # type: ignore[union-attr]
         failures = [
             {"itemIdentifier": record["messageId"]}
             for record, result in zip(records, results, strict=True)
             if result.outcome == Outcome.KEEP
         ]
+        if admission is not None:
+            failures += [{"itemIdentifier": record["messageId"]} for record in admission.deferred]
         # Returning every record as failed (rather than raising, as powertools does) is
         # deliberate: each kept message already has the visibility it should have.
         return {"batchItemFailures": failures}
@@ -188,7 +201,7 @@ class JobWorker:
         sent_ms = (record.get("attributes") or {}).get("SentTimestamp")
         if sent_ms is None or now.timestamp() - int(sent_ms) / 1000 < MESSAGE_RENEW_AGE_S:
             return False
-        self.queues.send(job.priority, JobMessage(job_id=job.id, due_at=job.due_at))
+        self.queues.send(job.priority, JobMessage.of(job, due_at=job.due_at))
         return True
 
     def _park(self, source_queue: str, queue_url: str, record: dict[str, Any], reason: str) -> None:
@@ -333,7 +346,7 @@ class JobWorker:
         except StaleWriteError:
             logger.warning("job %s: lease lost before handing over; the attempt that took over owns it", job.id)
             return RecordResult(Outcome.KEEP, "lease lost at hand-over")
-        self.queues.send(job.priority, JobMessage(job_id=job.id))
+        self.queues.send(job.priority, JobMessage.of(job))
         logger.info("job %s: continues in a fresh invocation (%s so far)", job.id, suspended.continuations)
         return RecordResult(Outcome.DONE, "continues in a fresh invocation")
 

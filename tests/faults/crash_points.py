@@ -69,7 +69,9 @@ class EffectJob(BaseJobHandler):
     """Reports progress, then applies one side effect through an idempotent external system.
 
     Payload: ``fail_first`` (the first run fails for good), ``cancel_inside`` (the first run has
-    the API cancel it mid-run, then reports progress again and so learns of the cancel).
+    the API cancel it mid-run, then reports progress again and so learns of the cancel), ``log``
+    (it logs a line: the log item is written), ``result_bytes`` (a result that large: past the
+    item's inline limit, it goes to S3).
     """
 
     def execute(self) -> dict[str, Any]:
@@ -77,6 +79,8 @@ class EffectJob(BaseJobHandler):
         assert world is not None
         world.runs[self.job.id] += 1
         run = world.runs[self.job.id]
+        if self.job.payload.get("log"):
+            self.log(f"run {run}")
         self.update_progress(50, "half way")
         if self.job.payload.get("cancel_inside") and run == 1:
             world.cancel(self.job.id)
@@ -84,7 +88,10 @@ class EffectJob(BaseJobHandler):
         if self.job.payload.get("fail_first") and run == 1:
             raise PermanentJobError("planned failure")
         world.apply_effect(self.idempotency_key, self.job.id)
-        return {"run": run}
+        return {
+            "run": run,
+            **({"blob": "r" * self.job.payload["result_bytes"]} if "result_bytes" in self.job.payload else {}),
+        }
 
 
 if JOB_TYPE not in {t.name for t in runtime.registry.all()}:
@@ -386,6 +393,12 @@ SCENARIOS = {
             lambda w: None,
             lambda w: (w.schedule(), _run(w, w.drain)),
             "POST schedule, then a worker claims, reports progress and finishes the job",
+        ),
+        Scenario(
+            "large_job_life",
+            lambda w: None,
+            lambda w: (w.schedule(pad="p" * 2_000, log=True, result_bytes=2_000), _run(w, w.drain)),
+            "the same with a payload and a result kept in S3, and a logged line (its own item)",
         ),
         Scenario(
             "cron_firing",

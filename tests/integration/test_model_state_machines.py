@@ -216,6 +216,12 @@ class JobsAndCrons(RuleBasedStateMachine):
             WORLD.cancel_acknowledged.discard(job_id)
             WORLD.completed_at.pop(job_id, None)
 
+    @rule(cap=st.sampled_from([0, 1, 2, None]))
+    def set_store_cap(self, cap: int | None) -> None:
+        """An admin changes how many jobs store-a may run at once (0: none until raised)."""
+        answer = self.api("PUT", "/api/admin/stores/store-a/limits", {"max_running": cap})
+        assert answer.status_code == 200, answer.json_body
+
     @rule(job_id=jobs)
     def deliver_twice(self, job_id: str) -> None:
         job = self.stack.runtime.store.get(job_id)
@@ -325,8 +331,18 @@ class JobsAndCrons(RuleBasedStateMachine):
 
     # --- quiescence -----------------------------------------------------------------------
 
+    @invariant()
+    def no_store_holds_fewer_than_no_slots(self) -> None:
+        for item in self._store_items():
+            assert int(item.get("running", 0)) >= 0, item  # a slot given back twice
+
+    def _store_items(self) -> list[dict[str, Any]]:
+        table = self.stack.runtime.store._table
+        return table.scan(ConsistentRead=True, FilterExpression=Attr("id").begins_with("store#"))["Items"]
+
     def _quiesce_and_check(self) -> None:
         """Pause every cron job, then let time, ticks and workers run until nothing moves."""
+        self.api("PUT", "/api/admin/stores/store-a/limits", {"max_running": None})
         for cron_id in WORLD.crons - WORLD.deleted_at.keys():
             answer = self.api("POST", f"/api/cron-jobs/{cron_id}/pause", {}, ADMIN)
             if answer.status_code == 200:
@@ -348,6 +364,16 @@ class JobsAndCrons(RuleBasedStateMachine):
         for cron_id in WORLD.crons - WORLD.deleted_at.keys():
             self._counters_match_executions(cron_id)
         self._log_lines_follow_the_attempts(jobs)
+        self._every_slot_is_given_back_or_lapsed()
+
+    def _every_slot_is_given_back_or_lapsed(self) -> None:
+        """Nothing runs now: what a store still counts is held by workers that died (and lapses)."""
+        now_s = self.clock.now().timestamp()
+        for item in self._store_items():
+            held = sum(int(v["n"]) for k, v in item.items() if k.startswith("h#"))
+            assert int(item.get("running", 0)) == held, item
+            live = [k for k, v in item.items() if k.startswith("h#") and float(v["until"]) >= now_s]
+            assert not live, f"slots still held by a live holder after quiescence: {item}"
 
     def _log_lines_follow_the_attempts(self, jobs: dict[str, Any]) -> None:
         """Each job reads back whole (its payload from S3), and its lines are its attempts' in order:

@@ -10,128 +10,12 @@ then shows where the writes land.
 
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
 from datetime import UTC, datetime
-from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
-
+from bench.partition_heat import HeatRecorder
 from chalicelib.jobs.shards import STATUS_SHARDS
 from tests.conftest import Stack
 from tests.kit import create_cron, drain_until
-
-WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
-TABLE = "(table)"
-_plain = TypeDeserializer()
-
-
-class IndexSchema:
-    """One table's key and its GSIs' keys and projections, as DescribeTable tells them."""
-
-    def __init__(self, description: dict[str, Any]) -> None:
-        self.key = [k["AttributeName"] for k in description["KeySchema"]]
-        hash_of = {k["KeyType"]: k["AttributeName"] for k in description["KeySchema"]}
-        # index name -> (hash key, every key attribute, projection type)
-        self.indexes: dict[str, tuple[str, list[str], str]] = {TABLE: (hash_of["HASH"], self.key, "ALL")}
-        for index in description.get("GlobalSecondaryIndexes", []):
-            names = [k["AttributeName"] for k in index["KeySchema"]]
-            hashed = next(k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == "HASH")
-            self.indexes[index["IndexName"]] = (hashed, names, index["Projection"]["ProjectionType"])
-
-
-class HeatRecorder:
-    """Index writes per (table, index, partition key value), from hooks on the recorded session."""
-
-    def __init__(self, session: Any) -> None:
-        self.reader = boto3.client("dynamodb", region_name="us-east-1")  # its calls are not recorded
-        self.schemas: dict[str, IndexSchema] = {}
-        self.writes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        for operation in WRITES:
-            session.events.register(f"before-call.dynamodb.{operation}", self.before)
-            session.events.register(f"after-call.dynamodb.{operation}", self.after)
-
-    def schema(self, table: str) -> IndexSchema:
-        if table not in self.schemas:
-            self.schemas[table] = IndexSchema(self.reader.describe_table(TableName=table)["Table"])
-        return self.schemas[table]
-
-    def targets(self, operation: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """(table, key) of every item the write may change."""
-        if operation == "PutItem":
-            schema = self.schema(body["TableName"])
-            return [(body["TableName"], {name: body["Item"][name] for name in schema.key})]
-        if operation in ("UpdateItem", "DeleteItem"):
-            return [(body["TableName"], body["Key"])]
-        found: list[tuple[str, dict[str, Any]]] = []
-        if operation == "TransactWriteItems":
-            for entry in body["TransactItems"]:
-                for kind in ("Put", "Update", "Delete"):
-                    if kind in entry:
-                        part = entry[kind]
-                        key = part.get("Key") or {n: part["Item"][n] for n in self.schema(part["TableName"]).key}
-                        found.append((part["TableName"], key))
-        if operation == "BatchWriteItem":
-            for table, requests in body["RequestItems"].items():
-                for request in requests:
-                    if "PutRequest" in request:
-                        item = request["PutRequest"]["Item"]
-                        found.append((table, {n: item[n] for n in self.schema(table).key}))
-                    else:
-                        found.append((table, request["DeleteRequest"]["Key"]))
-        return found
-
-    def read(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        item = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-        return None if item is None else {name: _plain.deserialize(value) for name, value in item.items()}
-
-    def before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        body = json.loads(params["body"])
-        targets = self.targets(model.name, body)
-        context["heat"] = [(table, key, self.read(table, key)) for table, key in targets]
-
-    def after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
-        for table, key, old in context.pop("heat", []):
-            new = self.read(table, key)
-            for index, (hashed, names, projection) in self.schema(table).indexes.items():
-                for value in self.touched(old, new, hashed, names, projection, is_table=index == TABLE):
-                    self.writes[(table, index)][value] += 1
-
-    @staticmethod
-    def touched(
-        old: dict[str, Any] | None,
-        new: dict[str, Any] | None,
-        hashed: str,
-        names: list[str],
-        projection: str,
-        *,
-        is_table: bool,
-    ) -> list[str]:
-        """The partition key values of one index that a write from ``old`` to ``new`` writes."""
-        if is_table:  # the table's own partition is written (and billed) whether or not anything changed
-            item = new or old
-            return [str(item[hashed])] if item else []
-        before = old if old and all(n in old for n in names) else None
-        after = new if new and all(n in new for n in names) else None
-        if before is None and after is None:
-            return []
-        if before is not None and after is not None:
-            same_keys = all(before[n] == after[n] for n in names)
-            if same_keys and (before == after if projection == "ALL" else True):
-                return []  # nothing the index holds changed: DynamoDB does not write it
-            if before[hashed] == after[hashed]:
-                return [str(after[hashed])]
-        return [str(item[hashed]) for item in (before, after) if item is not None]
-
-    def hottest(self) -> dict[tuple[str, str], tuple[str, float, int]]:
-        """Per (table, index): the hottest key value, its share of the index's writes, the writes."""
-        found = {}
-        for where, counts in sorted(self.writes.items()):
-            value, most = counts.most_common(1)[0]
-            total = sum(counts.values())
-            found[where] = (value, most / total, total)
-        return found
 
 
 def status_index(recorder: HeatRecorder, table: str) -> str:

@@ -212,7 +212,7 @@ def test_a_message_just_ahead_of_its_job_is_held_until_the_job_is_due(clocked_st
     sqs = stack.session.client("sqs")
     [message] = sqs.receive_message(QueueUrl=queue_url(stack), VisibilityTimeout=0)["Messages"]
     # 0.6 s is sent as no delay (whole seconds, rounded down), with the time the job is due.
-    assert json.loads(message["Body"]) == {"job_id": job["id"], "due_at": to_iso(due)}
+    assert json.loads(message["Body"]) == {"job_id": job["id"], "due_at": to_iso(due), "store_id": "store-a"}
     stack.poller.drain()
     done = stack.job(job["id"])
     assert done.status == JobStatus.COMPLETED

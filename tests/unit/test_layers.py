@@ -14,6 +14,7 @@ AWS_SDK = {"boto3", "botocore"}
 WEB_AND_AWS = AWS_SDK | {"chalice", "requests", "moto"}
 PURE_MODULES = [
     "jobs/backoff.py",
+    "stores/policy.py",
     "jobs/lifecycle.py",
     "crons/expression.py",
     "crons/description.py",
@@ -39,6 +40,7 @@ AWS_IMPORTERS = {
     "chalicelib/jobs/store.py",
     "chalicelib/jobs/finished.py",
     "chalicelib/jobs/logs.py",
+    "chalicelib/stores/slots.py",
     "chalicelib/jobs/rate_limit.py",
     "chalicelib/crons/store.py",
     "chalicelib/runtime.py",

@@ -1,0 +1,1 @@
+"""Stores as tenants: how many jobs each may run at once, and who waits when it may not."""

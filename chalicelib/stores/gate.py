@@ -1,0 +1,118 @@
+"""The worker's door: a batch's jobs take their store's slots before they run; the rest wait.
+
+Jobs are grouped by (store, plugin) from their messages, one take per group. A job that finds
+no slot is not claimed (no attempt used, its job stays pending): its message is hidden for
+about as long as the store needs to free a slot for it (stores/policy.py) and comes back then.
+Hiding is one visibility change for the batch's deferred messages, and the message leaves the
+queue's visible head, so other stores' jobs behind a flood are received at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.aws.queues import SqsPriorityQueues
+from chalicelib.clock import Clock
+from chalicelib.jobs.model import JobMessage
+from chalicelib.stores.policy import defer_delays
+from chalicelib.stores.slots import StoreSlots, Taken
+
+logger = logging.getLogger("tickwork.stores")
+
+
+@dataclass
+class Group:
+    store_id: str
+    plugin_id: str | None
+    records: list[dict[str, Any]]
+    taken: Taken | None = None
+
+
+@dataclass
+class Admission:
+    """What may run now, what was deferred (its visibility already set), and the slots to give back."""
+
+    admitted: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+
+
+def receive_count(record: dict[str, Any]) -> int:
+    return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+
+
+class StoreGate:
+    def __init__(
+        self, slots: StoreSlots, queues: SqsPriorityQueues, clock: Clock, rng: random.Random | None = None
+    ) -> None:
+        self._slots = slots
+        self._queues = queues
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def admit(self, records: list[dict[str, Any]]) -> Admission:
+        admission = Admission()
+        groups: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
+        for record in records:
+            try:
+                message = JobMessage.model_validate_json(record["body"])
+            except (ValidationError, KeyError):
+                message = None
+            if message is None or message.store_id is None:
+                # Unreadable (the worker parks it), or sent before messages named their store.
+                admission.admitted.append(record)
+            else:
+                groups[(message.store_id, message.plugin_id)].append(record)
+        now_s = self._clock.now().timestamp()
+        hidden: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for (store_id, plugin_id), members in groups.items():
+            # The longest waiting first: a job deferred before goes ahead of one received now.
+            members.sort(key=receive_count, reverse=True)
+            returning = sum(1 for record in members if receive_count(record) > 1)
+            taken = self._slots.take(store_id, plugin_id, len(members), returning=returning, now_s=now_s)
+            admission.groups.append(Group(store_id, plugin_id, members, taken))
+            admission.admitted += members[: taken.n]
+            waiting = members[taken.n :]
+            if not waiting:
+                continue
+            delays = defer_delays(
+                len(waiting),
+                waiting=taken.waiting,
+                cap=min(taken.caps.store, taken.caps.plugin),
+                mean_run_s=taken.mean_run_s,
+                rng=self._rng,
+                first_free_s=taken.first_free_s,
+            )
+            for record, delay in zip(waiting, delays, strict=True):
+                queue_url = self._queues.url_for_name(record["eventSourceARN"].rsplit(":", 1)[-1])
+                hidden[queue_url].append((record["receiptHandle"], delay))
+            admission.deferred += waiting
+            logger.info(
+                "store %s plugin %s: %s of %s jobs deferred (%s-%s s): the store is at its cap",
+                store_id,
+                plugin_id,
+                len(waiting),
+                len(members),
+                min(delays),
+                max(delays),
+            )
+        for queue_url, entries in hidden.items():
+            # Should this fail, the messages come back after the lease the batch gave them.
+            self._queues.set_visibility_each(queue_url, entries)
+        return admission
+
+    def release(self, admission: Admission, *, run_s: float) -> None:
+        for group in admission.groups:
+            if group.taken is None or group.taken.n == 0:
+                continue
+            try:
+                self._slots.release(group.store_id, group.plugin_id, group.taken, run_s=run_s)
+            except Exception:
+                # The holder lapses on its own (slots.HOLD_S): the slots come back, later.
+                logger.exception("store %s: slots not given back; they lapse", group.store_id)

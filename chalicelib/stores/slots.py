@@ -1,0 +1,307 @@
+"""Each store's running jobs, counted in one DynamoDB item so that caps hold across containers.
+
+The item (id ``store#<store id>`` in the jobs table; no job attributes, so no index holds it):
+
+- ``running``, and ``prun#<plugin>`` per plugin: slots held now;
+- ``h#<holder>``: one per batch group that holds slots, ``{n, until, plugin}``. A holder whose
+  ``until`` passed (its worker died: a Lambda invocation cannot outlive it) is removed by the
+  next take that finds the store full, which gets its slots back;
+- ``waiting``: about how many of the store's jobs are deferred (the delays' estimate only);
+- ``mean_run_s``: how long the store's batches run (an exponentially weighted mean);
+- ``max_running``, ``max_running_per_plugin``: an admin's caps, when set; ``limits_version``.
+
+A take is one conditional UpdateItem when the caps leave room, and the condition is the caps:
+two workers racing for the last slot cannot both get it. A full store answers with the item
+(ALL_OLD), and a second write takes what fits, removes lapsed holders and counts the rest as
+waiting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from chalicelib.aws.dynamo import is_condition_failure, old_item
+from chalicelib.errors import StaleWriteError
+from chalicelib.stores.policy import FIRST_MEAN_RUN_S, Caps, fits, updated_mean
+
+SLOTS_ID_PREFIX = "store#"
+HOLDER_PREFIX = "h#"
+PLUGIN_PREFIX = "prun#"
+NO_PLUGIN = "-"
+# A holder is kept this long at most: longer than a Lambda invocation (15 minutes) can run.
+HOLD_S = 960
+# Takes that lose a race read the item again and try once more, this many times in all.
+TAKE_ATTEMPTS = 3
+
+
+def slots_item_id(store_id: str) -> str:
+    return f"{SLOTS_ID_PREFIX}{store_id}"
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """An admin's caps for one store (None: the default), and the version they were read at."""
+
+    max_running: int | None = None
+    max_running_per_plugin: int | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a take got: ``n`` slots under ``holder``, and what the deferrals of the rest need."""
+
+    n: int
+    holder: str
+    waiting: int
+    mean_run_s: float
+    caps: Caps
+    # Seconds until the store's oldest running batch should end, by the mean (0: any moment).
+    first_free_s: float = 0.0
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return default if value is None else int(value)
+
+
+class StoreSlots:
+    def __init__(self, table: Any, *, default_caps: Caps) -> None:
+        self._table = table
+        self.default_caps = default_caps
+
+    def caps_of(self, item: dict[str, Any] | None) -> Caps:
+        item = item or {}
+        return Caps(
+            store=_int(item.get("max_running"), self.default_caps.store),
+            plugin=_int(item.get("max_running_per_plugin"), self.default_caps.plugin),
+        )
+
+    # --- the worker's side ------------------------------------------------------------
+
+    def take(self, store_id: str, plugin_id: str | None, wanted: int, *, returning: int, now_s: float) -> Taken:
+        """Up to ``wanted`` slots for one batch's jobs of this store and plugin; ``returning`` of
+        them were deferred before (they leave the waiting count when they run)."""
+        plugin = plugin_id or NO_PLUGIN
+        holder = uuid.uuid4().hex
+        item: dict[str, Any] | None = None
+        known = False  # whether ``item`` is the stored item (read from a refusal), not a guess
+        for _ in range(TAKE_ATTEMPTS):
+            caps = self.caps_of(item)
+            if plugin == NO_PLUGIN:  # jobs of no plugin answer to the store's cap alone
+                caps = Caps(store=caps.store, plugin=caps.store)
+            lapsed = self._lapsed(item, now_s) if known else {}
+            running = _int((item or {}).get("running")) - sum(n for n, _ in lapsed.values())
+            plugin_running = _int((item or {}).get(PLUGIN_PREFIX + plugin)) - sum(
+                n for n, p in lapsed.values() if p == plugin
+            )
+            n = fits(wanted, running=running, plugin_running=plugin_running, caps=caps) if known else wanted
+            try:
+                stored = self._write_take(
+                    store_id, plugin, holder, n, wanted - n, returning, now_s, caps, item if known else None, lapsed
+                )
+            except _RefusedError as refused:
+                item, known = refused.item, True
+                continue
+            return self._taken(stored, n, holder, caps, now_s, newly_waiting=wanted - n)
+        # Lost every race: none taken; the estimate comes from the last look at the item.
+        return self._taken(item or {}, 0, holder, self.caps_of(item), now_s, newly_waiting=0)
+
+    @staticmethod
+    def _taken(item: dict[str, Any], n: int, holder: str, caps: Caps, now_s: float, *, newly_waiting: int) -> Taken:
+        mean = float(item["mean_run_s"]) if item.get("mean_run_s") is not None else FIRST_MEAN_RUN_S
+        starts = [
+            float(value["until"]) - HOLD_S
+            for name, value in item.items()
+            if name.startswith(HOLDER_PREFIX) and isinstance(value, dict) and name != HOLDER_PREFIX + holder
+        ]
+        return Taken(
+            n=n,
+            holder=holder,
+            waiting=max(0, _int(item.get("waiting")) - newly_waiting),
+            mean_run_s=mean,
+            caps=caps,
+            first_free_s=max(0.0, min(starts) + mean - now_s) if starts else 0.0,
+        )
+
+    @staticmethod
+    def _lapsed(item: dict[str, Any] | None, now_s: float) -> dict[str, tuple[int, str]]:
+        """Holders whose time is up: name -> (slots, plugin)."""
+        found = {}
+        for name, value in (item or {}).items():
+            if name.startswith(HOLDER_PREFIX) and isinstance(value, dict) and float(value.get("until", 0)) < now_s:
+                found[name] = (_int(value.get("n")), str(value.get("plugin", NO_PLUGIN)))
+        return found
+
+    def _write_take(
+        self,
+        store_id: str,
+        plugin: str,
+        holder: str,
+        n: int,
+        deferred: int,
+        returning: int,
+        now_s: float,
+        caps: Caps,
+        seen: dict[str, Any] | None,
+        lapsed: dict[str, tuple[int, str]],
+    ) -> dict[str, Any]:
+        # Placeholders everywhere: plugin ids may hold dots, which a bare name would read as a path.
+        names: dict[str, str] = {"#run": "running", "#wait": "waiting", "#p": PLUGIN_PREFIX + plugin}
+        # The waiting count loses the returning jobs and gains those deferred now (some the same).
+        values: dict[str, Any] = {":wait": deferred - returning}
+        adds = ["#wait :wait"]
+        sets: list[str] = []
+        removes: list[str] = []
+        freed = sum(count for count, _ in lapsed.values())
+        freed_plugin: dict[str, int] = {}
+        for count, owner in lapsed.values():
+            freed_plugin[owner] = freed_plugin.get(owner, 0) + count
+        if n or freed:
+            values[":run"] = n - freed
+            adds.append("#run :run")
+        plugin_delta = {plugin: n} if n else {}
+        for owner, count in freed_plugin.items():
+            plugin_delta[owner] = plugin_delta.get(owner, 0) - count
+        for i, (owner, delta) in enumerate(plugin_delta.items()):
+            names[f"#q{i}"] = PLUGIN_PREFIX + owner
+            values[f":q{i}"] = delta
+            adds.append(f"#q{i} :q{i}")
+        if n:
+            names["#h"] = HOLDER_PREFIX + holder
+            values[":h"] = {"n": n, "until": int(now_s) + HOLD_S, "plugin": plugin}
+            sets.append("#h = :h")
+        # The caps the take was sized by must still be the item's, and the room still there.
+        conditions = self._limits_unchanged(seen, names, values)
+        if n:
+            values[":room"] = caps.store - n + freed
+            values[":proom"] = caps.plugin - n + freed_plugin.get(plugin, 0)
+            conditions.append("(attribute_not_exists(#run) OR #run <= :room)")
+            conditions.append("(attribute_not_exists(#p) OR #p <= :proom)")
+        for i, (name, _) in enumerate(lapsed.items()):
+            names[f"#x{i}"] = name
+            removes.append(f"#x{i}")
+            # Removed once: a holder another take already removed is not freed twice.
+            conditions.append(f"attribute_exists(#x{i})")
+        used = " ".join((*conditions, *adds))
+        for placeholder in ("#p", "#run"):
+            if placeholder not in used:
+                del names[placeholder]
+        expression = "ADD " + ", ".join(adds)
+        if sets:
+            expression += " SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            answer = self._table.update_item(
+                Key={"id": slots_item_id(store_id)},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConditionExpression=" AND ".join(conditions),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise _RefusedError(old_item(exc) or {}) from None
+            raise
+        return answer.get("Attributes", {})
+
+    @staticmethod
+    def _limits_unchanged(seen: dict[str, Any] | None, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+        conditions = []
+        for i, name in enumerate(("max_running", "max_running_per_plugin")):
+            names[f"#l{i}"] = name
+            value = (seen or {}).get(name)
+            if value is None:
+                conditions.append(f"attribute_not_exists(#l{i})")
+            else:
+                values[f":l{i}"] = value
+                conditions.append(f"#l{i} = :l{i}")
+        return conditions
+
+    def release(self, store_id: str, plugin_id: str | None, taken: Taken, *, run_s: float) -> None:
+        """Give back a batch group's slots (conditional on its holder: never twice)."""
+        if taken.n == 0:
+            return
+        plugin = plugin_id or NO_PLUGIN
+        try:
+            self._table.update_item(
+                Key={"id": slots_item_id(store_id)},
+                UpdateExpression="ADD #run :minus, #p :minus SET #mean = :mean REMOVE #h",
+                ExpressionAttributeNames={
+                    "#run": "running",
+                    "#p": PLUGIN_PREFIX + plugin,
+                    "#h": HOLDER_PREFIX + taken.holder,
+                    "#mean": "mean_run_s",
+                },
+                ExpressionAttributeValues={
+                    ":minus": -taken.n,
+                    ":mean": Decimal(str(round(updated_mean(taken.mean_run_s, run_s), 3))),
+                },
+                ConditionExpression=Attr(HOLDER_PREFIX + taken.holder).exists(),
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            # It lapsed and another take freed its slots already.
+
+    # --- the admin's side -------------------------------------------------------------
+
+    def state(self, store_id: str) -> dict[str, Any]:
+        """The store's item as it is (empty: it never ran a job nor had limits set)."""
+        return self._table.get_item(Key={"id": slots_item_id(store_id)}, ConsistentRead=True).get("Item") or {}
+
+    def limits(self, store_id: str) -> StoreLimits:
+        item = self.state(store_id)
+        return StoreLimits(
+            max_running=None if item.get("max_running") is None else int(item["max_running"]),
+            max_running_per_plugin=(
+                None if item.get("max_running_per_plugin") is None else int(item["max_running_per_plugin"])
+            ),
+            version=_int(item.get("limits_version")),
+        )
+
+    def set_limits(self, store_id: str, limits: StoreLimits) -> StoreLimits:
+        """Write ``limits`` if the stored ones are still at ``limits.version`` (StaleWriteError if not)."""
+        sets, removes = ["#v = :next"], []
+        values: dict[str, Any] = {":next": limits.version + 1}
+        names = {"#v": "limits_version"}
+        for name, value in (
+            ("max_running", limits.max_running),
+            ("max_running_per_plugin", limits.max_running_per_plugin),
+        ):
+            names[f"#{name}"] = name
+            if value is None:
+                removes.append(f"#{name}")
+            else:
+                values[f":{name}"] = value
+                sets.append(f"#{name} = :{name}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        expected = (
+            Attr("limits_version").not_exists() if limits.version == 0 else Attr("limits_version").eq(limits.version)
+        )
+        try:
+            self._table.update_item(
+                Key={"id": slots_item_id(store_id)},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConditionExpression=expected,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise StaleWriteError(f"Store {store_id}'s limits changed meanwhile.") from exc
+            raise
+        return StoreLimits(limits.max_running, limits.max_running_per_plugin, limits.version + 1)
+
+
+class _RefusedError(Exception):
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.item = item
