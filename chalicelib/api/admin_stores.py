@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from chalice import Blueprint, Response
+from pydantic import Field
 
 from chalicelib import runtime
 from chalicelib.api.background_jobs import shown
 from chalicelib.api.http import Call, endpoint, ok
-from chalicelib.api.schemas import ScheduledJobAnswer
+from chalicelib.api.schemas import Envelope, JobView
 from chalicelib.jobs.erasure import request_erasure
 
 bp = Blueprint(__name__)
+
+
+class ErasureAnswer(Envelope):
+    job: JobView  # type: ignore[valid-type]
+    created: bool = Field(
+        description="True when this request started the erase, or ran a finished one again; "
+        "false when it was already queued or running."
+    )
 
 
 @endpoint(
@@ -18,7 +27,7 @@ bp = Blueprint(__name__)
     "/admin/stores/{store_id}/data",
     ["DELETE"],
     summary="Erase a store's jobs, log lines, stored values, cron jobs and secrets (admin); 202 with the erase job.",
-    response=ScheduledJobAnswer,
+    response=ErasureAnswer,
     status=202,
     errors=(403, 409),
 )
