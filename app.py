@@ -7,7 +7,16 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import runtime
-from chalicelib.api import background_jobs, cron_jobs, dashboard, dead_letters, meta, openapi, store_limits
+from chalicelib.api import (
+    admin_stores,
+    background_jobs,
+    cron_jobs,
+    dashboard,
+    dead_letters,
+    meta,
+    openapi,
+    store_limits,
+)
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
 from chalicelib.config import Settings, queue_name, running_under_chalice_local
@@ -29,6 +38,7 @@ app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")
 app.register_blueprint(dead_letters.bp, url_prefix="/api")  # admin: list and redrive the DLQs
 app.register_blueprint(store_limits.bp, url_prefix="/api")  # admin: each store's caps on running jobs
+app.register_blueprint(admin_stores.bp, url_prefix="/api")  # admin: erase a store's data
 app.register_blueprint(openapi.bp, url_prefix="/api")  # GET /api/openapi.json, built from the routes
 app.register_blueprint(dashboard.bp)  # the static page at / (public shell; data via /api)
 

@@ -14,6 +14,7 @@ from chalicelib.aws.objects import S3Objects
 from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.aws.secrets import SecretResolver
 from chalicelib.aws.send_batches import DEFAULT_LINGER_S, BatchingQueues
+from chalicelib.aws.store_secrets import StoreSecrets
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.gate import CronRunGate
@@ -26,6 +27,7 @@ from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
 from chalicelib.jobs.store import DynamoJobStore
+from chalicelib.jobs.store_jobs import StoreJobs
 from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
@@ -149,6 +151,14 @@ class Runtime:
     @cached_property
     def finished_jobs(self) -> FinishedJobs:
         return FinishedJobs(self._jobs_table, self.store)
+
+    @cached_property
+    def store_jobs(self) -> StoreJobs:
+        return StoreJobs(self._jobs_table, self.store)
+
+    @cached_property
+    def store_secrets(self) -> StoreSecrets:
+        return StoreSecrets(self.client("ssm"), self.client("secretsmanager"))
 
     @cached_property
     def ses(self) -> Any:

@@ -41,7 +41,7 @@ from chalicelib.crons.store import cron_table_definition
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
 from chalicelib.jobs.store import TTL_ATTRIBUTE, jobs_table_definition
 from chalicelib.jobs.values import KEY_PREFIX as VALUES_PREFIX
-from chalicelib.references import ReferencePolicy
+from chalicelib.references import STORES_FOLDER, ReferencePolicy
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
@@ -314,6 +314,30 @@ def policy_document(stage: Stage) -> dict[str, Any]:
             "Action": ["secretsmanager:GetSecretValue"],
             # The same folder without SSM's leading slash (chalicelib/references.py).
             "Resource": _arn("secretsmanager", f"secret:{path.removeprefix('/')}*"),
+        },
+        # A store's erasure (chalicelib/jobs/builtin/erase_store.py) lists and deletes what lies
+        # under stores/ of this stage's folders, and nowhere else: not an admin's secrets beside
+        # it, not the signing secret. GetParametersByPath is authorised on the path it reads.
+        {
+            "Sid": "StoreParametersErase",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParametersByPath", "ssm:DeleteParameters"],
+            "Resource": _arn("ssm", f"parameter{path}{STORES_FOLDER}/*"),
+        },
+        {
+            "Sid": "StoreSecretsErase",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DeleteSecret"],
+            "Resource": _arn("secretsmanager", f"secret:{path.removeprefix('/')}{STORES_FOLDER}/*"),
+        },
+        # ListSecrets has no resource type in IAM: it is granted on "*" or not at all. It answers
+        # names, descriptions and tags of the account's secrets, never a value; the erasure
+        # filters it to the store's folder and checks every name it is given against the folder.
+        {
+            "Sid": "SecretNames",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:ListSecrets"],
+            "Resource": "*",
         },
         {
             "Fn::If": [

@@ -12,10 +12,14 @@ from chalicelib.jobs.model import Job
 
 if TYPE_CHECKING:
     from chalicelib.aws.secrets import SecretResolver
+    from chalicelib.aws.store_secrets import StoreSecrets
     from chalicelib.clock import Clock
     from chalicelib.config import Settings
+    from chalicelib.crons.service import CronService
     from chalicelib.jobs.finished import FinishedJobs
+    from chalicelib.jobs.service import JobService
     from chalicelib.jobs.store import DynamoJobStore
+    from chalicelib.jobs.store_jobs import StoreJobs
 
 
 class Platform(Protocol):
@@ -32,6 +36,18 @@ class Platform(Protocol):
 
     @property
     def finished_jobs(self) -> FinishedJobs: ...
+
+    @property
+    def store_jobs(self) -> StoreJobs: ...
+
+    @property
+    def jobs(self) -> JobService: ...
+
+    @property
+    def crons(self) -> CronService: ...
+
+    @property
+    def store_secrets(self) -> StoreSecrets: ...
 
     @property
     def secrets(self) -> SecretResolver: ...

@@ -131,17 +131,14 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     assert stack.post(f"/api/background-jobs/{later['id']}/cancel", {}, admin).status_code == 200
     assert stack.get("/api/background-jobs/stats", admin).status_code == 200
     assert stack.get("/api/background-jobs?status=completed", admin).status_code == 200
-    cron = stack.post(
-        "/api/cron-jobs",
-        {
-            "name": "sync",
-            "cron_expression": "*/5 * * * *",
-            "job_type": "plugin:my-plugin:import",
-            "store_id": "store-a",
-            "configuration": {"count": 1},
-        },
-        admin,
-    ).json_body["job"]
+    cron_fields = {
+        "name": "sync",
+        "cron_expression": "*/5 * * * *",
+        "job_type": "plugin:my-plugin:import",
+        "store_id": "store-a",
+        "configuration": {"count": 1},
+    }
+    cron = stack.post("/api/cron-jobs", cron_fields, admin).json_body["job"]
     assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
     assert stack.get(f"/api/cron-jobs/{cron['id']}/executions", admin).status_code == 200
     stack.poller.drain()
@@ -162,6 +159,19 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
         finished = stack.job(job_id)
         assert finished is not None and finished.status.value == "completed", finished
     assert stack.job(sweep["id"]).result["s3_deleted"] == 1
+    # A store's erasure: its jobs, log items, objects, cron jobs, parameters and secrets.
+    folder = f"tickwork/{stack.runtime.settings.stage}/stores/store-a/"
+    setup.client("ssm").put_parameter(Name=f"/{folder}key", Value="v", Type="SecureString")
+    setup.client("secretsmanager").create_secret(Name=f"{folder}key", SecretString="v")
+    stack.schedule(admin, type="plugin:test-kit:chatty", payload={"lines": 1, "pad": "p" * 4096})
+    stack.schedule(admin, delay=600)  # pending when the erase comes: cancelled, then deleted
+    stack.post("/api/cron-jobs", {**cron_fields, "name": "to erase"}, admin)
+    stack.poller.drain()
+    erased = stack.client.http.delete("/api/admin/stores/store-a/data", headers=headers)
+    assert erased.status_code == 202, erased.json_body
+    stack.poller.drain()
+    report = stack.job(erased.json_body["job"]["id"]).result
+    assert report["complete"] is True and all(report["deleted"].values()), report
 
     granted = {a for s in statements(template) for a in s["Action"]} | CHALICE_SQS_ACTIONS
     assert recorded_calls <= granted, f"not granted: {sorted(recorded_calls - granted)}"

@@ -54,6 +54,7 @@ OPERATIONS = [
     "cron.run",
     "cron.executions",
     "cron.delete",
+    "store.erase",  # last: an admin's erase of store A is only queued here, never run
 ]
 
 SEES = {
@@ -74,6 +75,7 @@ SEES = {
     "cron.run": 202,
     "cron.executions": 200,
     "cron.delete": 200,
+    "store.erase": 403,  # admin only, even for the store's own owner
 }
 FOREIGN_STORE = {
     **{op: 404 for op in OPERATIONS},
@@ -84,6 +86,7 @@ FOREIGN_STORE = {
     # nothing about what the store holds, and a job acting with these rights fails loudly.
     "job.list": 403,
     "cron.list": 403,
+    "store.erase": 403,
 }
 OTHER_PLUGIN = {
     **{op: 404 for op in OPERATIONS},
@@ -92,9 +95,10 @@ OTHER_PLUGIN = {
     "cron.create": 201,
     "job.list": (200, "hidden"),
     "cron.list": (200, "hidden"),
+    "store.erase": 403,
 }
 EXPECTED: dict[str, dict[str, Any]] = {
-    "admin": {**SEES, "job.create_admin_type": 201, "cron.reassign_plugin": 200},
+    "admin": {**SEES, "job.create_admin_type": 201, "cron.reassign_plugin": 200, "store.erase": 202},
     "owner_a": SEES,
     "plugin_p": SEES,
     "owner_b": FOREIGN_STORE,
@@ -163,6 +167,7 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "cron.run": ("POST", f"{cron_path}/run", {}),
         "cron.executions": ("GET", f"{cron_path}/executions", None),
         "cron.delete": ("DELETE", cron_path, None),
+        "store.erase": ("DELETE", "/api/admin/stores/store-a/data", None),
     }
     got = {}
     for operation in OPERATIONS:
@@ -188,8 +193,9 @@ BUILTIN_BODIES: dict[str, dict[str, Any]] = {
     "email": {"to": "ops@example.com", "subject": "s", "body": "b"},
     "database_query": {"query": "SELECT 1"},
     "cleanup": {"older_than_days": 30, "dry_run": True},
+    "erase_store": {"store_id": "store-z"},
 }
-ADMIN_ONLY_TYPES = {"database_query", "cleanup"}
+ADMIN_ONLY_TYPES = {"database_query", "cleanup", "erase_store"}
 
 
 @pytest.mark.parametrize("role", ["admin", "owner_a", "plugin_p", "owner_b"])

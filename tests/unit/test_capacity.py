@@ -55,7 +55,7 @@ def test_the_table_quota_divides_by_the_write_units_per_job() -> None:
 def test_small_state_items_keep_a_big_payload_out_of_state_writes() -> None:
     model = Model()
     assert model.wru_per_job(BEFORE, large=True) == Measured().wru_per_job_large
-    small = dataclasses.replace(after(), whole_item_state_writes=False)
+    small = dataclasses.replace(after(), whole_item_state_writes=False, payload_in_s3=False)
     assert model.wru_per_job(small, large=True) == Measured().wru_per_job_small + 200
     in_s3 = dataclasses.replace(after(), payload_in_s3=True, whole_item_state_writes=False)
     assert model.wru_per_job(in_s3, large=True) == Measured().wru_per_job_small

@@ -270,6 +270,13 @@ def test_the_policy_grants_only_this_stacks_resources(template: dict[str, Any]) 
     policy = template["Resources"][POLICY_ID]["Properties"]
     assert policy["Roles"] == [{"Ref": "DefaultRole"}]
     by_sid = {s["Sid"]: s for s in statements(template)}
+    # ListSecrets alone: IAM knows no resource for it (it answers names, never values).
+    assert by_sid.pop("SecretNames") == {
+        "Sid": "SecretNames",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:ListSecrets"],
+        "Resource": "*",
+    }
     for statement in by_sid.values():
         actions = statement["Action"]
         assert all("*" not in action for action in actions), statement
@@ -286,6 +293,9 @@ def test_the_policy_grants_only_this_stacks_resources(template: dict[str, Any]) 
     assert by_sid["SigningParameters"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/jwt-secret*")
     assert by_sid["Parameters"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/*")
     assert by_sid["Secrets"]["Resource"]["Fn::Sub"].endswith(":secret:tickwork/prod/*")
+    # A store's erasure deletes under the stores folder of this stage only.
+    assert by_sid["StoreParametersErase"]["Resource"]["Fn::Sub"].endswith(":parameter/tickwork/prod/stores/*")
+    assert by_sid["StoreSecretsErase"]["Resource"]["Fn::Sub"].endswith(":secret:tickwork/prod/stores/*")
     assert by_sid["SendEmail"]["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
     # SES, S3: only when the deploy names a sender or a bucket.
     conditional = [s["Fn::If"][0] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s]

@@ -50,5 +50,10 @@ def test_lambda_may_read_the_previous_parameter_but_never_write_one() -> None:
         s["Resource"]["Fn::Sub"].split(":parameter", 1)[1] for s in statements if "ssm:GetParameter" in s["Action"]
     ]
     assert any(fnmatch(previous_parameter(parameter), pattern) for pattern in readable), readable
-    actions = {a for s in statements for a in s["Action"]}
-    assert not {a for a in actions if a.startswith("ssm:") and a != "ssm:GetParameter"}, actions
+    # The only other SSM grant is a store's erasure, under stores/: never the signing parameters.
+    others = [s for s in statements if any(a.startswith("ssm:") and a != "ssm:GetParameter" for a in s["Action"])]
+    assert [s["Sid"] for s in others] == ["StoreParametersErase"], others
+    assert {a for s in others for a in s["Action"]} == {"ssm:GetParametersByPath", "ssm:DeleteParameters"}
+    (erasable,) = (s["Resource"]["Fn::Sub"].split(":parameter", 1)[1] for s in others)
+    assert erasable == "/tickwork/prod/stores/*"
+    assert not any(fnmatch(name, erasable) for name in (parameter, previous_parameter(parameter)))

@@ -1,0 +1,307 @@
+"""DELETE /api/admin/stores/{store_id}/data: a store's erasure deletes exactly its data, resumes
+after a crash and across short invocations, and is refused to everyone but an admin.
+
+The two stores are ``store-a`` and ``store-ab``: every name of B starts with A's, so a prefix
+match that forgot the folder's closing slash would erase B too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import app as app_module
+from chalicelib.config import Settings
+from chalicelib.jobs.erasure import erasure_job_id
+from chalicelib.jobs.lifecycle import JobStatus
+from devstack.pollers import sqs_event
+from tests import handlers
+from tests.conftest import Stack, assert_error, auth, built_stack, token
+from tests.kit import create_cron, drain_until
+
+A, B = "store-a", "store-ab"
+LARGE = "p" * 2048  # past the inline threshold: the payload lives in S3
+
+
+def erase(stack: Stack, tok: str, store_id: str = A) -> Any:
+    return stack.client.http.delete(f"/api/admin/stores/{store_id}/data", headers=auth(tok))
+
+
+def fill(stack: Stack, admin: str, store_id: str) -> None:
+    """A store's data of every kind: finished jobs with log lines and S3 objects, a pending job,
+    a cron job and its run, SSM parameters and Secrets Manager secrets in its folders."""
+    stack.schedule(admin, storeId=store_id, type="plugin:test-kit:chatty", payload={"lines": 3, "pad": LARGE})
+    stack.schedule(admin, storeId=store_id, type="plugin:test-kit:chatty", payload={"lines": 1})
+    stack.schedule(admin, storeId=store_id, delay=3600)  # pending: cancelled, then deleted
+    # A yearly slot: no run but the run-now fires while the test runs on the real clock.
+    cron = create_cron(stack, admin, store_id=store_id, cron_expression="0 0 1 1 *", configuration={"pad": LARGE})
+    assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
+    stack.poller.drain()
+    ssm, secrets = stack.session.client("ssm"), stack.session.client("secretsmanager")
+    for name in ("api-key", "deep/nested/key"):
+        ssm.put_parameter(Name=f"/tickwork/dev/stores/{store_id}/{name}", Value="v", Type="SecureString")
+        secrets.create_secret(Name=f"tickwork/dev/stores/{store_id}/{name}", SecretString="v")
+
+
+def snapshot(stack: Stack) -> dict[str, Any]:
+    """Everything the stage keeps, by kind: items by id, object keys, parameter and secret names."""
+    resource = stack.session.resource("dynamodb")
+    s3 = stack.session.client("s3")
+    listed = s3.list_objects_v2(Bucket=stack.runtime.settings.values_bucket).get("Contents", [])
+    ssm = stack.session.client("ssm").describe_parameters(MaxResults=50)["Parameters"]
+    secrets = stack.session.client("secretsmanager").list_secrets(MaxResults=100)["SecretList"]
+    return {
+        "jobs": {item["id"]: item for item in resource.Table("tickwork-jobs").scan()["Items"]},
+        "cron_jobs": {item["id"]: item for item in resource.Table("tickwork-cron-jobs").scan()["Items"]},
+        "objects": {entry["Key"] for entry in listed},
+        "parameters": {entry["Name"] for entry in ssm},
+        "secrets": {entry["Name"] for entry in secrets},
+    }
+
+
+def owned_by(world: dict[str, Any], store_id: str) -> dict[str, set[str]]:
+    """What of ``world`` is the store's: its jobs with their log items and objects, cron jobs, secrets."""
+    jobs = {job_id for job_id, item in world["jobs"].items() if item.get("store_id") == store_id}
+    return {
+        "jobs": jobs | {f"joblogs#{job_id}" for job_id in jobs} & set(world["jobs"]),
+        "cron_jobs": {cron_id for cron_id, item in world["cron_jobs"].items() if item["store_id"] == store_id},
+        "objects": {key for key in world["objects"] if key.split("/")[1] in jobs},
+        "parameters": {name for name in world["parameters"] if name.startswith(f"/tickwork/dev/stores/{store_id}/")},
+        "secrets": {name for name in world["secrets"] if name.startswith(f"tickwork/dev/stores/{store_id}/")},
+    }
+
+
+def assert_erased_exactly(before: dict[str, Any], after: dict[str, Any], erase_id: str) -> None:
+    mine = owned_by(before, A)
+    assert all(mine.values()), mine  # the world holds something of each kind to erase
+    for kind in ("jobs", "cron_jobs"):
+        # B's items unchanged, A's gone, nothing else new but the erase job, its lines and rate counters.
+        # Rate-limit counters and each store's running-jobs count (store#...) are the platform's
+        # bookkeeping, not the store's data: they change as jobs run.
+        kept = {
+            key: value for key, value in before[kind].items() if key not in mine[kind] and not key.startswith("store#")
+        }
+        new = {key for key in set(after[kind]) - set(kept) if not key.startswith(("ratelimit#", "store#"))}
+        assert new <= {erase_id, f"joblogs#{erase_id}"}, new
+        assert {key: after[kind][key] for key in kept} == kept
+    for kind in ("objects", "parameters", "secrets"):
+        assert after[kind] == before[kind] - mine[kind], kind
+
+
+@pytest.fixture
+def two_stores(stack: Stack, admin: str) -> Iterator[Stack]:
+    fill(stack, admin, A)
+    fill(stack, admin, B)
+    ssm, secrets = stack.session.client("ssm"), stack.session.client("secretsmanager")
+    # Near misses: another case, another stage, the platform's own.
+    secrets.create_secret(Name="tickwork/dev/stores/STORE-A/key", SecretString="v")
+    ssm.put_parameter(Name="/tickwork/prod/stores/store-a/key", Value="v", Type="String")
+    ssm.put_parameter(Name="/tickwork/dev/jwt-secret", Value="v", Type="SecureString")
+    yield stack
+
+
+def test_an_erase_deletes_exactly_the_stores_data_and_reports_it(two_stores: Stack, admin: str) -> None:
+    stack = two_stores
+    before = snapshot(stack)
+    answer = erase(stack, admin)
+    assert answer.status_code == 202, answer.json_body
+    job = answer.json_body["job"]
+    assert job["id"] == erasure_job_id(A) and job["store_id"] == "platform" and answer.json_body["created"]
+    stack.poller.drain()
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED, done.error
+    mine = owned_by(before, A)
+    assert done.result == {
+        "store_id": A,
+        "deleted": {
+            "cron_jobs": 1,
+            "jobs": 4,  # two finished, one cancelled pending, one cron run
+            "log_items": 2,
+            "objects": len(mine["objects"]),
+            "parameters": 2,
+            "secrets": 2,
+        },
+        "left_running": [],
+        "cron_jobs_left": 0,
+        "not_tracked": 0,
+        "complete": True,
+    }
+    assert_erased_exactly(before, snapshot(stack), job["id"])
+
+
+def test_a_running_job_is_cancelled_named_in_the_report_and_erased_by_the_next_request(
+    stack: Stack, admin: str
+) -> None:
+    fill(stack, admin, A)
+    running = stack.schedule(admin, storeId=A, type="plugin:test-kit:flaky")
+    store = stack.runtime.store
+    lease = dict(now="2026-01-01T00:00:00.000000Z", lease_until="2099-01-01T00:00:00.000000Z")
+    store.claim(stack.job(running["id"]), lease_token="w", **lease)  # a worker holds it
+    erase(stack, admin)
+    stack.poller.drain()
+    first = stack.job(erasure_job_id(A))
+    assert first.result["left_running"] == [running["id"]] and first.result["complete"] is False
+    assert stack.job(running["id"]).status == JobStatus.CANCELLING
+    # While it runs, a second request answers the same job; once it has finished, it runs again.
+    store.finish(running["id"], lease_token="w", status=JobStatus.CANCELLED, now=lease["now"])
+    again = erase(stack, admin)
+    assert again.status_code == 202 and again.json_body["created"] is True
+    assert again.json_body["job"]["id"] == first.id and again.json_body["job"]["status"] == "pending"
+    assert erase(stack, admin).json_body == {**again.json_body, "created": False}
+    stack.poller.drain()
+    second = stack.job(first.id)
+    assert second.result["complete"] is True and second.result["deleted"]["jobs"] == 1
+    assert store.get(running["id"]) is None
+
+
+class ShortInvocation:
+    """Lambda's context with time for ``checks`` questions, then near its end (the worker hands a
+    checkpointing job over when under its margin): the hand-over points are exact."""
+
+    def __init__(self, checks: int) -> None:
+        self.checks = checks
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.checks -= 1
+        return 600_000 if self.checks > 0 else 1_000
+
+
+def invoke_until_empty(stack: Stack, checks: int) -> int:
+    """Each batch of the normal queue in a fresh, short invocation; how many invocations."""
+    sqs = stack.session.client("sqs")
+    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    invocations = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        answer = app_module.worker_normal(sqs_event(messages, arn, "us-east-1"), ShortInvocation(checks))
+        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        invocations += 1
+    return invocations
+
+
+def test_a_small_page_budget_spreads_the_erase_over_several_invocations(two_stores: Stack, admin: str) -> None:
+    stack = two_stores
+    before = snapshot(stack)
+    job = stack.schedule(admin, type="erase_store", payload={"store_id": A, "page_size": 1}, maxRetries=0)
+    invocations = invoke_until_empty(stack, checks=4)
+    done = stack.job(job["id"])
+    assert done.status == JobStatus.COMPLETED, done.error
+    assert invocations >= 4 and done.continuations == invocations - 1 and done.attempts == 1
+    # Each continuation resumed from its checkpoint: nothing was counted twice or missed.
+    assert done.result["deleted"] == {
+        "cron_jobs": 1,
+        "jobs": 4,
+        "log_items": 2,
+        "objects": len(owned_by(before, A)["objects"]),
+        "parameters": 2,
+        "secrets": 2,
+    }
+    assert_erased_exactly(before, snapshot(stack), job["id"])
+
+
+class Crash:
+    """Kills the process at its ``at``-th DeleteItem once armed: that call and every later one die,
+    as a killed process makes no call at all, until ``restart``."""
+
+    def __init__(self) -> None:
+        self.at: int | None = None
+        self.deletes = 0
+        self.dead = False
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        if self.at is None:
+            return
+        if model.name == "DeleteItem":
+            self.deletes += 1
+            self.dead = self.dead or self.deletes >= self.at
+        if self.dead:
+            raise handlers.SimulatedCrash()
+
+    def arm(self, at: int) -> None:
+        self.at, self.deletes, self.dead = at, 0, False
+
+    def restart(self) -> None:
+        self.at, self.dead = None, False
+
+
+@pytest.fixture
+def crash() -> Crash:
+    return Crash()
+
+
+@pytest.fixture
+def quick_stack(settings: Settings, admin: str, crash: Crash) -> Iterator[Stack]:
+    """Leases of a second, so a killed attempt's message comes back at once; every checkpoint saved."""
+    with built_stack(dataclasses.replace(settings, lease_s=1, progress_interval_s=0.0)) as stack:
+        # Before the runtime makes its clients: a client sees only the hooks its session had then.
+        stack.session.events.register("before-call", crash)
+        fill(stack, admin, A)
+        fill(stack, admin, B)
+        yield stack
+
+
+def test_an_erase_killed_mid_way_resumes_from_its_checkpoint(quick_stack: Stack, admin: str, crash: Crash) -> None:
+    stack = quick_stack
+    before = snapshot(stack)
+    job = stack.schedule(admin, type="erase_store", payload={"store_id": A, "page_size": 1})
+    crash.arm(at=5)  # in the jobs phase: the cron job went, and a job or two
+    with pytest.raises(handlers.SimulatedCrash):
+        stack.poller.poll_once()
+    crash.restart()
+    killed = stack.job(job["id"])
+    assert killed.status == JobStatus.RUNNING and killed.checkpoint["phase"] == "jobs"
+    assert killed.checkpoint["deleted"]["cron_jobs"] == 1
+    drain_until(stack, lambda: stack.job(job["id"]).status == JobStatus.COMPLETED)
+    done = stack.job(job["id"])
+    assert done.attempts == 2 and done.result["complete"] is True
+    assert done.result["deleted"]["cron_jobs"] == 1  # counted before the crash, and not again
+    assert_erased_exactly(before, snapshot(stack), job["id"])
+
+
+# --- who may ask, and for what -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tok",
+    [
+        token("store_owner", stores=[A], sub="owner-a"),
+        token("plugin", stores=[A], plugin_id="plugin-p", sub="plugin-p"),
+        token("store_owner", stores=["platform"], sub="claims-platform"),
+    ],
+    ids=["owner", "plugin", "platform-claimer"],
+)
+def test_a_tenant_may_not_erase_even_its_own_store(two_stores: Stack, tok: str) -> None:
+    stack = two_stores
+    before = snapshot(stack)
+    assert_error(erase(stack, tok), 403, "admin_only")
+    assert_error(erase(stack, tok, "platform"), 403, "admin_only")
+    assert stack.runtime.store.get(erasure_job_id(A)) is None
+    assert snapshot(stack) == before
+
+
+@pytest.mark.parametrize(
+    ("store_id", "status", "code"),
+    [
+        ("platform", 400, "reserved_store"),
+        ("-leading-dash", 400, "validation_error"),
+        # As chalice.test passes it (API Gateway would hand over "#", which fails the same check).
+        ("ratelimit%23store-a%23202611281200", 400, "validation_error"),
+        ("x" * 129, 400, "validation_error"),
+        ("a%2Fb", 400, "validation_error"),
+        ("white%20space", 400, "validation_error"),
+        ("", 400, "validation_error"),
+    ],
+)
+def test_a_bad_store_id_is_a_4xx_with_a_code(stack: Stack, admin: str, store_id: str, status: int, code: str) -> None:
+    assert_error(erase(stack, admin, store_id), status, code)
+
+
+def test_the_erase_type_is_refused_for_the_platform_store(stack: Stack, admin: str) -> None:
+    body = {"type": "erase_store", "payload": {"store_id": "platform"}}
+    assert_error(stack.post("/api/background-jobs/schedule", body, admin), 400, "validation_error")
