@@ -40,6 +40,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("cron_speed", []),
     ("write_units", []),
     ("partition_heat", []),
+    ("noisy_neighbour", ["--flood", "300"]),
     ("capacity", []),
 ]
 DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look

@@ -18,6 +18,8 @@ waiting.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,6 +40,8 @@ NO_PLUGIN = "-"
 HOLD_S = 960
 # Takes that lose a race read the item again and try once more, this many times in all.
 TAKE_ATTEMPTS = 3
+# How long what a container saw of a store's item sizes its next take.
+BELIEF_S = 5.0
 
 
 def slots_item_id(store_id: str) -> str:
@@ -74,6 +78,21 @@ class StoreSlots:
     def __init__(self, table: Any, *, default_caps: Caps) -> None:
         self._table = table
         self.default_caps = default_caps
+        # The item as this container last saw it, per store: a take sized by it is one write
+        # when it is right, and its condition refuses it when it is not.
+        self._beliefs: dict[str, tuple[dict[str, Any], float]] = {}
+        self._lock = threading.Lock()
+
+    def _belief(self, store_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._beliefs.get(store_id)
+        if found is None or time.monotonic() - found[1] > BELIEF_S:
+            return None
+        return dict(found[0])
+
+    def _believe(self, store_id: str, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._beliefs[store_id] = (item, time.monotonic())
 
     def caps_of(self, item: dict[str, Any] | None) -> Caps:
         item = item or {}
@@ -89,9 +108,10 @@ class StoreSlots:
         them were deferred before (they leave the waiting count when they run)."""
         plugin = plugin_id or NO_PLUGIN
         holder = uuid.uuid4().hex
-        item: dict[str, Any] | None = None
-        known = False  # whether ``item`` is the stored item (read from a refusal), not a guess
-        for _ in range(TAKE_ATTEMPTS):
+        item = self._belief(store_id)
+        known = item is not None  # whether ``item`` is what is stored (as last seen), not a guess
+        counted = False  # whether this take's deferrals are in ``waiting`` already
+        for _ in range(TAKE_ATTEMPTS + 1):
             caps = self.caps_of(item)
             if plugin == NO_PLUGIN:  # jobs of no plugin answer to the store's cap alone
                 caps = Caps(store=caps.store, plugin=caps.store)
@@ -101,12 +121,20 @@ class StoreSlots:
                 n for n, p in lapsed.values() if p == plugin
             )
             n = fits(wanted, running=running, plugin_running=plugin_running, caps=caps) if known else wanted
+            # The waiting count loses the returning jobs and gains those deferred now (some the same).
+            wait_delta = -n if counted else (wanted - n) - returning
             try:
                 stored = self._write_take(
-                    store_id, plugin, holder, n, wanted - n, returning, now_s, caps, item if known else None, lapsed
+                    store_id, plugin, holder, n, wait_delta, now_s, caps, item if known else None, lapsed
                 )
             except _RefusedError as refused:
                 item, known = refused.item, True
+                self._believe(store_id, item)
+                continue
+            self._believe(store_id, stored)
+            if n == 0 and not counted and self._room(stored, plugin, now_s) > 0:
+                # What this container believed was out of date: slots freed meanwhile. Take them.
+                item, known, counted = stored, True, True
                 continue
             return self._taken(stored, n, holder, caps, now_s, newly_waiting=wanted - n)
         # Lost every race: none taken; the estimate comes from the last look at the item.
@@ -129,6 +157,16 @@ class StoreSlots:
             first_free_s=max(0.0, min(starts) + mean - now_s) if starts else 0.0,
         )
 
+    def _room(self, item: dict[str, Any], plugin: str, now_s: float) -> int:
+        """Slots free in ``item`` for ``plugin``'s jobs, lapsed holders counted as free."""
+        caps = self.caps_of(item)
+        if plugin == NO_PLUGIN:
+            caps = Caps(store=caps.store, plugin=caps.store)
+        lapsed = self._lapsed(item, now_s)
+        running = _int(item.get("running")) - sum(n for n, _ in lapsed.values())
+        plugin_running = _int(item.get(PLUGIN_PREFIX + plugin)) - sum(n for n, p in lapsed.values() if p == plugin)
+        return fits(caps.store, running=running, plugin_running=plugin_running, caps=caps)
+
     @staticmethod
     def _lapsed(item: dict[str, Any] | None, now_s: float) -> dict[str, tuple[int, str]]:
         """Holders whose time is up: name -> (slots, plugin)."""
@@ -144,8 +182,7 @@ class StoreSlots:
         plugin: str,
         holder: str,
         n: int,
-        deferred: int,
-        returning: int,
+        wait_delta: int,
         now_s: float,
         caps: Caps,
         seen: dict[str, Any] | None,
@@ -153,8 +190,7 @@ class StoreSlots:
     ) -> dict[str, Any]:
         # Placeholders everywhere: plugin ids may hold dots, which a bare name would read as a path.
         names: dict[str, str] = {"#run": "running", "#wait": "waiting", "#p": PLUGIN_PREFIX + plugin}
-        # The waiting count loses the returning jobs and gains those deferred now (some the same).
-        values: dict[str, Any] = {":wait": deferred - returning}
+        values: dict[str, Any] = {":wait": wait_delta}
         adds = ["#wait :wait"]
         sets: list[str] = []
         removes: list[str] = []
@@ -251,6 +287,15 @@ class StoreSlots:
             if not is_condition_failure(exc):
                 raise
             # It lapsed and another take freed its slots already.
+            return
+        with self._lock:
+            seen = self._beliefs.get(store_id)
+            if seen is not None:
+                item = dict(seen[0])
+                item.pop(HOLDER_PREFIX + taken.holder, None)
+                for name in ("running", PLUGIN_PREFIX + plugin):
+                    item[name] = _int(item.get(name)) - taken.n
+                self._beliefs[store_id] = (item, seen[1])
 
     # --- the admin's side -------------------------------------------------------------
 
