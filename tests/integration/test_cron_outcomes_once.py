@@ -41,7 +41,7 @@ def kill_after(stack: Stack, operation: str, nth: int) -> Any:
 @pytest.mark.parametrize(
     ("operation", "nth"),
     [
-        ("UpdateItem", 2),  # the run's final write (claim is the first): killed before counting
+        ("UpdateItem", 3),  # the run's final write (the store's slot take, then the claim): killed before counting
         ("TransactWriteItems", 1),  # killed right after counting, before the message is deleted
     ],
 )
