@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+import app as app_module
 from chalicelib.aws.objects import S3Objects, ensure_bucket
 from chalicelib.aws.provision import ensure_table
 from chalicelib.clock import to_iso
@@ -18,6 +19,7 @@ from chalicelib.config import Settings
 from chalicelib.crons.slots import slot_job_id
 from chalicelib.jobs.store import DynamoJobStore, JobFilter, jobs_table_definition
 from chalicelib.jobs.values import JobValues
+from devstack.pollers import sqs_event
 from tests.conftest import T0, Stack
 
 # The guide's database_query example.
@@ -131,3 +133,34 @@ def bare_store(table_name: str = "jobs", **options: Any) -> DynamoJobStore:
     ensure_bucket(s3, bucket, "us-east-1")
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(table_name)
     return DynamoJobStore(table, values=JobValues(S3Objects(s3, bucket)), **options)
+
+
+class ShortInvocation:
+    """Lambda's context for an invocation with time for ``checks`` more questions, then near its end.
+
+    The worker hands a checkpointing job over when the remaining time drops under its margin
+    (60 s by default); counting questions instead of milliseconds makes the hand-over points exact.
+    """
+
+    def __init__(self, checks: int) -> None:
+        self.checks = checks
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.checks -= 1
+        return 600_000 if self.checks > 0 else 30_000
+
+
+def invoke_until_empty(stack: Stack, checks: int) -> int:
+    """Lambda's event source: each batch of the normal queue in a fresh, short invocation."""
+    sqs = stack.session.client("sqs")
+    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    invocations = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        answer = app_module.worker_normal(sqs_event(messages, arn, "us-east-1"), ShortInvocation(checks))
+        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        invocations += 1
+    return invocations

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,8 +9,8 @@ from chalicelib import runtime
 from chalicelib.api.dead_letters import require_admin
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import Envelope
-from chalicelib.errors import BadRequestError, ConflictError, StaleWriteError
-from chalicelib.jobs.model import ID_PATTERN, parse_model
+from chalicelib.errors import ConflictError, StaleWriteError
+from chalicelib.jobs.model import parse_model, require_store_id
 from chalicelib.stores.slots import StoreLimits
 
 bp = Blueprint(__name__)
@@ -47,16 +45,6 @@ class LimitsAnswer(Envelope):
     limits: LimitsView
 
 
-def _store_id(value: str) -> str:
-    if not re.match(ID_PATTERN, value):
-        raise BadRequestError(
-            "store_id must be a store id (letters, digits, . _ : -; at most 128).",
-            code="validation_error",
-            details=[{"field": "store_id", "message": "not a store id"}],
-        )
-    return value
-
-
 def _view(store_id: str) -> dict[str, object]:
     slots = runtime.current().store_slots
     state = slots.state(store_id)
@@ -84,7 +72,7 @@ def _view(store_id: str) -> dict[str, object]:
 )
 def get_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    return ok({"limits": _view(_store_id(store_id))})
+    return ok({"limits": _view(require_store_id(store_id))})
 
 
 @endpoint(
@@ -98,7 +86,7 @@ def get_limits(call: Call, store_id: str) -> Response:
 )
 def put_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    store_id = _store_id(store_id)
+    store_id = require_store_id(store_id)
     request = parse_model(LimitsRequest, call.json_body())
     slots = runtime.current().store_slots
     for _ in range(SET_ATTEMPTS):

@@ -57,6 +57,17 @@ def is_generated_id(value: str) -> bool:
     return GENERATED_ID.fullmatch(value) is not None
 
 
+def require_store_id(store_id: str) -> str:
+    """``store_id`` if a store may be called so; a 400 otherwise (path parameters arrive decoded)."""
+    if not re.fullmatch(ID_PATTERN, store_id):
+        raise BadRequestError(
+            "store_id must be a store id (letters, digits, . _ : -; at most 128).",
+            code="validation_error",
+            details=[{"field": "store_id", "message": "not a store id"}],
+        )
+    return store_id
+
+
 def is_well_formed_type(job_type: str) -> bool:
     return bool(PLUGIN_TYPE_PATTERN.match(job_type) or BUILTIN_TYPE_PATTERN.match(job_type))
 

@@ -5,53 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import app as app_module
 from chalicelib.auth import SYSTEM_PRINCIPAL
 from chalicelib.config import Settings
 from chalicelib.jobs.lifecycle import JobStatus
-from devstack.pollers import sqs_event
-from tests.conftest import Stack, built_stack
+from tests.conftest import built_stack
 from tests.faults.conftest import ServerStack
 from tests.faults.report import record
+from tests.kit import invoke_until_empty
 
 IMPORT_ITEMS = 10_000
-
-
-class ShortInvocation:
-    """Lambda's context for an invocation with time for ``checks`` more questions, then near its end.
-
-    The worker hands a checkpointing job over when the remaining time drops under its margin
-    (60 s by default); counting questions instead of milliseconds makes the hand-over points exact.
-    """
-
-    def __init__(self, checks: int) -> None:
-        self.checks = checks
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.checks -= 1
-        return 600_000 if self.checks > 0 else 30_000
-
-
-def invoke_until_empty(stack: Stack, checks_per_invocation: int) -> int:
-    """Lambda's event source: each batch of the normal queue in a fresh, short invocation."""
-    sqs = stack.session.client("sqs")
-    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    invocations = 0
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        answer = app_module.worker_normal(sqs_event(messages, arn, "us-east-1"), ShortInvocation(checks_per_invocation))
-        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        invocations += 1
-    return invocations
 
 
 def test_the_guides_10000_item_import_checkpoints_across_invocations(settings: Settings, admin: str) -> None:
     with built_stack(settings) as stack:
         job = stack.schedule(admin, payload={"count": IMPORT_ITEMS}, maxRetries=0)
-        invocations = invoke_until_empty(stack, checks_per_invocation=3_000)
+        invocations = invoke_until_empty(stack, checks=3_000)
         done = stack.job(job["id"])
         record(
             f"guide import ({IMPORT_ITEMS} items)",
@@ -78,7 +46,7 @@ def test_a_job_that_continues_keeps_its_timeout_across_invocations(settings: Set
             maxRetries=0,
             timeout_seconds=3,
         )
-        invoke_until_empty(stack, checks_per_invocation=4)
+        invoke_until_empty(stack, checks=4)
         failed = stack.job(job["id"])
         assert failed.status == JobStatus.FAILED
         assert failed.error == "JobTimedOut: the attempt ran past its timeout of 3 s"

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-import app as app_module
 from chalicelib.config import Settings
 from chalicelib.jobs.erasure import erasure_job_id
 from chalicelib.jobs.lifecycle import JobStatus
-from devstack.pollers import sqs_event
 from tests import handlers
 from tests.conftest import Stack, assert_error, auth, built_stack, token
-from tests.kit import create_cron, drain_until
+from tests.kit import create_cron, drain_until, invoke_until_empty
 
 A, B = "store-a", "store-ab"
 LARGE = "p" * 2048  # past the inline threshold: the payload lives in S3
@@ -155,34 +153,6 @@ def test_a_running_job_is_cancelled_named_in_the_report_and_erased_by_the_next_r
     second = stack.job(first.id)
     assert second.result["complete"] is True and second.result["deleted"]["jobs"] == 1
     assert store.get(running["id"]) is None
-
-
-class ShortInvocation:
-    """Lambda's context with time for ``checks`` questions, then near its end (the worker hands a
-    checkpointing job over when under its margin): the hand-over points are exact."""
-
-    def __init__(self, checks: int) -> None:
-        self.checks = checks
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.checks -= 1
-        return 600_000 if self.checks > 0 else 1_000
-
-
-def invoke_until_empty(stack: Stack, checks: int) -> int:
-    """Each batch of the normal queue in a fresh, short invocation; how many invocations."""
-    sqs = stack.session.client("sqs")
-    url = sqs.get_queue_url(QueueName="tickwork-normal")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    invocations = 0
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        answer = app_module.worker_normal(sqs_event(messages, arn, "us-east-1"), ShortInvocation(checks))
-        failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        invocations += 1
-    return invocations
 
 
 def test_a_small_page_budget_spreads_the_erase_over_several_invocations(two_stores: Stack, admin: str) -> None:
