@@ -31,6 +31,7 @@ from chalicelib.jobs.store_jobs import StoreJobs
 from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
+from chalicelib.stores.backlog import StoreBacklog
 from chalicelib.stores.gate import StoreGate
 from chalicelib.stores.policy import Caps
 from chalicelib.stores.slots import StoreSlots
@@ -117,6 +118,10 @@ class Runtime:
     def store_slots(self) -> StoreSlots:
         caps = Caps(store=self.settings.store_max_running, plugin=self.settings.plugin_max_running)
         return StoreSlots(self._jobs_table, default_caps=caps)
+
+    @cached_property
+    def store_backlog(self) -> StoreBacklog:
+        return StoreBacklog(self._jobs_table)
 
     @cached_property
     def crons(self) -> CronService:

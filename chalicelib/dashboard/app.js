@@ -12,6 +12,10 @@
   const PREVIEW_DELAY_MS = 250;
   const REQUEST_TIMEOUT_MS = 15000;
   const PAGE_SIZE = 50;
+  // Each listed store's backlog costs the API a few queries: fewer stores a page, read less often.
+  const STORES_PAGE_SIZE = 25;
+  const STORE_LOAD_MS = 10000;
+  const STORE_LOAD_PARALLEL = 4;
   const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
   const CANCELLABLE = new Set(['pending', 'retrying', 'running']);
   const RETRYABLE = new Set(['failed', 'cancelled']);
@@ -175,21 +179,28 @@
 
   // ---- session ---------------------------------------------------------------------------
 
-  function describeToken(value) {
-    // Display only: the server verifies the signature; this just names the role for the header.
+  // The token's claims, unverified (null: not a JWT): for display only, the server checks each call.
+  function claimsOf(value) {
     try {
       const part = value.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
       const claims = JSON.parse(atob(part));
-      const stores = Array.isArray(claims.stores) && claims.stores.length ? ` · stores ${claims.stores.join(', ')}` : '';
-      return `${claims.role || 'unknown role'}${claims.plugin_id ? ` (${claims.plugin_id})` : ''}${stores}`;
+      return claims && typeof claims === 'object' ? claims : null;
     } catch (_) {
-      return 'token';
+      return null;
     }
+  }
+
+  function describeToken(value) {
+    const claims = claimsOf(value);
+    if (!claims) return 'token';
+    const stores = Array.isArray(claims.stores) && claims.stores.length ? ` · stores ${claims.stores.join(', ')}` : '';
+    return `${claims.role || 'unknown role'}${claims.plugin_id ? ` (${claims.plugin_id})` : ''}${stores}`;
   }
 
   function signedOut(reason) {
     sessionStorage.removeItem(TOKEN_KEY);
     stopPolling();
+    views.stores.clear();
     for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
     $('#session').hidden = true;
     for (const view of document.querySelectorAll('.view')) view.hidden = true;
@@ -211,6 +222,8 @@
     $('#token-error').textContent = '';
     $('#session').hidden = false;
     $('#whoami').textContent = `Signed in: ${describeToken(value)}`;
+    // Display only: the stores routes answer 403 to any other token.
+    $('#stores-tab').hidden = (claimsOf(value) || {}).role !== 'admin';
     show(currentTab());
     return true;
   }
@@ -227,7 +240,7 @@
 
   // ---- views and polling ---------------------------------------------------------------
 
-  const TABS = ['jobs', 'crons', 'failed', 'queues'];
+  const TABS = ['jobs', 'crons', 'failed', 'queues', 'stores'];
   const views = {};
   let pollTimer = null;
   let pollBusy = false;
@@ -540,6 +553,114 @@
       }
     },
   };
+
+  // ---- stores (admin) ------------------------------------------------------------------
+
+  // The listing is polled like the others; each store's backlog and oldest waiting job come from
+  // a route of its own, read for the listed stores at most every STORE_LOAD_MS.
+  views.stores = (() => {
+    const tbody = $('#stores-table tbody');
+    const more = $('#stores-more');
+    const loads = new Map();
+    let stores = [];
+    let nextToken = null;
+    let extended = false;
+
+    const rows = () => stores.map((store) => ({ ...store, id: store.store_id, load: loads.get(store.store_id)?.load || null }));
+
+    function draw() {
+      renderRows(tbody, rows(), buildStoreRow);
+      $('#stores-empty').hidden = stores.length > 0;
+      more.hidden = !nextToken;
+    }
+
+    // Nothing of one session's stores stays on the page for the next token.
+    function clear() {
+      stores = [];
+      nextToken = null;
+      extended = false;
+      loads.clear();
+      tbody.replaceChildren();
+    }
+
+    function adminOnly(refused) {
+      $('#stores-admin-only').hidden = !refused;
+      $('#stores-table').hidden = refused;
+      if (refused) {
+        clear();
+        $('#stores-empty').hidden = true;
+        more.hidden = true;
+      }
+    }
+
+    async function fetchPage(from) {
+      const data = await api('GET', `admin/stores${query({ limit: String(STORES_PAGE_SIZE), next_token: from })}`);
+      return [data.stores || [], data.next_token || null];
+    }
+
+    async function readLoads() {
+      const stale = stores.filter((store) => {
+        const known = loads.get(store.store_id);
+        return !known || Date.now() - known.at > STORE_LOAD_MS;
+      });
+      for (let i = 0; i < stale.length; i += STORE_LOAD_PARALLEL) {
+        await Promise.all(stale.slice(i, i + STORE_LOAD_PARALLEL).map(async (store) => {
+          const { load } = await api('GET', `admin/stores/${encodeURIComponent(store.store_id)}/load`);
+          loads.set(store.store_id, { load, at: Date.now() });
+        }));
+      }
+    }
+
+    more.addEventListener('click', async () => {
+      try {
+        const [page, next] = await fetchPage(nextToken);
+        stores = stores.concat(page.filter((store) => !stores.some((known) => known.store_id === store.store_id)));
+        nextToken = next;
+        extended = true;
+        draw();
+        await readLoads();
+        draw();
+      } catch (error) {
+        notify(error.message, 'error');
+      }
+    });
+
+    return {
+      clear,
+      async refresh(force = false) {
+        if (!extended || force) {
+          try {
+            [stores, nextToken] = await fetchPage(null);
+          } catch (error) {
+            if (error.status === 403) { adminOnly(true); return; }
+            throw error;
+          }
+          extended = false;
+        }
+        adminOnly(false);
+        draw();
+        await readLoads();
+        draw();
+      },
+    };
+  })();
+
+  function buildStoreRow(store) {
+    const load = store.load;
+    const oldest = load && load.oldest_waiting;
+    const atLeast = load && load.exact === false ? '≥ ' : '';
+    return h('tr', { dataset: { storeId: store.store_id, running: store.running, cap: store.effective_max_running, waiting: store.waiting } },
+      cell('Store', h('span', { class: 'mono' }, store.store_id)),
+      cell('Running', h('span', { 'aria-label': `${store.running} running of a cap of ${store.effective_max_running}` },
+        `${store.running} / ${store.effective_max_running}`)),
+      cell('Waiting', String(store.waiting)),
+      cell('Backlog', load ? atLeast + String(load.backlog) : h('span', { class: 'muted' }, '…')),
+      cell('Oldest waiting', oldest
+        ? [h('span', { class: 'age', title: oldest.waiting_since }, relative(oldest.waiting_since).replace(/ ago$/, '')),
+          ' ', jobLink(oldest)]
+        : h('span', { class: 'muted' }, load && load.exact === false ? 'not found in the first pages' : '—')),
+      cell('State', store.paused ? h('span', { class: 'badge s-paused' }, 'paused') : h('span', { class: 'badge s-active' }, 'active')));
+  }
 
   // ---- cron jobs -----------------------------------------------------------------------
 

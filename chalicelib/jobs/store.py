@@ -38,6 +38,7 @@ from chalicelib.jobs.shards import (
     take_in_turns,
 )
 from chalicelib.jobs.values import JobValues
+from chalicelib.stores.shards import BY_TENANT_SHARD_INDEX, LISTED_ATTRIBUTES, TENANT_SHARD_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": SHARD_ATTRIBUTE, "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "cron_job_id", "AttributeType": "S"},
+            {"AttributeName": TENANT_SHARD_ATTRIBUTE, "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
@@ -187,6 +189,15 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "status", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                # Sparse: only the stores' slot items (chalicelib/stores/) carry tenant_shard.
+                "IndexName": BY_TENANT_SHARD_INDEX,
+                "KeySchema": [
+                    {"AttributeName": TENANT_SHARD_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": "id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LISTED_ATTRIBUTES)},
             },
         ],
     }

@@ -8,7 +8,8 @@ The item (id ``store#<store id>`` in the jobs table; no job attributes, so no in
   next take that finds the store full, which gets its slots back;
 - ``waiting``: about how many of the store's jobs are deferred (the delays' estimate only);
 - ``mean_run_s``: how long the store's batches run (an exponentially weighted mean);
-- ``max_running``, ``max_running_per_plugin``: an admin's caps, when set; ``limits_version``.
+- ``max_running``, ``max_running_per_plugin``: an admin's caps, when set; ``limits_version``;
+- ``tenant_shard``: its key in the stores index (shards.py), set by every write here.
 
 A take is one conditional UpdateItem when the caps leave room, and the condition is the caps:
 two workers racing for the last slot cannot both get it. A full store answers with the item
@@ -25,12 +26,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamo import is_condition_failure, old_item
 from chalicelib.errors import StaleWriteError
 from chalicelib.stores.policy import FIRST_MEAN_RUN_S, Caps, fits, updated_mean
+from chalicelib.stores.shards import BY_TENANT_SHARD_INDEX, TENANT_SHARD_ATTRIBUTE, shard_key, tenant_shard
 
 SLOTS_ID_PREFIX = "store#"
 HOLDER_PREFIX = "h#"
@@ -190,9 +192,10 @@ class StoreSlots:
     ) -> dict[str, Any]:
         # Placeholders everywhere: plugin ids may hold dots, which a bare name would read as a path.
         names: dict[str, str] = {"#run": "running", "#wait": "waiting", "#p": PLUGIN_PREFIX + plugin}
-        values: dict[str, Any] = {":wait": wait_delta}
+        names["#ts"] = TENANT_SHARD_ATTRIBUTE
+        values: dict[str, Any] = {":wait": wait_delta, ":ts": tenant_shard(store_id)}
         adds = ["#wait :wait"]
-        sets: list[str] = []
+        sets: list[str] = ["#ts = :ts"]
         removes: list[str] = []
         freed = sum(count for count, _ in lapsed.values())
         freed_plugin: dict[str, int] = {}
@@ -270,16 +273,18 @@ class StoreSlots:
         try:
             self._table.update_item(
                 Key={"id": slots_item_id(store_id)},
-                UpdateExpression="ADD #run :minus, #p :minus SET #mean = :mean REMOVE #h",
+                UpdateExpression="ADD #run :minus, #p :minus SET #mean = :mean, #ts = :ts REMOVE #h",
                 ExpressionAttributeNames={
                     "#run": "running",
                     "#p": PLUGIN_PREFIX + plugin,
                     "#h": HOLDER_PREFIX + taken.holder,
                     "#mean": "mean_run_s",
+                    "#ts": TENANT_SHARD_ATTRIBUTE,
                 },
                 ExpressionAttributeValues={
                     ":minus": -taken.n,
                     ":mean": Decimal(str(round(updated_mean(taken.mean_run_s, run_s), 3))),
+                    ":ts": tenant_shard(store_id),
                 },
                 ConditionExpression=Attr(HOLDER_PREFIX + taken.holder).exists(),
             )
@@ -315,9 +320,9 @@ class StoreSlots:
 
     def set_limits(self, store_id: str, limits: StoreLimits) -> StoreLimits:
         """Write ``limits`` if the stored ones are still at ``limits.version`` (StaleWriteError if not)."""
-        sets, removes = ["#v = :next"], []
-        values: dict[str, Any] = {":next": limits.version + 1}
-        names = {"#v": "limits_version"}
+        sets, removes = ["#v = :next", "#ts = :ts"], []
+        values: dict[str, Any] = {":next": limits.version + 1, ":ts": tenant_shard(store_id)}
+        names = {"#v": "limits_version", "#ts": TENANT_SHARD_ATTRIBUTE}
         for name, value in (
             ("max_running", limits.max_running),
             ("max_running_per_plugin", limits.max_running_per_plugin),
@@ -345,6 +350,21 @@ class StoreSlots:
                 raise StaleWriteError(f"Store {store_id}'s limits changed meanwhile.") from exc
             raise
         return StoreLimits(limits.max_running, limits.max_running_per_plugin, limits.version + 1)
+
+    def list_shard(self, shard: int, *, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to ``limit`` stores' listed load in one shard of the stores index, by store id, after
+        store ``after``; and the store to resume after (None: the shard is exhausted)."""
+        key = shard_key(shard)
+        request: dict[str, Any] = {
+            "IndexName": BY_TENANT_SHARD_INDEX,
+            "KeyConditionExpression": Key(TENANT_SHARD_ATTRIBUTE).eq(key),
+            "Limit": limit,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = {"id": slots_item_id(after), TENANT_SHARD_ATTRIBUTE: key}
+        page = self._table.query(**request)
+        last = page.get("LastEvaluatedKey")
+        return page.get("Items", []), None if not last else str(last["id"])[len(SLOTS_ID_PREFIX) :]
 
 
 class _RefusedError(Exception):

@@ -406,3 +406,61 @@ def test_the_page_fits_a_phone_screen(browser: Any, stack: RunningStack) -> None
         shot(tab, "13-phone-crons")
     finally:
         context.close()
+
+
+def test_an_admin_sees_a_flooding_stores_load_and_an_owner_does_not(page: Any, stack: RunningStack) -> None:
+    limits = requests.put(
+        stack.url("/api/admin/stores/store-flood/limits"),
+        json={"max_running": 1},
+        headers=stack.headers(),
+        timeout=10,
+    )
+    assert limits.status_code == 200, limits.text
+    body = {"type": STEPS_TYPE, "payload": {"steps": 16, "step_s": 0.25}, "storeId": "store-flood", "maxRetries": 0}
+    for _ in range(8):
+        answer = requests.post(
+            stack.url("/api/background-jobs/schedule"), json=body, headers=stack.headers(), timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+
+    sign_in(page, stack.admin_token)
+    tab = page.get_by_role("link", name="Stores")
+    tab.focus()
+    page.keyboard.press("Enter")
+    assert tab.get_attribute("aria-current") == "page"
+    # One runs (its cap), the rest wait for a slot, and the backlog and oldest waiting job arrive.
+    row = page.locator('#stores-table tr[data-store-id="store-flood"][data-running="1"][data-cap="1"]')
+    row.wait_for()
+    assert row.locator("td[data-label='Running']").inner_text() == "1 / 1"
+    assert row.locator("[aria-label='1 running of a cap of 1']").count() == 1
+    page.wait_for_function(
+        """() => {
+          const row = document.querySelector('#stores-table tr[data-store-id="store-flood"]');
+          return row && Number(row.dataset.waiting) > 0 && /^\\d+$/.test(row.querySelector("td[data-label='Backlog']").textContent);
+        }"""
+    )
+    flood = page.locator('#stores-table tr[data-store-id="store-flood"]')
+    assert int(flood.locator("td[data-label='Waiting']").inner_text()) > 0
+    assert int(flood.locator("td[data-label='Backlog']").inner_text()) > 0
+    flood.locator("td[data-label='Oldest waiting'] button").wait_for()
+    shot(page, "14-stores-load")
+
+    minted = subprocess.run(
+        [sys.executable, "-m", "devstack.cli", "token", "--role", "store_owner", "--store", "store-flood"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    owner = minted.stdout.strip().splitlines()[-1]
+    page.get_by_role("button", name="Forget token").click()
+    page.get_by_label("API token").fill(owner)
+    page.get_by_role("button", name="Use token").click()
+    page.locator("#whoami").filter(has_text="store_owner").wait_for()
+    assert page.get_by_role("link", name="Stores").count() == 0, "the tab is not offered to an owner"
+    page.goto(stack.url("/#stores"))
+    page.locator("#stores-admin-only").wait_for()
+    assert page.locator("#stores-table").is_hidden()
+    assert page.locator('tr[data-store-id="store-flood"]').count() == 0

@@ -54,6 +54,8 @@ OPERATIONS = [
     "cron.run",
     "cron.executions",
     "cron.delete",
+    "store.list",
+    "store.load",
     "store.erase",  # last: an admin's erase of store A is only queued here, never run
 ]
 
@@ -75,6 +77,8 @@ SEES = {
     "cron.run": 202,
     "cron.executions": 200,
     "cron.delete": 200,
+    "store.list": 403,  # the stores' load is the platform's to see
+    "store.load": 403,
     "store.erase": 403,  # admin only, even for the store's own owner
 }
 FOREIGN_STORE = {
@@ -86,6 +90,8 @@ FOREIGN_STORE = {
     # nothing about what the store holds, and a job acting with these rights fails loudly.
     "job.list": 403,
     "cron.list": 403,
+    "store.list": 403,
+    "store.load": 403,
     "store.erase": 403,
 }
 OTHER_PLUGIN = {
@@ -95,10 +101,19 @@ OTHER_PLUGIN = {
     "cron.create": 201,
     "job.list": (200, "hidden"),
     "cron.list": (200, "hidden"),
+    "store.list": 403,
+    "store.load": 403,
     "store.erase": 403,
 }
 EXPECTED: dict[str, dict[str, Any]] = {
-    "admin": {**SEES, "job.create_admin_type": 201, "cron.reassign_plugin": 200, "store.erase": 202},
+    "admin": {
+        **SEES,
+        "job.create_admin_type": 201,
+        "cron.reassign_plugin": 200,
+        "store.list": 200,
+        "store.load": 200,
+        "store.erase": 202,
+    },
     "owner_a": SEES,
     "plugin_p": SEES,
     "owner_b": FOREIGN_STORE,
@@ -167,6 +182,8 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "cron.run": ("POST", f"{cron_path}/run", {}),
         "cron.executions": ("GET", f"{cron_path}/executions", None),
         "cron.delete": ("DELETE", cron_path, None),
+        "store.list": ("GET", "/api/admin/stores", None),
+        "store.load": ("GET", "/api/admin/stores/store-a/load", None),
         "store.erase": ("DELETE", "/api/admin/stores/store-a/data", None),
     }
     got = {}

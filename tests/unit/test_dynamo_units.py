@@ -123,4 +123,5 @@ def test_a_table_shape_reads_a_create_table_request() -> None:
         "by_status_shard": "ALL",
         "by_cron": "ALL",
         "by_store_status": "KEYS_ONLY",
+        "by_tenant_shard": "INCLUDE",
     }

@@ -43,6 +43,7 @@ AWS_IMPORTERS = {
     "chalicelib/jobs/store_jobs.py",
     "chalicelib/jobs/logs.py",
     "chalicelib/stores/slots.py",
+    "chalicelib/stores/backlog.py",
     "chalicelib/jobs/rate_limit.py",
     "chalicelib/crons/store.py",
     "chalicelib/runtime.py",
