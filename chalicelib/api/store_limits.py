@@ -1,8 +1,12 @@
-"""``/api/admin/stores/{store_id}/limits``: how many jobs a store, and each of its plugins, may run at once (admin)."""
+"""``/api/admin/stores/{store_id}/limits``: how many jobs a store, and each of its plugins, may run at once (admin).
+
+The answer also says what of the store is paused (chalicelib/api/store_pauses.py).
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +17,7 @@ from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import Envelope
 from chalicelib.errors import BadRequestError, ConflictError, StaleWriteError
 from chalicelib.jobs.model import ID_PATTERN, parse_model
-from chalicelib.stores.slots import StoreLimits
+from chalicelib.stores.slots import StoreLimits, pause_of
 
 bp = Blueprint(__name__)
 
@@ -41,26 +45,32 @@ class LimitsView(BaseModel):
     effective_max_running_per_plugin: int
     running: int = Field(description="Slots its jobs hold now.")
     waiting: int = Field(description="About how many of its jobs wait for a slot.")
+    paused: bool = Field(description="The store is paused: none of its jobs start, its cron jobs do not fire.")
+    paused_plugins: list[str] = Field(description="Plugins paused in this store, sorted.")
 
 
 class LimitsAnswer(Envelope):
     limits: LimitsView
 
 
-def _store_id(value: str) -> str:
+def id_param(value: str, field: str = "store_id") -> str:
+    """A path's store or plugin id, or a 400 naming the field."""
     if not re.match(ID_PATTERN, value):
         raise BadRequestError(
-            "store_id must be a store id (letters, digits, . _ : -; at most 128).",
+            f"{field} must be an id (letters, digits, . _ : -; at most 128).",
             code="validation_error",
-            details=[{"field": "store_id", "message": "not a store id"}],
+            details=[{"field": field, "message": "not an id"}],
         )
     return value
 
 
-def _view(store_id: str) -> dict[str, object]:
+def limits_view(store_id: str, state: dict[str, Any] | None = None) -> dict[str, object]:
+    """The store's limits and pause; ``state``: its item as just written (read when None)."""
     slots = runtime.current().store_slots
-    state = slots.state(store_id)
+    if state is None:
+        state = slots.state(store_id)
     caps = slots.caps_of(state)
+    pause = pause_of(state)
     return LimitsView(
         store_id=store_id,
         max_running=None if state.get("max_running") is None else int(state["max_running"]),
@@ -71,6 +81,8 @@ def _view(store_id: str) -> dict[str, object]:
         effective_max_running_per_plugin=caps.plugin,
         running=max(0, int(state.get("running", 0))),
         waiting=max(0, int(state.get("waiting", 0))),
+        paused=pause.store,
+        paused_plugins=sorted(pause.plugins),
     ).model_dump()
 
 
@@ -84,7 +96,7 @@ def _view(store_id: str) -> dict[str, object]:
 )
 def get_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    return ok({"limits": _view(_store_id(store_id))})
+    return ok({"limits": limits_view(id_param(store_id))})
 
 
 @endpoint(
@@ -98,7 +110,7 @@ def get_limits(call: Call, store_id: str) -> Response:
 )
 def put_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    store_id = _store_id(store_id)
+    store_id = id_param(store_id)
     request = parse_model(LimitsRequest, call.json_body())
     slots = runtime.current().store_slots
     for _ in range(SET_ATTEMPTS):
@@ -109,5 +121,5 @@ def put_limits(call: Call, store_id: str) -> Response:
             )
         except StaleWriteError:
             continue
-        return ok({"limits": _view(store_id)})
+        return ok({"limits": limits_view(store_id)})
     raise ConflictError(f"Store {store_id}'s limits kept changing; try again.", code="write_contention")
