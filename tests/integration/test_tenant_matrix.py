@@ -54,9 +54,20 @@ OPERATIONS = [
     "cron.run",
     "cron.executions",
     "cron.delete",
+    "store.pause",
+    "store.resume",  # after the pause: an admin leaves store A running
+    "store.plugin_pause",
+    "store.plugin_resume",
     "store.erase",  # last: an admin's erase of store A is only queued here, never run
 ]
 
+ADMIN_ONLY_STORE_OPERATIONS = (
+    "store.pause",
+    "store.resume",
+    "store.plugin_pause",
+    "store.plugin_resume",
+    "store.erase",
+)
 SEES = {
     "job.create": 201,
     "job.create_admin_type": 403,
@@ -75,7 +86,7 @@ SEES = {
     "cron.run": 202,
     "cron.executions": 200,
     "cron.delete": 200,
-    "store.erase": 403,  # admin only, even for the store's own owner
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),  # admin only, even for the store's own owner
 }
 FOREIGN_STORE = {
     **{op: 404 for op in OPERATIONS},
@@ -86,7 +97,7 @@ FOREIGN_STORE = {
     # nothing about what the store holds, and a job acting with these rights fails loudly.
     "job.list": 403,
     "cron.list": 403,
-    "store.erase": 403,
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),
 }
 OTHER_PLUGIN = {
     **{op: 404 for op in OPERATIONS},
@@ -95,10 +106,16 @@ OTHER_PLUGIN = {
     "cron.create": 201,
     "job.list": (200, "hidden"),
     "cron.list": (200, "hidden"),
-    "store.erase": 403,
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),
 }
 EXPECTED: dict[str, dict[str, Any]] = {
-    "admin": {**SEES, "job.create_admin_type": 201, "cron.reassign_plugin": 200, "store.erase": 202},
+    "admin": {
+        **SEES,
+        "job.create_admin_type": 201,
+        "cron.reassign_plugin": 200,
+        **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 200),
+        "store.erase": 202,
+    },
     "owner_a": SEES,
     "plugin_p": SEES,
     "owner_b": FOREIGN_STORE,
@@ -167,6 +184,10 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "cron.run": ("POST", f"{cron_path}/run", {}),
         "cron.executions": ("GET", f"{cron_path}/executions", None),
         "cron.delete": ("DELETE", cron_path, None),
+        "store.pause": ("POST", "/api/admin/stores/store-a/pause", {}),
+        "store.resume": ("POST", "/api/admin/stores/store-a/resume", {}),
+        "store.plugin_pause": ("POST", "/api/admin/stores/store-a/plugins/plugin-p/pause", {}),
+        "store.plugin_resume": ("POST", "/api/admin/stores/store-a/plugins/plugin-p/resume", {}),
         "store.erase": ("DELETE", "/api/admin/stores/store-a/data", None),
     }
     got = {}
@@ -179,6 +200,8 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
     if role in ("owner_b", "plugin_q") or role in ("no_token", "expired", "other_secret", "alg_none"):
         assert stack.job(job_id).status.value == "pending"
         assert stack.runtime.cron_store.get(cron_id) is not None
+    if role != "admin":  # and only an admin paused or resumed anything
+        assert stack.runtime.store_slots.state("store-a").get("limits_version") is None
 
 
 # --- built-in types: who may create each, as a job and as a cron job -----------------------------
