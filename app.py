@@ -17,6 +17,7 @@ from chalicelib.api import (
     openapi,
     store_limits,
     store_load,
+    store_pauses,
 )
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.clock import from_iso
@@ -39,6 +40,7 @@ app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")
 app.register_blueprint(dead_letters.bp, url_prefix="/api")  # admin: list and redrive the DLQs
 app.register_blueprint(store_limits.bp, url_prefix="/api")  # admin: each store's caps on running jobs
+app.register_blueprint(store_pauses.bp, url_prefix="/api")  # admin: pause and resume a store or a plugin in it
 app.register_blueprint(admin_stores.bp, url_prefix="/api")  # admin: erase a store's data
 app.register_blueprint(store_load.bp, url_prefix="/api")  # admin: the stores and their load
 app.register_blueprint(openapi.bp, url_prefix="/api")  # GET /api/openapi.json, built from the routes

@@ -66,6 +66,10 @@ class Settings:
     # flood leaves room for the others.
     store_max_running: int = setting(25, "TICKWORK_STORE_MAX_RUNNING", int)
     plugin_max_running: int = setting(15, "TICKWORK_PLUGIN_MAX_RUNNING", int)
+    # How long a paused store's (or plugin's) jobs stay hidden before their messages come back to
+    # look again: a resumed store's jobs start at most this late; each look costs one visibility
+    # change per ten of its jobs.
+    paused_recheck_s: int = setting(60, "TICKWORK_PAUSED_RECHECK_S", _at_least_one)
     backoff_s: tuple[int, ...] = setting(DEFAULT_BACKOFF_S, "TICKWORK_BACKOFF_S", parse_schedule)
     lease_s: int = setting(60, "TICKWORK_LEASE_S", int)
     progress_interval_s: float = setting(1.0, "TICKWORK_PROGRESS_INTERVAL_S", float)

@@ -111,7 +111,9 @@ class Runtime:
             platform=self,
             on_finished=self.cron_outcomes,
             cron_gate=CronRunGate(self.cron_store),
-            store_gate=StoreGate(self.store_slots, self.queues, self.clock),
+            store_gate=StoreGate(
+                self.store_slots, self.queues, self.clock, paused_recheck_s=self.settings.paused_recheck_s
+            ),
         )
 
     @cached_property
@@ -151,6 +153,7 @@ class Runtime:
             declarations=lambda: job_manager.cron_declarations,
             concurrency=concurrency,
             budget_s=self.settings.tick_budget_s,
+            pauses=self.store_slots.pauses,
         )
 
     @cached_property

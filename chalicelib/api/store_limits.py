@@ -1,6 +1,11 @@
-"""``/api/admin/stores/{store_id}/limits``: how many jobs a store, and each of its plugins, may run at once (admin)."""
+"""``/api/admin/stores/{store_id}/limits``: how many jobs a store, and each of its plugins, may run at once (admin).
+
+The answer also says what of the store is paused (chalicelib/api/store_pauses.py).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,8 +15,8 @@ from chalicelib.api.dead_letters import require_admin
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import Envelope
 from chalicelib.errors import ConflictError, StaleWriteError
-from chalicelib.jobs.model import parse_model, require_store_id
-from chalicelib.stores.slots import StoreLimits
+from chalicelib.jobs.model import parse_model, require_id
+from chalicelib.stores.slots import StoreLimits, pause_of
 
 bp = Blueprint(__name__)
 
@@ -39,16 +44,21 @@ class LimitsView(BaseModel):
     effective_max_running_per_plugin: int
     running: int = Field(description="Slots its jobs hold now.")
     waiting: int = Field(description="About how many of its jobs wait for a slot.")
+    paused: bool = Field(description="The store is paused: none of its jobs start, its cron jobs do not fire.")
+    paused_plugins: list[str] = Field(description="Plugins paused in this store, sorted.")
 
 
 class LimitsAnswer(Envelope):
     limits: LimitsView
 
 
-def _view(store_id: str) -> dict[str, object]:
+def limits_view(store_id: str, state: dict[str, Any] | None = None) -> dict[str, object]:
+    """The store's limits and pause; ``state``: its item as just written (read when None)."""
     slots = runtime.current().store_slots
-    state = slots.state(store_id)
+    if state is None:
+        state = slots.state(store_id)
     caps = slots.caps_of(state)
+    pause = pause_of(state)
     return LimitsView(
         store_id=store_id,
         max_running=None if state.get("max_running") is None else int(state["max_running"]),
@@ -59,6 +69,8 @@ def _view(store_id: str) -> dict[str, object]:
         effective_max_running_per_plugin=caps.plugin,
         running=max(0, int(state.get("running", 0))),
         waiting=max(0, int(state.get("waiting", 0))),
+        paused=pause.store,
+        paused_plugins=sorted(pause.plugins),
     ).model_dump()
 
 
@@ -72,7 +84,7 @@ def _view(store_id: str) -> dict[str, object]:
 )
 def get_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    return ok({"limits": _view(require_store_id(store_id))})
+    return ok({"limits": limits_view(require_id(store_id))})
 
 
 @endpoint(
@@ -86,7 +98,7 @@ def get_limits(call: Call, store_id: str) -> Response:
 )
 def put_limits(call: Call, store_id: str) -> Response:
     require_admin(call)
-    store_id = require_store_id(store_id)
+    store_id = require_id(store_id)
     request = parse_model(LimitsRequest, call.json_body())
     slots = runtime.current().store_slots
     for _ in range(SET_ATTEMPTS):
@@ -97,5 +109,5 @@ def put_limits(call: Call, store_id: str) -> Response:
             )
         except StaleWriteError:
             continue
-        return ok({"limits": _view(store_id)})
+        return ok({"limits": limits_view(store_id)})
     raise ConflictError(f"Store {store_id}'s limits kept changing; try again.", code="write_contention")

@@ -12,7 +12,7 @@ from chalicelib.api.docs import LIMIT, NEXT_TOKEN
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import Envelope
 from chalicelib.errors import ForbiddenError
-from chalicelib.jobs.model import require_store_id
+from chalicelib.jobs.model import require_id
 from chalicelib.stores.backlog import age_s
 from chalicelib.stores.listing import list_stores, store_id_of
 from chalicelib.stores.slots import StoreSlots
@@ -104,7 +104,7 @@ def get_stores(call: Call) -> Response:
 )
 def get_store_load(call: Call, store_id: str) -> Response:
     require_admin(call)
-    store_id = require_store_id(store_id)
+    store_id = require_id(store_id)
     current = runtime.current()
     slots = current.store_slots
     now = current.clock.now()

@@ -7,13 +7,17 @@ an SQS delay, so the job starts at its second rather than up to a minute late.
 It reads the due index shard by shard and fires the cron jobs it finds from a pool of threads,
 whose messages leave in batches of ten. What does not fit in its time budget stays due, and the
 next tick fires it, late; the report says how many were left and how late the latest slot went.
+
+Cron jobs of a paused store (or plugin) are left due, unfired and unchanged: each page's stores
+are looked up once per tick (one BatchGetItem), and on resume the tick finds their missed slots
+as it finds a resumed cron job's, and its misfire policy decides.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,9 +30,11 @@ from chalicelib.crons.slots import Fired
 from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.service import JobService
+from chalicelib.stores.slots import Pause
 
 logger = logging.getLogger("tickwork.tick")
 
+NOT_PAUSED = Pause()
 # A lease this long expired means its message did not come back (it returns within a lease).
 LOST_LEASE_GRACE_S = 300
 SWEEP_BATCH = 100
@@ -45,6 +51,7 @@ class TickReport:
     requeued: int = 0
     rate_limited: int = 0  # cron jobs whose catch-up waits for their store's next minute
     deferred: int = 0  # due cron jobs read but left for the next tick: the time budget ran out
+    paused: int = 0  # due cron jobs left due: their store, or their plugin in it, is paused
     out_of_time: bool = False  # the budget ran out: shards not read yet wait for the next tick too
     max_lateness_s: float = 0.0  # how long after its slot the latest slot fired went out
     job_ids: list[str] = field(default_factory=list)
@@ -71,6 +78,7 @@ class MinuteTick:
         concurrency: int = 1,
         budget_s: float = 50.0,
         monotonic: Callable[[], float] = time.monotonic,
+        pauses: Callable[[Iterable[str]], dict[str, Pause]] | None = None,
     ) -> None:
         self.crons = crons
         self.jobs = jobs
@@ -81,6 +89,7 @@ class MinuteTick:
         self._monotonic = monotonic
         self._declarations = declarations
         self._declared = False
+        self._pauses = pauses  # what is paused of each store (chalicelib/stores/slots.py)
 
     def ensure_declared(self) -> None:
         """Create the cron jobs plugins declared, once per process (a conditional put each)."""
@@ -99,12 +108,16 @@ class MinuteTick:
         report = TickReport(at=scheduled_at)
         horizon = scheduled_at + self.interval
         deadline = self._monotonic() + self.budget_s
+        paused: dict[str, Pause] = {}  # per store, read once per tick
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tick") as pool:
             pages = (page for shard in self.crons.due_shards() for page in self.crons.due_pages(shard, horizon))
             for page in pages:
                 # A page at a time: memory stays one page, and a tick out of time reads no further.
                 report.due += len(page)
-                for outcome in pool.map(lambda cron: self._fire(cron, scheduled_at, horizon, deadline), page):
+                self._learn_pauses((cron.store_id for cron in page), paused)
+                firing = [cron for cron in page if not paused.get(cron.store_id, NOT_PAUSED).holds(cron.plugin_id)]
+                report.paused += len(page) - len(firing)
+                for outcome in pool.map(lambda cron: self._fire(cron, scheduled_at, horizon, deadline), firing):
                     if isinstance(outcome, Fired):
                         report.add(outcome)
                     elif outcome == "deferred":
@@ -124,8 +137,26 @@ class MinuteTick:
                 self.budget_s,
                 report.deferred,
             )
-        report.requeued = self.requeue_lost_leases(scheduled_at) + self.requeue_unsent(scheduled_at)
+        report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
         return report
+
+    def _learn_pauses(self, store_ids: Iterable[str], paused: dict[str, Pause]) -> None:
+        """Add the stores not looked up yet this tick to ``paused``.
+
+        Should the read fail, they count as not paused: what the tick fires then is held by the
+        workers' store gate, which reads the pause itself, and a failed read must not stop every
+        store's cron jobs.
+        """
+        if self._pauses is None:
+            return
+        unknown = {store_id for store_id in store_ids if store_id not in paused}
+        if not unknown:
+            return
+        try:
+            paused.update(self._pauses(unknown))
+        except Exception:
+            logger.exception("could not read %d stores' pauses; their cron jobs fire", len(unknown))
+            paused.update(dict.fromkeys(unknown, NOT_PAUSED))
 
     def _fire(self, cron: CronJob, tick_at: datetime, horizon: datetime, deadline: float) -> Fired | str:
         if self._monotonic() >= deadline:
@@ -138,7 +169,7 @@ class MinuteTick:
             logger.exception("cron job %s: tick failed; it is retried next tick", cron.id)
             return "error"
 
-    def requeue_lost_leases(self, now: datetime) -> int:
+    def requeue_lost_leases(self, now: datetime, paused: dict[str, Pause] | None = None) -> int:
         """Send a fresh message for jobs whose worker vanished and whose message is gone too.
 
         A dead worker's message normally returns within a lease; this sweep covers the rest (a
@@ -147,9 +178,9 @@ class MinuteTick:
         """
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
         found = self.jobs.lost_leases(cutoff, limit=SWEEP_BATCH)
-        return self._requeue(found, "after its lease expired")
+        return self._requeue(self._not_paused(found, paused), "after its lease expired")
 
-    def requeue_unsent(self, now: datetime) -> int:
+    def requeue_unsent(self, now: datetime, paused: dict[str, Pause] | None = None) -> int:
         """Send a message for jobs long overdue that no message seems to carry.
 
         A job is stored before its message is sent; an API that dies in between (a deploy, a
@@ -159,7 +190,19 @@ class MinuteTick:
         """
         cutoff = to_iso(now - timedelta(seconds=LOST_LEASE_GRACE_S))
         found = self.jobs.overdue_in_idle_queues(cutoff, limit=SWEEP_BATCH)
-        return self._requeue(found, "while overdue")
+        return self._requeue(self._not_paused(found, paused), "while overdue")
+
+    def _not_paused(self, found: list[Job], paused: dict[str, Pause] | None) -> list[Job]:
+        """``found`` less the jobs of paused stores and plugins.
+
+        Their messages are hidden, not lost, so their queue looks idle and they look overdue: a
+        fresh message each tick would pile up copies that each come back every recheck.
+        """
+        if not found or self._pauses is None:
+            return found
+        paused = {} if paused is None else paused
+        self._learn_pauses((job.store_id for job in found if job.store_id), paused)
+        return [job for job in found if not (job.store_id and paused[job.store_id].holds(job.plugin_id))]
 
     def _requeue(self, found: list[Job], why: str) -> int:
         """A fresh message for each job; one that fails is logged and left for the next tick."""

@@ -15,7 +15,7 @@ from chalicelib.auth import PLATFORM_STORE, RESERVED_STORE_IDS, Principal
 from chalicelib.clock import to_iso
 from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, StaleWriteError
 from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus, Priority
-from chalicelib.jobs.model import Job, require_store_id
+from chalicelib.jobs.model import Job, require_id
 from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.rights import Rights
 
@@ -33,7 +33,7 @@ def erasure_job_id(store_id: str) -> str:
 
 def check_store_id(store_id: str) -> None:
     """400 for what cannot be a tenant's store: a malformed id, or a reserved pseudo-store."""
-    require_store_id(store_id)
+    require_id(store_id)
     if store_id in RESERVED_STORE_IDS:
         raise BadRequestError(
             f"{store_id!r} is the platform's own pseudo-store; it holds no tenant's data to erase.",

@@ -57,15 +57,16 @@ def is_generated_id(value: str) -> bool:
     return GENERATED_ID.fullmatch(value) is not None
 
 
-def require_store_id(store_id: str) -> str:
-    """``store_id`` if a store may be called so; a 400 otherwise (path parameters arrive decoded)."""
-    if not re.fullmatch(ID_PATTERN, store_id):
+def require_id(value: str, field: str = "store_id") -> str:
+    """``value`` if a store or plugin may be called so; a 400 naming ``field`` otherwise (path
+    parameters arrive decoded)."""
+    if not re.fullmatch(ID_PATTERN, value):
         raise BadRequestError(
-            "store_id must be a store id (letters, digits, . _ : -; at most 128).",
+            f"{field} must be an id (letters, digits, . _ : -; at most 128).",
             code="validation_error",
-            details=[{"field": "store_id", "message": "not a store id"}],
+            details=[{"field": field, "message": "not an id"}],
         )
-    return store_id
+    return value
 
 
 def is_well_formed_type(job_type: str) -> bool:

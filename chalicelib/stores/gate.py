@@ -4,7 +4,8 @@ Jobs are grouped by (store, plugin) from their messages, one take per group. A j
 no slot is not claimed (no attempt used, its job stays pending): its message is hidden for
 about as long as the store needs to free a slot for it (stores/policy.py) and comes back then.
 Hiding is one visibility change for the batch's deferred messages, and the message leaves the
-queue's visible head, so other stores' jobs behind a flood are received at once.
+queue's visible head, so other stores' jobs behind a flood are received at once. A paused store
+(or plugin) is a cap of 0: its jobs wait the same way, looking again every ``paused_recheck_s``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.clock import Clock
 from chalicelib.jobs.model import JobMessage
-from chalicelib.stores.policy import defer_delays
+from chalicelib.stores.policy import defer_delays, paused_delays
 from chalicelib.stores.slots import StoreSlots, Taken
 
 logger = logging.getLogger("tickwork.stores")
@@ -49,12 +50,19 @@ def receive_count(record: dict[str, Any]) -> int:
 
 class StoreGate:
     def __init__(
-        self, slots: StoreSlots, queues: SqsPriorityQueues, clock: Clock, rng: random.Random | None = None
+        self,
+        slots: StoreSlots,
+        queues: SqsPriorityQueues,
+        clock: Clock,
+        rng: random.Random | None = None,
+        *,
+        paused_recheck_s: int = 60,
     ) -> None:
         self._slots = slots
         self._queues = queues
         self._clock = clock
         self._rng = rng or random.Random()
+        self._paused_recheck_s = paused_recheck_s
 
     def admit(self, records: list[dict[str, Any]]) -> Admission:
         admission = Admission()
@@ -81,26 +89,30 @@ class StoreGate:
             waiting = members[taken.n :]
             if not waiting:
                 continue
-            delays = defer_delays(
-                len(waiting),
-                waiting=taken.waiting,
-                cap=min(taken.caps.store, taken.caps.plugin),
-                mean_run_s=taken.mean_run_s,
-                rng=self._rng,
-                first_free_s=taken.first_free_s,
-            )
+            if taken.paused:
+                delays = paused_delays(len(waiting), recheck_s=self._paused_recheck_s, rng=self._rng)
+            else:
+                delays = defer_delays(
+                    len(waiting),
+                    waiting=taken.waiting,
+                    cap=min(taken.caps.store, taken.caps.plugin),
+                    mean_run_s=taken.mean_run_s,
+                    rng=self._rng,
+                    first_free_s=taken.first_free_s,
+                )
             for record, delay in zip(waiting, delays, strict=True):
                 queue_url = self._queues.url_for_name(record["eventSourceARN"].rsplit(":", 1)[-1])
                 hidden[queue_url].append((record["receiptHandle"], delay))
             admission.deferred += waiting
             logger.info(
-                "store %s plugin %s: %s of %s jobs deferred (%s-%s s): the store is at its cap",
+                "store %s plugin %s: %s of %s jobs deferred (%s-%s s): %s",
                 store_id,
                 plugin_id,
                 len(waiting),
                 len(members),
                 min(delays),
                 max(delays),
+                "paused" if taken.paused else "the store is at its cap",
             )
         for queue_url, entries in hidden.items():
             # Should this fail, the messages come back after the lease the batch gave them.

@@ -52,6 +52,13 @@ def defer_delays(
     return delays
 
 
+def paused_delays(count: int, *, recheck_s: int, rng: random.Random) -> list[int]:
+    """Seconds to hide each of ``count`` jobs of a paused store or plugin: no slot frees while it
+    is paused, so there is nothing to estimate; they look again within ``recheck_s``, up to a
+    tenth of jitter apart so that a paused flood does not come back all at once."""
+    return [int(max(MIN_DEFER_S, recheck_s * rng.uniform(0.9, 1.0))) for _ in range(count)]
+
+
 def updated_mean(mean_run_s: float | None, sample_s: float) -> float:
     if mean_run_s is None:
         return sample_s

@@ -9,10 +9,13 @@ The item (id ``store#<store id>`` in the jobs table; no job attributes, so no in
 - ``waiting``: about how many of the store's jobs are deferred (the delays' estimate only);
 - ``mean_run_s``: how long the store's batches run (an exponentially weighted mean);
 - ``max_running``, ``max_running_per_plugin``: an admin's caps, when set; ``limits_version``;
-- ``tenant_shard``: its key in the stores index (shards.py), set by every write here.
+- ``tenant_shard``: its key in the stores index (shards.py), set by every write here;
+- ``paused``, and ``paused#<plugin>`` per plugin: set while an admin has paused the store, or
+  that plugin in it. A paused store (plugin) has a cap of 0: its jobs wait like any over a cap.
 
-A take is one conditional UpdateItem when the caps leave room, and the condition is the caps:
-two workers racing for the last slot cannot both get it. A full store answers with the item
+A take is one conditional UpdateItem when the caps leave room, and the condition is the caps
+and the pause: two workers racing for the last slot cannot both get it, and a worker that has
+not seen a pause yet cannot start a job after it. A full store answers with the item
 (ALL_OLD), and a second write takes what fits, removes lapsed holders and counts the rest as
 waiting.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +41,8 @@ from chalicelib.stores.shards import BY_TENANT_SHARD_INDEX, TENANT_SHARD_ATTRIBU
 SLOTS_ID_PREFIX = "store#"
 HOLDER_PREFIX = "h#"
 PLUGIN_PREFIX = "prun#"
+PAUSED = "paused"
+PAUSED_PLUGIN_PREFIX = "paused#"
 NO_PLUGIN = "-"
 # A holder is kept this long at most: longer than a Lambda invocation (15 minutes) can run.
 HOLD_S = 960
@@ -44,6 +50,9 @@ HOLD_S = 960
 TAKE_ATTEMPTS = 3
 # How long what a container saw of a store's item sizes its next take.
 BELIEF_S = 5.0
+# Keys one BatchGetItem may name, and rounds of unprocessed keys read again before giving up.
+BATCH_GET_KEYS = 100
+BATCH_GET_ROUNDS = 3
 
 
 def slots_item_id(store_id: str) -> str:
@@ -60,6 +69,28 @@ class StoreLimits:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """What of a store an admin has paused: all of it, or some of its plugins."""
+
+    store: bool = False
+    plugins: frozenset[str] = frozenset()
+
+    def holds(self, plugin_id: str | None) -> bool:
+        """Whether jobs of ``plugin_id`` (None: of no plugin) may not start."""
+        return self.store or (plugin_id is not None and plugin_id in self.plugins)
+
+
+def pause_of(item: dict[str, Any] | None) -> Pause:
+    item = item or {}
+    plugins = frozenset(
+        name[len(PAUSED_PLUGIN_PREFIX) :]
+        for name, value in item.items()
+        if name.startswith(PAUSED_PLUGIN_PREFIX) and value
+    )
+    return Pause(store=bool(item.get(PAUSED)), plugins=plugins)
+
+
+@dataclass(frozen=True)
 class Taken:
     """What a take got: ``n`` slots under ``holder``, and what the deferrals of the rest need."""
 
@@ -70,6 +101,8 @@ class Taken:
     caps: Caps
     # Seconds until the store's oldest running batch should end, by the mean (0: any moment).
     first_free_s: float = 0.0
+    # The store, or this plugin in it, is paused: no slot frees until an admin resumes it.
+    paused: bool = False
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -103,6 +136,18 @@ class StoreSlots:
             plugin=_int(item.get("max_running_per_plugin"), self.default_caps.plugin),
         )
 
+    def caps_for(self, item: dict[str, Any] | None, plugin: str) -> Caps:
+        """What ``plugin``'s jobs (NO_PLUGIN: jobs of none) answer to now: a pause is a cap of 0."""
+        caps = self.caps_of(item)
+        if plugin == NO_PLUGIN:  # jobs of no plugin answer to the store's cap alone
+            caps = Caps(store=caps.store, plugin=caps.store)
+        pause = pause_of(item)
+        if pause.store:
+            return Caps(store=0, plugin=0)
+        if plugin in pause.plugins:
+            return Caps(store=caps.store, plugin=0)
+        return caps
+
     # --- the worker's side ------------------------------------------------------------
 
     def take(self, store_id: str, plugin_id: str | None, wanted: int, *, returning: int, now_s: float) -> Taken:
@@ -114,9 +159,7 @@ class StoreSlots:
         known = item is not None  # whether ``item`` is what is stored (as last seen), not a guess
         counted = False  # whether this take's deferrals are in ``waiting`` already
         for _ in range(TAKE_ATTEMPTS + 1):
-            caps = self.caps_of(item)
-            if plugin == NO_PLUGIN:  # jobs of no plugin answer to the store's cap alone
-                caps = Caps(store=caps.store, plugin=caps.store)
+            caps = self.caps_for(item, plugin)
             lapsed = self._lapsed(item, now_s) if known else {}
             running = _int((item or {}).get("running")) - sum(n for n, _ in lapsed.values())
             plugin_running = _int((item or {}).get(PLUGIN_PREFIX + plugin)) - sum(
@@ -125,6 +168,10 @@ class StoreSlots:
             n = fits(wanted, running=running, plugin_running=plugin_running, caps=caps) if known else wanted
             # The waiting count loses the returning jobs and gains those deferred now (some the same).
             wait_delta = -n if counted else (wanted - n) - returning
+            if known and wait_delta == 0 and not lapsed and pause_of(item).holds(plugin_id):
+                # Paused, and these jobs are counted already: a write would change nothing. A
+                # paused store's jobs look again every recheck; most looks then cost no write.
+                return self._taken(item or {}, 0, holder, caps, now_s, newly_waiting=0, plugin_id=plugin_id)
             try:
                 stored = self._write_take(
                     store_id, plugin, holder, n, wait_delta, now_s, caps, item if known else None, lapsed
@@ -138,12 +185,22 @@ class StoreSlots:
                 # What this container believed was out of date: slots freed meanwhile. Take them.
                 item, known, counted = stored, True, True
                 continue
-            return self._taken(stored, n, holder, caps, now_s, newly_waiting=wanted - n)
+            return self._taken(stored, n, holder, caps, now_s, newly_waiting=wanted - n, plugin_id=plugin_id)
         # Lost every race: none taken; the estimate comes from the last look at the item.
-        return self._taken(item or {}, 0, holder, self.caps_of(item), now_s, newly_waiting=0)
+        caps = self.caps_for(item, plugin)
+        return self._taken(item or {}, 0, holder, caps, now_s, newly_waiting=0, plugin_id=plugin_id)
 
     @staticmethod
-    def _taken(item: dict[str, Any], n: int, holder: str, caps: Caps, now_s: float, *, newly_waiting: int) -> Taken:
+    def _taken(
+        item: dict[str, Any],
+        n: int,
+        holder: str,
+        caps: Caps,
+        now_s: float,
+        *,
+        newly_waiting: int,
+        plugin_id: str | None,
+    ) -> Taken:
         mean = float(item["mean_run_s"]) if item.get("mean_run_s") is not None else FIRST_MEAN_RUN_S
         starts = [
             float(value["until"]) - HOLD_S
@@ -157,13 +214,12 @@ class StoreSlots:
             mean_run_s=mean,
             caps=caps,
             first_free_s=max(0.0, min(starts) + mean - now_s) if starts else 0.0,
+            paused=n == 0 and pause_of(item).holds(plugin_id),
         )
 
     def _room(self, item: dict[str, Any], plugin: str, now_s: float) -> int:
         """Slots free in ``item`` for ``plugin``'s jobs, lapsed holders counted as free."""
-        caps = self.caps_of(item)
-        if plugin == NO_PLUGIN:
-            caps = Caps(store=caps.store, plugin=caps.store)
+        caps = self.caps_for(item, plugin)
         lapsed = self._lapsed(item, now_s)
         running = _int(item.get("running")) - sum(n for n, _ in lapsed.values())
         plugin_running = _int(item.get(PLUGIN_PREFIX + plugin)) - sum(n for n, p in lapsed.values() if p == plugin)
@@ -222,6 +278,12 @@ class StoreSlots:
             values[":proom"] = caps.plugin - n + freed_plugin.get(plugin, 0)
             conditions.append("(attribute_not_exists(#run) OR #run <= :room)")
             conditions.append("(attribute_not_exists(#p) OR #p <= :proom)")
+            # Sized by a view from before a pause (or by none), a take must not start jobs after it.
+            names["#paused"] = PAUSED
+            conditions.append("attribute_not_exists(#paused)")
+            if plugin != NO_PLUGIN:
+                names["#pp"] = PAUSED_PLUGIN_PREFIX + plugin
+                conditions.append("attribute_not_exists(#pp)")
         for i, (name, _) in enumerate(lapsed.items()):
             names[f"#x{i}"] = name
             removes.append(f"#x{i}")
@@ -365,6 +427,49 @@ class StoreSlots:
         page = self._table.query(**request)
         last = page.get("LastEvaluatedKey")
         return page.get("Items", []), None if not last else str(last["id"])[len(SLOTS_ID_PREFIX) :]
+
+    def set_paused(self, store_id: str, plugin_id: str | None, paused: bool) -> dict[str, Any]:
+        """Pause (or resume) the store, or ``plugin_id`` in it; answers the item as it now is.
+
+        One attribute, set or removed, so one plain UpdateItem: pausing twice is pausing, and
+        there is nothing a concurrent change of the caps could lose. The version moves on, so a
+        limits change read before it is re-read (put_limits retries).
+        """
+        flag = PAUSED if plugin_id is None else PAUSED_PLUGIN_PREFIX + plugin_id
+        expression = "ADD #v :one SET #ts = :ts" + (", #flag = :true" if paused else " REMOVE #flag")
+        values: dict[str, Any] = {":one": 1, ":ts": tenant_shard(store_id)}
+        if paused:
+            values[":true"] = True
+        answer = self._table.update_item(
+            Key={"id": slots_item_id(store_id)},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#v": "limits_version", "#flag": flag, "#ts": TENANT_SHARD_ATTRIBUTE},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        with self._lock:
+            self._beliefs.pop(store_id, None)
+        return answer.get("Attributes", {})
+
+    def pauses(self, store_ids: Iterable[str]) -> dict[str, Pause]:
+        """What is paused of each store (eventually consistent reads, 100 to a BatchGetItem)."""
+        wanted = sorted(set(store_ids))
+        found = {store_id: Pause() for store_id in wanted}
+        client = self._table.meta.client  # the resource's client: plain Python values in and out
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            keys: list[dict[str, Any]] = [
+                {"id": slots_item_id(store_id)} for store_id in wanted[start : start + BATCH_GET_KEYS]
+            ]
+            for _ in range(BATCH_GET_ROUNDS):
+                answer = client.batch_get_item(RequestItems={self._table.name: {"Keys": keys}})
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    found[str(item["id"])[len(SLOTS_ID_PREFIX) :]] = pause_of(item)
+                keys = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+                if not keys:
+                    break
+            else:
+                raise RuntimeError(f"{len(keys)} stores' pauses unread after {BATCH_GET_ROUNDS} rounds")
+        return found
 
 
 class _RefusedError(Exception):

@@ -56,6 +56,7 @@ class Start:
     due_at: str
     cron_job_id: str | None
     slot: str | None  # a scheduled slot's time; None for a run-now or a background job
+    store_id: str | None = None
     seq: int = 0  # when, in the order of events (the clock may not move between two of them)
 
 
@@ -69,6 +70,8 @@ class World:
     completed_at: dict[str, str] = field(default_factory=dict)
     paused_since: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # (clock, event number)
     deleted_at: dict[str, int] = field(default_factory=dict)  # cron id -> event number of the delete
+    # store-a's pauses, as event numbers: [paused at, resumed at (None: still paused)]
+    store_pauses: list[list[int | None]] = field(default_factory=list)
     events: itertools.count[int] = field(default_factory=itertools.count)
     jobs: set[str] = field(default_factory=set)
     crons: set[str] = field(default_factory=set)
@@ -85,7 +88,9 @@ class ModelWork(BaseJobHandler):
     def execute(self) -> dict[str, Any]:
         now = runtime.current().clock.now()
         slot = self.job.cron_slot
-        WORLD.starts.append(Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot, next(WORLD.events)))
+        WORLD.starts.append(
+            Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot, self.job.store_id, next(WORLD.events))
+        )
         WORLD.attempts[self.job.id] += 1
         attempt = WORLD.attempts[self.job.id]
         self.log(f"attempt {attempt} started")  # the log item's writes race like the job's
@@ -222,6 +227,20 @@ class JobsAndCrons(RuleBasedStateMachine):
         answer = self.api("PUT", "/api/admin/stores/store-a/limits", {"max_running": cap})
         assert answer.status_code == 200, answer.json_body
 
+    @rule(action=st.sampled_from(["pause", "resume"]))
+    def pause_store(self, action: str) -> None:
+        """An admin suspends store-a, or lets it run again."""
+        answer = self.api("POST", f"/api/admin/stores/store-a/{action}", {})
+        assert answer.status_code == 200, answer.json_body
+        self._note_pause(answer.json_body["limits"]["paused"])
+
+    def _note_pause(self, paused: bool) -> None:
+        current = WORLD.store_pauses[-1] if WORLD.store_pauses and WORLD.store_pauses[-1][1] is None else None
+        if paused and current is None:
+            WORLD.store_pauses.append([next(WORLD.events), None])
+        elif not paused and current is not None:
+            current[1] = next(WORLD.events)
+
     @rule(job_id=jobs)
     def deliver_twice(self, job_id: str) -> None:
         job = self.stack.runtime.store.get(job_id)
@@ -311,6 +330,16 @@ class JobsAndCrons(RuleBasedStateMachine):
                 raise AssertionError(f"slot {start.slot} of paused cron {start.cron_job_id} ran at {start.at}")
 
     @invariant()
+    def no_job_of_a_paused_store_starts_while_it_is_paused(self) -> None:
+        for start in WORLD.starts:
+            if start.store_id != "store-a":
+                continue
+            for paused, resumed in WORLD.store_pauses:
+                assert not (paused < start.seq and (resumed is None or start.seq < resumed)), (
+                    f"{start.job_id} of store-a started at {start.at} while the store was paused"
+                )
+
+    @invariant()
     def the_stored_jobs_agree_with_what_users_were_told(self) -> None:
         jobs = self._jobs()  # one read serves every check of the step
         self.completed_stays_completed_and_an_acknowledged_cancel_never_completes(jobs)
@@ -343,6 +372,7 @@ class JobsAndCrons(RuleBasedStateMachine):
     def _quiesce_and_check(self) -> None:
         """Pause every cron job, then let time, ticks and workers run until nothing moves."""
         self.api("PUT", "/api/admin/stores/store-a/limits", {"max_running": None})
+        self._note_pause(self.api("POST", "/api/admin/stores/store-a/resume", {}).json_body["limits"]["paused"])
         for cron_id in WORLD.crons - WORLD.deleted_at.keys():
             answer = self.api("POST", f"/api/cron-jobs/{cron_id}/pause", {}, ADMIN)
             if answer.status_code == 200:

@@ -125,6 +125,8 @@ def test_the_limits_routes_show_and_change_a_stores_caps(stack: Stack, admin: st
         "effective_max_running_per_plugin": defaults.plugin_max_running,
         "running": 0,
         "waiting": 0,
+        "paused": False,
+        "paused_plugins": [],
     }
     changed = set_cap(stack, admin, "store-a", 7, per_plugin=3)
     assert (changed["effective_max_running"], changed["effective_max_running_per_plugin"]) == (7, 3)

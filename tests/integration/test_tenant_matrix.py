@@ -56,9 +56,20 @@ OPERATIONS = [
     "cron.delete",
     "store.list",
     "store.load",
+    "store.pause",
+    "store.resume",  # after the pause: an admin leaves store A running
+    "store.plugin_pause",
+    "store.plugin_resume",
     "store.erase",  # last: an admin's erase of store A is only queued here, never run
 ]
 
+ADMIN_ONLY_STORE_OPERATIONS = (
+    "store.pause",
+    "store.resume",
+    "store.plugin_pause",
+    "store.plugin_resume",
+    "store.erase",
+)
 SEES = {
     "job.create": 201,
     "job.create_admin_type": 403,
@@ -80,6 +91,7 @@ SEES = {
     "store.list": 403,  # the stores' load is the platform's to see
     "store.load": 403,
     "store.erase": 403,  # admin only, even for the store's own owner
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),  # admin only, even for the store's own owner
 }
 FOREIGN_STORE = {
     **{op: 404 for op in OPERATIONS},
@@ -93,6 +105,7 @@ FOREIGN_STORE = {
     "store.list": 403,
     "store.load": 403,
     "store.erase": 403,
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),
 }
 OTHER_PLUGIN = {
     **{op: 404 for op in OPERATIONS},
@@ -104,6 +117,7 @@ OTHER_PLUGIN = {
     "store.list": 403,
     "store.load": 403,
     "store.erase": 403,
+    **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 403),
 }
 EXPECTED: dict[str, dict[str, Any]] = {
     "admin": {
@@ -112,6 +126,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "cron.reassign_plugin": 200,
         "store.list": 200,
         "store.load": 200,
+        **dict.fromkeys(ADMIN_ONLY_STORE_OPERATIONS, 200),
         "store.erase": 202,
     },
     "owner_a": SEES,
@@ -184,6 +199,10 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "cron.delete": ("DELETE", cron_path, None),
         "store.list": ("GET", "/api/admin/stores", None),
         "store.load": ("GET", "/api/admin/stores/store-a/load", None),
+        "store.pause": ("POST", "/api/admin/stores/store-a/pause", {}),
+        "store.resume": ("POST", "/api/admin/stores/store-a/resume", {}),
+        "store.plugin_pause": ("POST", "/api/admin/stores/store-a/plugins/plugin-p/pause", {}),
+        "store.plugin_resume": ("POST", "/api/admin/stores/store-a/plugins/plugin-p/resume", {}),
         "store.erase": ("DELETE", "/api/admin/stores/store-a/data", None),
     }
     got = {}
@@ -196,6 +215,8 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
     if role in ("owner_b", "plugin_q") or role in ("no_token", "expired", "other_secret", "alg_none"):
         assert stack.job(job_id).status.value == "pending"
         assert stack.runtime.cron_store.get(cron_id) is not None
+    if role != "admin":  # and only an admin paused or resumed anything
+        assert stack.runtime.store_slots.state("store-a").get("limits_version") is None
 
 
 # --- built-in types: who may create each, as a job and as a cron job -----------------------------

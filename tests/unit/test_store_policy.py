@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chalicelib.stores.policy import MAX_DEFER_S, MIN_DEFER_S, Caps, defer_delays, fits, updated_mean
+from chalicelib.stores.policy import MAX_DEFER_S, MIN_DEFER_S, Caps, defer_delays, fits, paused_delays, updated_mean
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,9 @@ def test_deferrals_stay_between_a_few_seconds_and_a_quarter_hour() -> None:
 def test_the_mean_run_time_moves_towards_each_sample() -> None:
     assert updated_mean(None, 12.0) == 12.0
     assert 10.0 < updated_mean(10.0, 20.0) < 20.0
+
+
+def test_a_paused_stores_jobs_look_again_within_the_recheck_whatever_the_estimate() -> None:
+    delays = paused_delays(50, recheck_s=60, rng=random.Random(1))
+    assert all(54 <= delay <= 60 for delay in delays) and len(set(delays)) > 1  # spread, never later
+    assert paused_delays(3, recheck_s=1, rng=random.Random(1)) == [MIN_DEFER_S] * 3
