@@ -1,0 +1,109 @@
+"""Keeps a long-running moto's memory and per-request cost flat as its tables fill.
+
+Two of moto's habits make it grow with the square of the work it serves:
+
+- Every model object it creates is appended to a class-wide list (``instances_tracked``, read by
+  its dashboard and cleared only by a reset). moto copies a DynamoDB item on every UpdateItem and
+  every item a Query returns, and an SQS message on every ReceiveMessage: each copy is kept for
+  good. Items and messages are left out of that list here; nothing of ours reads it.
+- TransactWriteItems deep-copies each whole table it touches, to roll back on failure. The cost is
+  the table's size on every call, under the request lock (devstack/moto_lock.py), so one
+  transaction stalls every other request; with the tracking above, each copy was kept too. Here a
+  transaction saves only the items it names, and restores those if it is cancelled.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+_shallow = threading.local()  # set while a transaction runs: its tables are not copied
+_applied = False
+
+
+def keep_moto_flat() -> None:
+    """Idempotent; install alongside serialize_moto_requests (a transaction's rollback needs its lock)."""
+    global _applied
+    if _applied:
+        return
+    _stop_tracking_items_and_messages()
+    _roll_back_transactions_by_item()
+    _applied = True
+
+
+def _stop_tracking_items_and_messages() -> None:
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.sqs.models import Message
+
+    untracked = (Item, Message)
+    tracked_new = BaseModel.__new__
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if issubclass(cls, untracked):
+            return object.__new__(cls)
+        return tracked_new(cls, *args, **kwargs)
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+
+
+def _roll_back_transactions_by_item() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
+        if getattr(_shallow, "active", False):
+            return self  # moto's "backup" is then the table itself: its rollback changes nothing
+        # Any other copy of a table is the plain deep copy Python would make.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
+    Table.__deepcopy__ = table_deepcopy  # type: ignore[attr-defined]
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        saved = _named_items(self, transact_items)
+        _shallow.active = True
+        try:
+            original(self, transact_items)
+        except Exception:
+            _restore(saved)
+            raise
+        finally:
+            _shallow.active = False
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+Saved = tuple[Any, Any, Any, dict[str, Any] | None]  # table, hash key, range key, item as it was
+
+
+def _named_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[Saved]:
+    """Each item the transaction names, as DynamoDB JSON (None where there is none yet)."""
+    saved: list[Saved] = []
+    for entry in transact_items:
+        for op_type, op in entry.items():
+            table = backend.tables.get(op.get("TableName"))
+            key = op.get("Item") if op_type == "Put" else op.get("Key")
+            if table is None or not isinstance(key, dict):
+                continue  # moto refuses the transaction before writing anything
+            try:
+                hash_key, range_key = backend.get_keys_value(table, key)
+            except Exception:
+                continue  # likewise: a key moto cannot read is refused
+            item = table.get_item(hash_key, range_key)
+            before = copy.deepcopy(item.to_json()["Attributes"]) if item is not None else None
+            saved.append((table, hash_key, range_key, before))
+    return saved
+
+
+def _restore(saved: list[Saved]) -> None:
+    for table, hash_key, range_key, before in reversed(saved):
+        table.delete_item(hash_key, range_key)
+        if before is not None:
+            table.put_item(before, overwrite=True)
