@@ -20,7 +20,7 @@ import functools
 import threading
 from typing import Any
 
-from devstack.moto_memory import keep_moto_flat
+from devstack.moto_flat import keep_moto_flat
 
 _LOCK = threading.RLock()
 _applied = False

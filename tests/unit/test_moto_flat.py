@@ -1,4 +1,4 @@
-"""moto keeps no copy of the items it serves, and a transaction costs its items, not its tables."""
+"""moto keeps no copy of what it serves; a transaction costs its items and a message its own cost, not the whole table or queue."""
 
 from __future__ import annotations
 
@@ -116,3 +116,25 @@ def test_received_messages_leave_no_copies_behind() -> None:
         for _ in range(30):
             sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
         assert live(Message) - before < 10
+
+
+def test_sending_and_receiving_look_at_each_queued_message_about_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    queued = 300
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for _ in range(queued // 10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": "x"} for n in range(10)])
+        looks = 0
+        delayed = Message.delayed
+
+        def counted(message: Message) -> bool:
+            nonlocal looks
+            looks += 1
+            return bool(delayed.fget(message))  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(Message, "delayed", property(counted))
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": "x"} for n in range(10)])
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        # moto recounted the whole queue three times per message sent and nine per message received.
+        assert looks <= 2 * (queued + 10)
