@@ -33,6 +33,7 @@ bench_environment()
 ROOT = Path(__file__).resolve().parent.parent
 LEAD_S = 150  # creation done and a tick's look-ahead to spare before the slot
 SETTLE_S = 90  # after the slot: time for every run to start, and more
+FLOOR_VISIBILITY_S = 900
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +98,9 @@ def start_floor(endpoint: str, jobs: int) -> float:
     started = time.perf_counter()
     claimed = 0
     while claimed < jobs:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        # A visibility longer than the loop: a message back before its claim would be claimed twice.
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=FLOOR_VISIBILITY_S)
+        for message in answer.get("Messages", []):
             table.update_item(
                 Key={"id": message["Body"]},
                 UpdateExpression="SET #s = :running",
