@@ -14,6 +14,10 @@ Three of moto's habits make a burst cost the square of its size:
   reads any queue attribute: once per message sent, nine times per message received. 1,500
   queued messages made a SendMessageBatch or a ReceiveMessage take most of a second. Here those
   two read their attribute without the counts, and the clock is ``time.time``.
+
+And one per-request cost of its server: to route a request it lists moto's package folder (a
+stat per service) and tries every service's URL patterns, under a lock all requests share. The
+answer for a host never changes, so it is remembered.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def keep_moto_flat() -> None:
     _stop_tracking_items_and_messages()
     _roll_back_transactions_by_item()
     _count_queues_only_when_asked()
+    _remember_backends_by_host()
     _applied = True
 
 
@@ -155,3 +160,18 @@ def _without_counts(method: Any) -> Any:
             _uncounted.active = outer
 
     return uncounted
+
+
+def _remember_backends_by_host() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    find = DomainDispatcherApplication.get_backend_for_host
+    known: dict[str | None, Any] = {}  # moto calls this under the dispatcher's lock
+
+    @functools.wraps(find)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in known:
+            known[host] = find(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]

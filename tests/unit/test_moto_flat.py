@@ -138,3 +138,23 @@ def test_sending_and_receiving_look_at_each_queued_message_about_once(monkeypatc
         sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
         # moto recounted the whole queue three times per message sent and nine per message received.
         assert looks <= 2 * (queued + 10)
+
+
+def test_the_server_routes_a_host_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    listings = 0
+    listing = backends.list_of_moto_modules
+
+    def counted() -> Any:
+        nonlocal listings
+        listings += 1
+        return listing()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", counted)
+    dispatcher = DomainDispatcherApplication(create_app=lambda backend: None)  # type: ignore[arg-type,return-value]
+    first = dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com")
+    for _ in range(20):
+        assert dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com") == first
+    assert first == "sqs" and listings <= 1  # moto listed its package folder on every request
