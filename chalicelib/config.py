@@ -82,6 +82,10 @@ class Settings:
     max_log_lines: int = setting(200, "TICKWORK_MAX_LOG_LINES", int)
     # Records of one SQS batch a worker runs side by side (1: one after another).
     record_concurrency: int = setting(1, "TICKWORK_RECORD_CONCURRENCY", _at_least_one)
+    # Connections each AWS client keeps open: as many as the threads that call it at once (a
+    # Lambda's records, its heartbeats and the tick's pool fit in 32; the embedded stack runs
+    # every invocation in one process and asks for more).
+    boto_pool_connections: int = setting(32, "TICKWORK_BOTO_POOL_CONNECTIONS", _at_least_one)
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     # The bucket that holds job values too large for their item (jobs/values.py), and the size
     # in bytes (compact JSON) past which a payload, result or checkpoint goes there.

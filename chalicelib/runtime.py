@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from chalicelib.crons.service import CronService
     from chalicelib.crons.tick import MinuteTick
 
-# Standard retry mode backs off on throttling; a connection pool as large as the local
-# runner's thread count avoids "connection pool is full" churn.
+# Standard retry mode backs off on throttling; the connection pool is as large as the threads
+# that share a client (Settings.boto_pool_connections): a smaller one discards and reopens
+# connections ("connection pool is full").
 BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
 
 
@@ -53,9 +54,10 @@ class Runtime:
         self.clock = clock or SystemClock()
         self._session = session or boto3.session.Session(region_name=self.settings.region)
         self._lock = threading.Lock()
+        self._boto_config = BOTO_CONFIG.merge(BotoConfig(max_pool_connections=self.settings.boto_pool_connections))
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, config=BOTO_CONFIG)
+        return self._session.client(service, config=self._boto_config)
 
     @cached_property
     def store(self) -> DynamoJobStore:
@@ -68,7 +70,7 @@ class Runtime:
 
     @cached_property
     def _jobs_table(self) -> Any:
-        return self._session.resource("dynamodb", config=BOTO_CONFIG).Table(self.settings.jobs_table)
+        return self._session.resource("dynamodb", config=self._boto_config).Table(self.settings.jobs_table)
 
     @cached_property
     def queues(self) -> SqsPriorityQueues:
@@ -76,7 +78,7 @@ class Runtime:
 
     @cached_property
     def cron_store(self) -> DynamoCronStore:
-        resource = self._session.resource("dynamodb", config=BOTO_CONFIG)
+        resource = self._session.resource("dynamodb", config=self._boto_config)
         return DynamoCronStore(resource.Table(self.settings.cron_jobs_table), jobs_table_name=self.settings.jobs_table)
 
     @cached_property

@@ -20,6 +20,8 @@ import functools
 import threading
 from typing import Any
 
+from devstack.moto_flat import keep_moto_flat
+
 _LOCK = threading.RLock()
 _applied = False
 
@@ -40,6 +42,7 @@ def serialize_moto_requests() -> None:
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
     _make_refused_updates_change_nothing()
+    keep_moto_flat()  # its transactions' rollback relies on the lock above
     _applied = True
 
 

@@ -191,12 +191,26 @@ class QueuePoller:
                 idle = min(IDLE_SLEEP_MAX_S, idle * 2)
                 continue
             idle = IDLE_SLEEP_MIN_S
-            threading.Thread(target=self._invoke, args=(*batch, free), name="invocation", daemon=True).start()
+            threading.Thread(target=self._invoke, args=(batch, free, stop), name="invocation", daemon=True).start()
 
-    def _invoke(self, priority: Priority, messages: list[dict[str, Any]], free: threading.Semaphore) -> None:
+    def _invoke(
+        self, batch: tuple[Priority, list[dict[str, Any]]], free: threading.Semaphore, stop: threading.Event
+    ) -> None:
+        """Run the batch, then receive the next one here until a queue answers empty.
+
+        Under a backlog a finished invocation takes its next batch at once, as Lambda's pollers
+        do, rather than waiting for this poller's one loop to receive for every free slot in
+        turn; when the queues run dry only that loop polls.
+        """
+        next_batch: tuple[Priority, list[dict[str, Any]]] | None = batch
         try:
-            self._dispatch(priority, messages)
+            while next_batch is not None:
+                try:
+                    self._dispatch(*next_batch)
+                except Exception:
+                    logger.exception("deleting the finished messages of a %s batch failed", next_batch[0].value)
+                next_batch = None if stop.is_set() else self._receive()
         except Exception:
-            logger.exception("deleting the finished messages of a %s batch failed", priority.value)
+            logger.exception("polling failed; the poller's loop goes on")
         finally:
             free.release()

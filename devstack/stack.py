@@ -195,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # As the deployed workers do (.chalice/config.json): a batch's records run side by side.
     os.environ.setdefault("TICKWORK_RECORD_CONCURRENCY", "10")
+    # One process runs every invocation: each shared client is called by all their records at
+    # once, and by the tick's pool.
+    os.environ.setdefault(
+        "TICKWORK_BOTO_POOL_CONNECTIONS",
+        str(args.workers * args.invocations * int(os.environ["TICKWORK_RECORD_CONCURRENCY"]) + 32),
+    )
     # api_call jobs call this very API (the guide's /api/my-plugin/sync).
     os.environ.setdefault("TICKWORK_API_BASE_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env()

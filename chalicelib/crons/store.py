@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.aws.dynamo import Listing, is_condition_failure, read_pages
+from chalicelib.aws.dynamo import Listing, is_condition_failure, old_item, read_pages
 from chalicelib.crons.model import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
 from chalicelib.partitions import stable_shard
@@ -297,12 +297,7 @@ class DynamoCronStore:
         counted = self._count_once(count, job_id)
         if not counted:
             return None
-        cron = self.get(cron_id)
-        if cron is None:
-            return None
-        if cron.current_job_id == job_id:
-            self._clear_current(cron_id, job_id)
-        return cron
+        return self._clear_current(cron_id, job_id)
 
     def _count_once(self, count: dict[str, Any], job_id: str) -> bool:
         mark = {
@@ -331,19 +326,28 @@ class DynamoCronStore:
             raise
         return True
 
-    def _clear_current(self, cron_id: str, job_id: str) -> None:
-        # Only if still ours: a newer run may already have become the current one. Every write
-        # bumps the version, so a whole-item write (PUT, PATCH, pause) never undoes this one.
+    def _clear_current(self, cron_id: str, job_id: str) -> CronJob | None:
+        """The cron job after this run is counted (None if deleted), no longer naming it current.
+
+        One write and no read: the update answers the item it wrote, a refused one the item as it
+        is. Only if still ours: a newer run may already have become the current one. Every write
+        bumps the version, so a whole-item write (PUT, PATCH, pause) never undoes this one.
+        """
         try:
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key={"id": cron_id},
                 UpdateExpression="SET version = version + :one REMOVE current_job_id",
                 ConditionExpression=Attr("current_job_id").eq(job_id),
                 ExpressionAttributeValues={":one": 1},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
+            item = old_item(exc)
+            return cron_from_item(item) if item else None
+        return cron_from_item(answer["Attributes"])
 
     def pause_after_failures(self, cron: CronJob, reason: str, now: str) -> None:
         """Auto-pause, only if the failure streak that triggered it is still the stored one.
