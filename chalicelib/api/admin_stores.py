@@ -29,7 +29,7 @@ class ErasureAnswer(Envelope):
     summary="Erase a store's jobs, log lines, stored values, cron jobs and secrets (admin); 202 with the erase job.",
     response=ErasureAnswer,
     status=202,
-    errors=(403, 409),
+    errors=(400, 403, 409),
 )
 def erase_store_data(call: Call, store_id: str) -> Response:
     outcome = request_erasure(runtime.current().jobs, store_id, call.principal)

@@ -416,7 +416,7 @@ def test_an_admin_sees_a_flooding_stores_load_and_an_owner_does_not(page: Any, s
         timeout=10,
     )
     assert limits.status_code == 200, limits.text
-    body = {"type": STEPS_TYPE, "payload": {"steps": 16, "step_s": 0.25}, "storeId": "store-flood", "maxRetries": 0}
+    body = {"type": STEPS_TYPE, "payload": {"steps": 40, "step_s": 0.25}, "storeId": "store-flood", "maxRetries": 0}
     for _ in range(8):
         answer = requests.post(
             stack.url("/api/background-jobs/schedule"), json=body, headers=stack.headers(), timeout=10
