@@ -11,8 +11,6 @@ next_token holds each shard's position (``encode_positions``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections import deque
@@ -20,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.errors import BadRequestError
-from chalicelib.partitions import stable_shard
+from chalicelib.partitions import decode_token, encode_token, stable_shard
 
 # Key values per status. A status's writes spread over this many partitions; a reader of one
 # status sends this many queries. Changing it moves every job to another key: run the
@@ -67,24 +65,15 @@ def encode_positions(positions: Sequence[Position], digest: str) -> str | None:
     """The next_token of a merged listing; None when every shard is exhausted."""
     if all(position == DONE for position in positions):
         return None
-    body = {"l": digest, "p": [1 if p == DONE else (None if p is None else list(p)) for p in positions]}
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_token({"l": digest, "p": [1 if p == DONE else (None if p is None else list(p)) for p in positions]})
 
 
 def decode_positions(token: str | None, digest: str) -> list[Position]:
     """Each shard's position from a next_token; a forged, foreign or stale-shaped token is a 400."""
     if not token:
         return [None] * STATUS_SHARDS
+    body = decode_token(token, digest=digest, fields={"p"}, max_chars=MAX_TOKEN_CHARS)
     invalid = BadRequestError("next_token is not a token this API issued for this listing.", code="invalid_next_token")
-    if len(token) > MAX_TOKEN_CHARS:
-        raise invalid
-    try:
-        body = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if not isinstance(body, dict) or set(body) != {"l", "p"} or body["l"] != digest:
-        raise invalid
     entries = body["p"]
     if not isinstance(entries, list) or len(entries) != STATUS_SHARDS:
         raise invalid  # issued for another shard count (STATUS_SHARDS changed): start over

@@ -9,9 +9,6 @@ starts somewhere DynamoDB would refuse.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.model import ID_PATTERN
 from chalicelib.jobs.shards import listing_digest
+from chalicelib.partitions import decode_token, encode_token
 from chalicelib.stores.shards import BY_TENANT_SHARD_INDEX, STORE_SHARDS, store_shard
 from chalicelib.stores.slots import SLOTS_ID_PREFIX, StoreSlots
 
@@ -60,22 +58,14 @@ def store_id_of(item: dict[str, Any]) -> str:
 
 
 def encode_position(position: Position, digest: str) -> str:
-    body = {"l": digest, "s": position[0], "a": position[1]}
-    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+    return encode_token({"l": digest, "s": position[0], "a": position[1]})
 
 
 def decode_position(token: str | None, digest: str) -> Position:
     if not token:
         return (0, None)
+    body = decode_token(token, digest=digest, fields={"s", "a"}, max_chars=MAX_TOKEN_CHARS)
     invalid = BadRequestError("next_token is not a token this API issued for this listing.", code="invalid_next_token")
-    if len(token) > MAX_TOKEN_CHARS:
-        raise invalid
-    try:
-        body = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if not isinstance(body, dict) or set(body) != {"l", "s", "a"} or body["l"] != digest:
-        raise invalid
     shard, after = body["s"], body["a"]
     if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < STORE_SHARDS:
         raise invalid

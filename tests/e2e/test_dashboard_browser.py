@@ -124,6 +124,20 @@ def create_cron(stack: RunningStack, name: str) -> dict[str, Any]:
     return cron
 
 
+def owner_token(stack: RunningStack, store: str) -> str:
+    """A store owner's token, minted by the CLI as a developer would."""
+    minted = subprocess.run(
+        [sys.executable, "-m", "devstack.cli", "token", "--role", "store_owner", "--store", store],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return minted.stdout.strip().splitlines()[-1]
+
+
 def test_the_page_asks_for_a_token_and_keeps_it_for_the_tab_only(page: Any, stack: RunningStack) -> None:
     assert page.locator("#token-panel").is_visible()
     assert page.locator("#view-jobs").is_hidden(), "no data view before a token"
@@ -359,16 +373,7 @@ def test_queue_depths_per_priority_are_shown(page: Any, stack: RunningStack) -> 
 
 
 def test_a_store_owner_sees_only_its_store_and_no_queue_depths(page: Any, stack: RunningStack) -> None:
-    minted = subprocess.run(
-        [sys.executable, "-m", "devstack.cli", "token", "--role", "store_owner", "--store", "store-own"],
-        cwd=REPO_ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    owner = minted.stdout.strip().splitlines()[-1]
+    owner = owner_token(stack, "store-own")
     mine = requests.post(
         stack.url("/api/background-jobs/schedule"),
         json={"type": STEPS_TYPE, "payload": {"steps": 1, "step_s": 0}, "storeId": "store-own"},
@@ -445,16 +450,7 @@ def test_an_admin_sees_a_flooding_stores_load_and_an_owner_does_not(page: Any, s
     flood.locator("td[data-label='Oldest waiting'] button").wait_for()
     shot(page, "14-stores-load")
 
-    minted = subprocess.run(
-        [sys.executable, "-m", "devstack.cli", "token", "--role", "store_owner", "--store", "store-flood"],
-        cwd=REPO_ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    owner = minted.stdout.strip().splitlines()[-1]
+    owner = owner_token(stack, "store-flood")
     page.get_by_role("button", name="Forget token").click()
     page.get_by_label("API token").fill(owner)
     page.get_by_role("button", name="Use token").click()
