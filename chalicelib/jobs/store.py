@@ -71,8 +71,8 @@ MAX_SHARD_READS_PER_LIST = 4 * STATUS_SHARDS
 SWEEP_PAGES_PER_SHARD = 2
 # Queries over the shards run on at most this many threads.
 SHARD_QUERY_THREADS = 8
-# DynamoDB refuses an item over 400 KB, attribute names and values together: a job's payload,
-# logs, checkpoint and result share it.
+# DynamoDB refuses an item over 400 KB, attribute names and values together. Large values and log
+# lines live elsewhere (values.py, logs.py); what is left (metadata, audit, error) stays far under.
 MAX_ITEM_BYTES = 400 * 1024
 
 
