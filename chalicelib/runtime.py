@@ -121,7 +121,7 @@ class Runtime:
     @cached_property
     def store_slots(self) -> StoreSlots:
         caps = Caps(store=self.settings.store_max_running, plugin=self.settings.plugin_max_running)
-        return StoreSlots(self._jobs_table, default_caps=caps)
+        return StoreSlots(self._jobs_table, default_caps=caps, hold_s=self.settings.lease_s)
 
     @cached_property
     def store_backlog(self) -> StoreBacklog:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 import traceback
 import uuid
@@ -34,7 +35,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
 from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
-from chalicelib.stores.gate import StoreGate
+from chalicelib.stores.gate import Admission, StoreGate
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -89,6 +90,7 @@ class JobWorker:
         admission = self.store_gate.admit(received) if self.store_gate is not None else None
         records = admission.admitted if admission is not None else received
         began = time.monotonic()
+        renewing = self._renew_slots(admission)
         shortened_at = self._shorten_batch(records)
 
         def handle(record: dict[str, Any]) -> RecordResult:
@@ -110,6 +112,7 @@ class JobWorker:
                 with ThreadPoolExecutor(max_workers=width, thread_name_prefix="record") as pool:
                     results = list(pool.map(handle, records))
         finally:
+            renewing.set()
             if admission is not None:
                 self.store_gate.release(admission, run_s=time.monotonic() - began)  # type: ignore[union-attr]
         failures = [
@@ -122,6 +125,21 @@ class JobWorker:
         # Returning every record as failed (rather than raising, as powertools does) is
         # deliberate: each kept message already has the visibility it should have.
         return {"batchItemFailures": failures}
+
+    def _renew_slots(self, admission: Admission | None) -> threading.Event:
+        """While the batch runs, keep its store slots a lease ahead (as its jobs' leases are); set
+        the answer to stop. A dead worker's slots lapse a lease after its last renewal."""
+        stop = threading.Event()
+        gate = self.store_gate
+        if admission is None or gate is None or not gate.holds(admission):
+            return stop
+
+        def renew() -> None:
+            while not stop.wait(gate.hold_s / 3):
+                gate.renew(admission)
+
+        threading.Thread(target=renew, name="slot-renewal", daemon=True).start()
+        return stop
 
     def _shorten_batch(self, records: list[dict[str, Any]]) -> float | None:
         """Cut every message of the batch from the queue's long default visibility to one lease.

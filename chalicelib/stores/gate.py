@@ -119,6 +119,22 @@ class StoreGate:
             self._queues.set_visibility_each(queue_url, entries)
         return admission
 
+    def renew(self, admission: Admission) -> None:
+        now_s = self._clock.now().timestamp()
+        for group in admission.groups:
+            if group.taken is not None and group.taken.n:
+                try:
+                    self._slots.renew(group.store_id, group.taken, now_s=now_s)
+                except Exception:
+                    logger.exception("store %s: slots not renewed; the next renewal tries again", group.store_id)
+
+    def holds(self, admission: Admission) -> bool:
+        return any(group.taken is not None and group.taken.n for group in admission.groups)
+
+    @property
+    def hold_s(self) -> float:
+        return self._slots.hold_s
+
     def release(self, admission: Admission, *, run_s: float) -> None:
         for group in admission.groups:
             if group.taken is None or group.taken.n == 0:
@@ -126,5 +142,5 @@ class StoreGate:
             try:
                 self._slots.release(group.store_id, group.plugin_id, group.taken, run_s=run_s)
             except Exception:
-                # The holder lapses on its own (slots.HOLD_S): the slots come back, later.
+                # The holder lapses on its own (a lease on): the slots come back, later.
                 logger.exception("store %s: slots not given back; they lapse", group.store_id)

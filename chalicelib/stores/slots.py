@@ -3,9 +3,9 @@
 The item (id ``store#<store id>`` in the jobs table; no job attributes, so no index holds it):
 
 - ``running``, and ``prun#<plugin>`` per plugin: slots held now;
-- ``h#<holder>``: one per batch group that holds slots, ``{n, until, plugin}``. A holder whose
-  ``until`` passed (its worker died: a Lambda invocation cannot outlive it) is removed by the
-  next take that finds the store full, which gets its slots back;
+- ``h#<holder>``: one per batch group that holds slots, ``{n, until, plugin, since}``. Its batch
+  renews ``until`` a lease ahead while it runs; one whose ``until`` passed (its worker died) is
+  removed by the next take that finds the store full, which gets its slots back;
 - ``waiting``: about how many of the store's jobs are deferred (the delays' estimate only);
 - ``mean_run_s``: how long the store's batches run (an exponentially weighted mean);
 - ``max_running``, ``max_running_per_plugin``: an admin's caps, when set; ``limits_version``;
@@ -44,8 +44,9 @@ PLUGIN_PREFIX = "prun#"
 PAUSED = "paused"
 PAUSED_PLUGIN_PREFIX = "paused#"
 NO_PLUGIN = "-"
-# A holder is kept this long at most: longer than a Lambda invocation (15 minutes) can run.
-HOLD_S = 960
+# A holder lasts this long unless its batch renews it (a job's lease: a dead worker's slots come
+# back when its jobs would).
+DEFAULT_HOLD_S = 60
 # Takes that lose a race read the item again and try once more, this many times in all.
 TAKE_ATTEMPTS = 3
 # How long what a container saw of a store's item sizes its next take.
@@ -110,9 +111,10 @@ def _int(value: Any, default: int = 0) -> int:
 
 
 class StoreSlots:
-    def __init__(self, table: Any, *, default_caps: Caps) -> None:
+    def __init__(self, table: Any, *, default_caps: Caps, hold_s: float = DEFAULT_HOLD_S) -> None:
         self._table = table
         self.default_caps = default_caps
+        self.hold_s = hold_s
         # The item as this container last saw it, per store: a take sized by it is one write
         # when it is right, and its condition refuses it when it is not.
         self._beliefs: dict[str, tuple[dict[str, Any], float]] = {}
@@ -203,7 +205,7 @@ class StoreSlots:
     ) -> Taken:
         mean = float(item["mean_run_s"]) if item.get("mean_run_s") is not None else FIRST_MEAN_RUN_S
         starts = [
-            float(value["until"]) - HOLD_S
+            float(value.get("since", value["until"]))
             for name, value in item.items()
             if name.startswith(HOLDER_PREFIX) and isinstance(value, dict) and name != HOLDER_PREFIX + holder
         ]
@@ -230,7 +232,7 @@ class StoreSlots:
         """Holders whose time is up: name -> (slots, plugin)."""
         found = {}
         for name, value in (item or {}).items():
-            if name.startswith(HOLDER_PREFIX) and isinstance(value, dict) and float(value.get("until", 0)) < now_s:
+            if name.startswith(HOLDER_PREFIX) and isinstance(value, dict) and float(value.get("until", 0)) < int(now_s):
                 found[name] = (_int(value.get("n")), str(value.get("plugin", NO_PLUGIN)))
         return found
 
@@ -269,7 +271,7 @@ class StoreSlots:
             adds.append(f"#q{i} :q{i}")
         if n:
             names["#h"] = HOLDER_PREFIX + holder
-            values[":h"] = {"n": n, "until": int(now_s) + HOLD_S, "plugin": plugin}
+            values[":h"] = {"n": n, "until": int(now_s + self.hold_s) + 1, "plugin": plugin, "since": int(now_s)}
             sets.append("#h = :h")
         # The caps the take was sized by must still be the item's, and the room still there.
         conditions = self._limits_unchanged(seen, names, values)
@@ -286,9 +288,12 @@ class StoreSlots:
                 conditions.append("attribute_not_exists(#pp)")
         for i, (name, _) in enumerate(lapsed.items()):
             names[f"#x{i}"] = name
+            names["#until"] = "until"
+            values[":now"] = int(now_s)
             removes.append(f"#x{i}")
-            # Removed once: a holder another take already removed is not freed twice.
-            conditions.append(f"attribute_exists(#x{i})")
+            # Still there and still lapsed: a holder another take freed is not freed twice, and
+            # one its batch renewed meanwhile is not freed at all.
+            conditions.append(f"#x{i}.#until < :now")
         used = " ".join((*conditions, *adds))
         for placeholder in ("#p", "#run"):
             if placeholder not in used:
@@ -326,6 +331,22 @@ class StoreSlots:
                 values[f":l{i}"] = value
                 conditions.append(f"#l{i} = :l{i}")
         return conditions
+
+    def renew(self, store_id: str, taken: Taken, *, now_s: float) -> None:
+        """Keep a running batch's holder from lapsing (conditional: a holder already freed stays freed)."""
+        if taken.n == 0:
+            return
+        try:
+            self._table.update_item(
+                Key={"id": slots_item_id(store_id)},
+                UpdateExpression="SET #h.#u = :u",
+                ExpressionAttributeNames={"#h": HOLDER_PREFIX + taken.holder, "#u": "until"},
+                ExpressionAttributeValues={":u": int(now_s + self.hold_s) + 1},
+                ConditionExpression=Attr(HOLDER_PREFIX + taken.holder).exists(),
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
 
     def release(self, store_id: str, plugin_id: str | None, taken: Taken, *, run_s: float) -> None:
         """Give back a batch group's slots (conditional on its holder: never twice)."""

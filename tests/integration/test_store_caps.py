@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.jobs.lifecycle import JobStatus
-from chalicelib.stores.slots import HOLD_S, slots_item_id
+from chalicelib.stores.slots import slots_item_id
 from tests.conftest import Stack, assert_error, token
 from tests.kit import visible_messages
 
@@ -99,8 +99,8 @@ def test_a_dead_workers_slots_come_back_when_its_hold_lapses(stack: Stack, admin
     slots = stack.runtime.store_slots
     now_s = stack.runtime.clock.now().timestamp()
     assert slots.take("store-a", None, 2, returning=0, now_s=now_s).n == 2  # then its worker dies
-    assert slots.take("store-a", None, 1, returning=0, now_s=now_s + HOLD_S - 1).n == 0
-    later = slots.take("store-a", None, 2, returning=0, now_s=now_s + HOLD_S + 1)
+    assert slots.take("store-a", None, 1, returning=0, now_s=now_s + slots.hold_s - 1).n == 0
+    later = slots.take("store-a", None, 2, returning=0, now_s=now_s + slots.hold_s + 2)
     assert later.n == 2 and int(slots.state("store-a")["running"]) == 2
 
 
@@ -172,3 +172,12 @@ def test_the_slot_item_is_not_a_job(stack: Stack, admin: str) -> None:
     assert stack.runtime.store.get(slots_item_id("store-a")) is None
     listed = stack.get("/api/background-jobs?store_id=store-a", admin).json_body["jobs"]
     assert listed == []
+
+
+def test_a_running_batch_keeps_its_slots_by_renewing_them(stack: Stack, admin: str) -> None:
+    set_cap(stack, admin, "store-a", 2)
+    slots = stack.runtime.store_slots
+    now_s = stack.runtime.clock.now().timestamp()
+    held = slots.take("store-a", None, 2, returning=0, now_s=now_s)
+    slots.renew("store-a", held, now_s=now_s + slots.hold_s - 1)
+    assert slots.take("store-a", None, 1, returning=0, now_s=now_s + slots.hold_s + 2).n == 0
