@@ -164,3 +164,22 @@ def invoke_until_empty(stack: Stack, checks: int) -> int:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         invocations += 1
     return invocations
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """About the size DynamoDB counts for ``item`` (UTF-8 names and values; numbers a little over)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(name).encode()) + _value_bytes(v) for name, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return 3 + sum(1 + _value_bytes(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 21  # a number: at most 38 digits, stored two to a byte

@@ -14,9 +14,8 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.store_limits import LimitsAnswer, limits_view
-from chalicelib.auth import RESERVED_STORE_IDS
-from chalicelib.errors import BadRequestError, ForbiddenError
-from chalicelib.jobs.model import require_id
+from chalicelib.errors import ForbiddenError
+from chalicelib.jobs.model import require_id, require_tenant_store
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("tickwork.api")
@@ -25,14 +24,8 @@ logger = logging.getLogger("tickwork.api")
 def _set(call: Call, store_id: str, plugin_id: str | None, paused: bool) -> Response:
     if not call.principal.is_admin:
         raise ForbiddenError("Only an admin may pause or resume a store or a plugin in it.", code="admin_only")
-    store_id = require_id(store_id)
-    if store_id in RESERVED_STORE_IDS:
-        # Not a tenant: it holds the platform's own work (erasures, plugins' declared cron jobs).
-        raise BadRequestError(
-            f"{store_id!r} is the platform's own store and cannot be paused.",
-            code="reserved_store",
-            details=[{"field": "store_id", "message": "reserved"}],
-        )
+    # Not a tenant: it holds the platform's own work (erasures, plugins' declared cron jobs).
+    store_id = require_tenant_store(store_id, "it cannot be paused")
     if plugin_id is not None:
         plugin_id = require_id(plugin_id, "plugin_id")
     state = runtime.current().store_slots.set_paused(store_id, plugin_id, paused)

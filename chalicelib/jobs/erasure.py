@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 
 from chalicelib.audit import appended
-from chalicelib.auth import PLATFORM_STORE, RESERVED_STORE_IDS, Principal
+from chalicelib.auth import PLATFORM_STORE, Principal
 from chalicelib.clock import to_iso
-from chalicelib.errors import BadRequestError, ConflictError, ForbiddenError, StaleWriteError
+from chalicelib.errors import ConflictError, ForbiddenError, StaleWriteError
 from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus, Priority
-from chalicelib.jobs.model import Job, require_id
+from chalicelib.jobs.model import Job, require_tenant_store
 from chalicelib.jobs.service import JobService, ScheduleOutcome
 from chalicelib.rights import Rights
 
@@ -31,22 +31,11 @@ def erasure_job_id(store_id: str) -> str:
     return str(uuid.uuid5(ERASURE_NAMESPACE, store_id))
 
 
-def check_store_id(store_id: str) -> None:
-    """400 for what cannot be a tenant's store: a malformed id, or a reserved pseudo-store."""
-    require_id(store_id)
-    if store_id in RESERVED_STORE_IDS:
-        raise BadRequestError(
-            f"{store_id!r} is the platform's own pseudo-store; it holds no tenant's data to erase.",
-            code="reserved_store",
-            details=[{"field": "store_id", "message": "reserved"}],
-        )
-
-
 def request_erasure(jobs: JobService, store_id: str, principal: Principal) -> ScheduleOutcome:
     """The store's erase job, created, re-run or as it runs (``created``: this request started it)."""
     if not principal.is_admin:
         raise ForbiddenError("Only an admin may erase a store's data.", code="admin_only")
-    check_store_id(store_id)
+    require_tenant_store(store_id, "it holds no tenant's data to erase")
     for _ in range(MAX_WRITE_ATTEMPTS):
         now = jobs.clock.now()
         stamp = to_iso(now)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from chalicelib.audit import AuditEntry
+from chalicelib.auth import RESERVED_STORE_IDS
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus, Priority
 from chalicelib.masking import mask
@@ -67,6 +68,19 @@ def require_id(value: str, field: str = "store_id") -> str:
             details=[{"field": field, "message": "not an id"}],
         )
     return value
+
+
+def require_tenant_store(store_id: str, refused: str) -> str:
+    """``store_id`` if it names a tenant's store; a 400 for a malformed id, and for a reserved
+    pseudo-store (``refused`` says what it may not have done to it)."""
+    require_id(store_id)
+    if store_id in RESERVED_STORE_IDS:
+        raise BadRequestError(
+            f"{store_id!r} is the platform's own pseudo-store; {refused}.",
+            code="reserved_store",
+            details=[{"field": "store_id", "message": "reserved"}],
+        )
+    return store_id
 
 
 def is_well_formed_type(job_type: str) -> bool:

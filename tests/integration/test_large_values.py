@@ -14,10 +14,10 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.lifecycle import JobStatus, Priority
 from chalicelib.jobs.logs import logs_item_id
 from chalicelib.jobs.model import Job, ValuesNotLoadedError
-from chalicelib.jobs.store import DynamoJobStore, item_bytes
+from chalicelib.jobs.store import DynamoJobStore
 from chalicelib.jobs.values import MAX_RESULT_BYTES
 from tests.conftest import Stack
-from tests.kit import bare_store
+from tests.kit import bare_store, item_bytes
 
 NOW = "2026-11-28T12:00:00.000000Z"
 LATER = "2026-11-28T12:00:30.000000Z"
