@@ -90,7 +90,6 @@ class JobWorker:
         admission = self.store_gate.admit(received) if self.store_gate is not None else None
         records = admission.admitted if admission is not None else received
         began = time.monotonic()
-        renewing = self._renew_slots(admission)
         shortened_at = self._shorten_batch(records)
 
         def handle(record: dict[str, Any]) -> RecordResult:
@@ -103,6 +102,8 @@ class JobWorker:
                 return RecordResult(Outcome.KEEP, "error")
 
         width = min(len(records), self.settings.record_concurrency)
+        # Started where the finally below stops it, whatever escapes (a crash stand-in too).
+        renewing = self._renew_slots(admission)
         try:
             if width <= 1:
                 results = [handle(record) for record in records]
