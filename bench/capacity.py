@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 from bench.common import Row, Target, fmt, run_cli
+from deploy.concurrency import MAXIMUM_CONCURRENCY
 
 TARGET_JOBS_PER_S = 10_000
 TARGET_FIRINGS_PER_MIN = 100_000
@@ -108,7 +109,7 @@ class Design:
     store_index_writes_per_job: float = 5.0  # by_store_status: put, then delete + put twice
     stores: int = 100  # the load spread evenly over this many stores
     queues: int = 4  # urgent, high, normal, low: one event source each
-    deployed_max_concurrency: float = 37  # 20 + 10 + 5 + 2 (deploy/template.py)
+    deployed_max_concurrency: float = sum(MAXIMUM_CONCURRENCY.values())  # deploy/concurrency.py
     table_quota_wru: float | None = None  # a raised table quota (None: the default)
 
 

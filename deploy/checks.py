@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from deploy.concurrency import MAX_MAXIMUM_CONCURRENCY, MIN_MAXIMUM_CONCURRENCY
+
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
     "AWS::NotificationARNs",
@@ -37,7 +39,6 @@ SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 SQS_MAX_BATCH_WITHOUT_WINDOW = 10
 SQS_MAX_BATCH = 10_000
-MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY = 2, 1000
 VISIBILITY_PER_TIMEOUT = 6
 
 

@@ -42,20 +42,10 @@ from chalicelib.jobs.lifecycle import PRIORITY_ORDER, Priority
 from chalicelib.jobs.store import TTL_ATTRIBUTE, jobs_table_definition
 from chalicelib.jobs.values import KEY_PREFIX as VALUES_PREFIX
 from chalicelib.references import STORES_FOLDER, ReferencePolicy
+from deploy.concurrency import MAXIMUM_CONCURRENCY
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
-
-# Lambda polls a queue with at most this many concurrent invocations (2 is the floor AWS
-# accepts, 1000 the ceiling). Weighted so urgent work gets the most room under load; low still
-# gets two. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
-MAXIMUM_CONCURRENCY: dict[Priority, int] = {
-    Priority.URGENT: 20,
-    Priority.HIGH: 10,
-    Priority.NORMAL: 5,
-    Priority.LOW: 2,
-}
-MIN_MAXIMUM_CONCURRENCY = 2
 
 # The SQS event source's name in Chalice's template: its function's resource name + this.
 SQS_EVENT_SUFFIX = "SqsEventSource"

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.jobs.lifecycle import Priority
+from deploy.concurrency import MAXIMUM_CONCURRENCY
 from devstack.priority import DEFAULT_AGING_S, polling_order
 
 logger = logging.getLogger("tickwork.local")
@@ -214,3 +215,35 @@ class QueuePoller:
             logger.exception("polling failed; the poller's loop goes on")
         finally:
             free.release()
+
+
+def start_queue_pollers(
+    *,
+    sqs: Any,
+    queue_urls: Mapping[Priority, str],
+    workers: Mapping[Priority, WorkerFunction],
+    region: str,
+    receive_visibility_s: int,
+    stop: threading.Event,
+    concurrency: Mapping[Priority, int] = MAXIMUM_CONCURRENCY,
+) -> list[threading.Thread]:
+    """A poller per queue, each running at most ``concurrency[priority]`` batches at once.
+
+    As each queue's event source on AWS: no pool shared across the queues, so a flood of low
+    jobs never holds the invocations urgent work needs.
+    """
+    threads = []
+    for priority, url in queue_urls.items():
+        poller = QueuePoller(
+            sqs=sqs,
+            queue_urls={priority: url},
+            workers={priority: workers[priority]},
+            region=region,
+            receive_visibility_s=receive_visibility_s,
+        )
+        thread = threading.Thread(
+            target=poller.run, args=(stop, concurrency[priority]), name=f"poller-{priority.value}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    return threads

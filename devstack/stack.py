@@ -1,10 +1,11 @@
 """``make run``: the whole service on one machine, on an embedded moto (or any AWS_ENDPOINT_URL).
 
-    python -m devstack [--port 8000] [--workers 2] [--invocations 10]
+    python -m devstack [--port 8000] [--no-workers] [--no-tick]
 
-moto's server on loopback stands in for DynamoDB, SQS, SES, SSM and Secrets Manager; the
-Chalice app serves the API; pollers feed the four priority queues to the Lambda worker
-functions; the tick runs at the start of every minute. Ctrl-C stops it all.
+moto's server on loopback (a process of its own) stands in for DynamoDB, SQS, SES, SSM and
+Secrets Manager; the Chalice app serves the API; one poller per priority queue feeds it to the
+Lambda worker function with the invocations the template allows that queue
+(``deploy/concurrency.py``); the tick runs at the start of every minute. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -78,16 +79,11 @@ def prepare_environment(moto_port: int | None, *, real_aws: bool = False) -> Any
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     server = None
     if not os.environ.get("AWS_ENDPOINT_URL"):
-        from moto.server import ThreadedMotoServer
+        from devstack.moto_process import MotoProcess
 
-        from devstack.moto_lock import serialize_moto_requests
-
-        serialize_moto_requests()
-
-        port = moto_port or free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        # Its own process: moto and the code calling it would otherwise share one GIL.
+        server = MotoProcess(moto_port or free_port()).start()
+        os.environ["AWS_ENDPOINT_URL"] = server.endpoint
     previous = local_jwt_previous_secret()
     os.environ["TICKWORK_JWT_SECRET"] = local_jwt_secret()
     if previous:
@@ -168,13 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("TICKWORK_LOCAL_WORKERS", "2")))
-    parser.add_argument(
-        "--invocations",
-        type=int,
-        default=int(os.environ.get("TICKWORK_LOCAL_INVOCATIONS", "10")),
-        help="batches each poller runs at once (Lambda's concurrent invocations)",
-    )
+    parser.add_argument("--no-workers", action="store_true", help="do not poll the queues")
     parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
     parser.add_argument("--no-database", action="store_true", help="do not start a throwaway PostgreSQL")
     args = parser.parse_args(argv)
@@ -191,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.aws.provision import provision
     from chalicelib.config import Settings, queue_name
     from chalicelib.jobs.lifecycle import PRIORITY_ORDER
-    from devstack.pollers import QueuePoller
+    from deploy.concurrency import MAXIMUM_CONCURRENCY
+    from devstack.pollers import start_queue_pollers
 
     # As the deployed workers do (.chalice/config.json): a batch's records run side by side.
     os.environ.setdefault("TICKWORK_RECORD_CONCURRENCY", "10")
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     # once, and by the tick's pool.
     os.environ.setdefault(
         "TICKWORK_BOTO_POOL_CONNECTIONS",
-        str(args.workers * args.invocations * int(os.environ["TICKWORK_RECORD_CONCURRENCY"]) + 32),
+        str(sum(MAXIMUM_CONCURRENCY.values()) * int(os.environ["TICKWORK_RECORD_CONCURRENCY"]) + 32),
     )
     # api_call jobs call this very API (the guide's /api/my-plugin/sync).
     os.environ.setdefault("TICKWORK_API_BASE_URL", f"http://{args.host}:{args.port}")
@@ -230,21 +221,20 @@ def main(argv: list[str] | None = None) -> int:
     urls = {
         p: sqs.get_queue_url(QueueName=queue_name(settings.queue_prefix, p.value))["QueueUrl"] for p in PRIORITY_ORDER
     }
-    poller = QueuePoller(
-        sqs=sqs,
-        queue_urls=urls,
-        workers={p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER},
-        region=settings.region,
-        receive_visibility_s=settings.lease_s,
-    )
-    threads: list[threading.Thread] = [
-        threading.Thread(target=poller.run, args=(stop, args.invocations), name=f"worker-{i}", daemon=True)
-        for i in range(args.workers)
-    ]
+    threads: list[threading.Thread] = []
+    if not args.no_workers:
+        threads += start_queue_pollers(
+            sqs=sqs,
+            queue_urls=urls,
+            workers={p: app_module.WORKERS[p.value] for p in PRIORITY_ORDER},
+            region=settings.region,
+            receive_visibility_s=settings.lease_s,
+            stop=stop,
+        )
     if not args.no_tick:
-        threads.append(Tick(app_module.tick, stop))
-    for thread in threads:
-        thread.start()
+        tick = Tick(app_module.tick, stop)
+        tick.start()
+        threads.append(tick)
 
     server = build_http_server(app_module.app, args.host, args.port)
     http_thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
@@ -260,11 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  PostgreSQL:   127.0.0.1:{database.port} (throwaway, for database_query jobs)", flush=True)
     elif not os.environ.get("DATABASE_URL"):
         print("  PostgreSQL:   none; database_query jobs fail until DATABASE_URL is set", flush=True)
-    print(
-        f"  workers:      {args.workers} pollers over urgent > high > normal > low, "
-        f"up to {args.invocations} batches each at once",
-        flush=True,
-    )
+    if not args.no_workers:
+        limits = ", ".join(f"{p.value} {MAXIMUM_CONCURRENCY[p]}" for p in PRIORITY_ORDER)
+        print(f"  workers:      a poller per queue, batches at once as on AWS: {limits}", flush=True)
     print(f"  admin token:  {admin}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
 

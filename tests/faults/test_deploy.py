@@ -37,7 +37,7 @@ class ApiProcess:
     def start(self) -> None:
         with open(self.log_dir / f"api-{self.starts}.err", "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "devstack", "--port", str(self.port), "--workers", "0", "--no-tick"],
+                [sys.executable, "-m", "devstack", "--port", str(self.port), "--no-workers", "--no-tick"],
                 cwd=REPO,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
