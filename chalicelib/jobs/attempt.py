@@ -74,7 +74,10 @@ class Attempt:
         self._lines_logged = 0
         self._earlier_lines_read = job.logs_loaded
         self._flush_lock = threading.Lock()
-        self._last_write: datetime | None = None
+        # The claim was this attempt's first write: reports within an interval of it wait for the
+        # next write (a heartbeat, a later report, the finish), so a short job pays for none.
+        self._last_write: datetime = clock.now()
+        self._written = (job.progress, job.progress_message)  # the progress the item holds
         self._last_cancel_check: datetime | None = None
         self._cancel_requested = job.status == JobStatus.CANCELLING
         self._lease_until = clock.now() + timedelta(seconds=lease_s)
@@ -106,11 +109,18 @@ class Attempt:
         with self._lock:
             self.progress = percent
             self._message = message
-            due = percent in (0, 100) or self._last_write is None or now - self._last_write >= self._interval
+            due = now - self._last_write >= self._interval
         if due:
             self._write(now, progress=percent, message=message)
         if self._cancel_requested:
             raise JobCancelled()
+
+    def unwritten_progress(self) -> dict[str, Any]:
+        """The latest report, when a throttled one is not in the item yet: the next write carries it."""
+        with self._lock:
+            if (self.progress, self._message) == self._written:
+                return {}
+            return {"progress": self.progress, "message": self._message}
 
     def log(self, message: str) -> None:
         now = self._clock.now()
@@ -231,7 +241,7 @@ class Attempt:
                 self._on_overrun(self._overrun_error())
                 return
             try:
-                self._write(now, extend=True)
+                self._write(now, extend=True, **self.unwritten_progress())
             except LeaseLost:
                 return
             except Exception:  # a transient AWS error: the next beat tries again
@@ -267,6 +277,8 @@ class Attempt:
             raise LeaseLost() from None
         with self._lock:
             self._last_write = now
+            if progress is not None:
+                self._written = (progress, message)
             if lease_until is not None:
                 self._lease_until = lease_until
             if current.version > self.latest.version:  # the heartbeat thread writes too

@@ -630,6 +630,7 @@ class DynamoJobStore:
         error: str | None = None,
         log_lines: int | None = None,
         progress: int | None = None,
+        progress_message: str | None = None,
         next_attempt_at: str | None = None,
         latest: Job | None = None,
     ) -> Job:
@@ -652,6 +653,8 @@ class DynamoJobStore:
             changes.update(log_lines=log_lines, logs=None)  # an item written before the log item: its lines moved
         if progress is not None:
             changes["progress"] = progress
+        if progress_message is not None:
+            changes["progress_message"] = progress_message
         if next_attempt_at is not None:
             changes["next_attempt_at"] = next_attempt_at
         remove = ["lease_token", "lease_until", "attempt_started_at"]

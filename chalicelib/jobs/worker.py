@@ -464,6 +464,9 @@ class JobWorker:
 
     def _write_finish(self, attempt: Attempt, status: JobStatus, fields: dict[str, Any]) -> Job:
         now = self.clock.now()
+        unwritten = attempt.unwritten_progress()
+        if unwritten:  # a throttled report: the last one stands (a completion's 100 % over it)
+            fields = {"progress": unwritten["progress"], "progress_message": unwritten["message"], **fields}
         return self.store.finish(
             attempt.job.id,
             latest=attempt.latest,
