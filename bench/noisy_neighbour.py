@@ -89,8 +89,11 @@ def run(stack: MotoStack, flood: int, quiet: int, job_seconds: float) -> dict[st
         job = stack.runtime.store.get(job_id)
         waits[job_id] = (from_iso(job.started_at) - from_iso(job.created_at)).total_seconds()
     jobs_n = len(everything)
+    flood_done_s = max((waits[job] for job in flood_ids), default=0.0) + job_seconds
     return {
-        "quiet_max_wait_s": max(waits[job] for job in quiet_ids),
+        "quiet_max_wait_s": max((waits[job] for job in quiet_ids), default=0.0),
+        # The flood's own pace: its jobs over the time from the schedule to its last start + a run.
+        "flood_jobs_per_s": len(flood_ids) / flood_done_s if flood_ids else 0.0,
         "flood_max_wait_s": max((waits[job] for job in flood_ids), default=0.0),
         "drained_s": drained_s,
         "per_job": sum(n for op, n in calls.items() if op != "sqs.ReceiveMessage(empty)") / jobs_n,
@@ -116,6 +119,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
         capped = run(stack, flood, args.quiet, args.job_seconds)
     with moto_stack(settings=base) as stack:
         alone = run(stack, 0, args.quiet, args.job_seconds)
+    with moto_stack(settings=base) as stack:
+        flood_alone = run(stack, flood, 0, args.job_seconds)
     with moto_stack(settings=uncapped) as stack:
         before = run(stack, flood, args.quiet, args.job_seconds)
     jobs = flood + args.quiet
@@ -134,7 +139,17 @@ def measure(args: argparse.Namespace) -> list[Row]:
             note=f"{scale}; without the caps the quiet store waited {before['quiet_max_wait_s']:.1f} s; "
             f"the flood's last job started after {capped['flood_max_wait_s']:.1f} s "
             f"(uncapped {before['flood_max_wait_s']:.1f} s); max attempts {capped['attempts']}",
-            extra={"capped": capped, "alone": alone, "uncapped": before},
+            extra={"capped": capped, "alone": alone, "flood_alone": flood_alone, "uncapped": before},
+        ),
+        Row(
+            "12 noisy neighbour: the flood's own throughput, shared with the quiet store vs alone",
+            "jobs/s",
+            capped["flood_jobs_per_s"],
+            flood_alone["flood_jobs_per_s"],
+            "the same flood alone",
+            note=f"{flood} jobs of {args.job_seconds:g} s, store cap {cap}: at most "
+            f"{cap / args.job_seconds:.2f} jobs/s by the cap; uncapped "
+            f"{before['flood_jobs_per_s']:.2f} jobs/s (100 at once)",
         ),
         Row(
             "12 noisy neighbour: extra AWS requests per job caused by waiting (incl. receive+delete)",
