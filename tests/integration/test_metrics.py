@@ -110,7 +110,9 @@ def test_a_cancel_and_a_rate_limit_refusal_are_counted_by_the_api(
 ) -> None:
     stack.configure(monkeypatch, max_jobs_per_minute_per_store=1)
     job = stack.schedule(admin, type="plugin:test-kit:flaky", delay=3600, payload={})
-    refused = stack.post("/api/background-jobs/schedule", {"type": "plugin:test-kit:flaky", "storeId": "store-a"}, admin)
+    refused = stack.post(
+        "/api/background-jobs/schedule", {"type": "plugin:test-kit:flaky", "storeId": "store-a"}, admin
+    )
     assert_error(refused, 429, "rate_limited")
     assert stack.post(f"/api/background-jobs/{job['id']}/cancel", {}, admin).status_code == 200
     scheduled, refusal, cancel = emitted(capsys)
