@@ -10,7 +10,8 @@ lack `ReportBatchItemFailures` (aws/chalice#2029), so this module adds:
 - the bucket of job values too large for their item (encrypted, private, TLS only, expiring);
 - per worker event source: `FunctionResponseTypes`, `ScalingConfig.MaximumConcurrency` and the
   queue as `${Queue.Arn}` (an implicit dependency, so the queue exists before its mapping);
-- one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`.
+- one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`;
+- the alarms and the dashboard of `deploy/monitoring.py`.
 
 Implementation note: Chalice's merge replaces lists rather than appending to them. Merging `Policies` into
 `DefaultRole` would drop Chalice's logging and SQS statements, so the policy is a resource of
@@ -423,6 +424,9 @@ def function_overrides(stage: Stage) -> dict[str, Any]:
 
 
 def build_merge_template(stage: Stage) -> dict[str, Any]:
+    # deploy/monitoring.py builds on this module's names, so it is imported once they exist.
+    from deploy import monitoring
+
     settings = stage.settings
     resources: dict[str, Any] = {
         "JobsTable": table_resource(jobs_table_definition(settings.jobs_table), ttl_attribute=TTL_ATTRIBUTE),
@@ -438,6 +442,8 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
             },
         },
         **function_overrides(stage),
+        **monitoring.alarm_resources(stage),
+        **monitoring.dashboard_resources(stage),
     }
     return {
         "Parameters": {
@@ -463,10 +469,12 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
                 "Default": "",
                 "Description": "Key prefix within CleanupBucket that cleanup may touch (empty: the whole bucket).",
             },
+            **monitoring.parameters(),
         },
         "Conditions": {
             "HasEmailSender": {"Fn::Not": [{"Fn::Equals": [{"Ref": "EmailSender"}, ""]}]},
             "HasCleanupBucket": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CleanupBucket"}, ""]}]},
+            **monitoring.conditions(),
         },
         "Resources": resources,
         "Outputs": {
