@@ -11,7 +11,8 @@ lack `ReportBatchItemFailures` (aws/chalice#2029), so this module adds:
 - per worker event source: `FunctionResponseTypes`, `ScalingConfig.MaximumConcurrency` and the
   queue as `${Queue.Arn}` (an implicit dependency, so the queue exists before its mapping);
 - one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`;
-- the alarms and the dashboard of `deploy/monitoring.py`.
+- the alarms and the dashboard of `deploy/monitoring.py`;
+- an optional custom domain for the API (`deploy/domain.py`).
 
 Implementation note: Chalice's merge replaces lists rather than appending to them. Merging `Policies` into
 `DefaultRole` would drop Chalice's logging and SQS statements, so the policy is a resource of
@@ -81,6 +82,7 @@ class Stage:
     settings: Settings
     environment: dict[str, str]
     worker_timeouts_s: dict[Priority, int]
+    api_stage: str = "api"  # API Gateway's stage (`api_gateway_stage`): the first part of the stage URL's path
 
     @property
     def parameter_path(self) -> str:
@@ -108,7 +110,13 @@ def load_stage(stage: str, config_file: Path = CONFIG_FILE) -> Stage:
     if settings.stage != stage:
         # Jobs' secrets are looked up, and granted, under /tickwork/<TICKWORK_STAGE>/.
         raise ValueError(f"stage {stage!r} sets TICKWORK_STAGE={settings.stage!r}; they must be the same")
-    return Stage(name=stage, settings=settings, environment=environment, worker_timeouts_s=timeouts)
+    return Stage(
+        name=stage,
+        settings=settings,
+        environment=environment,
+        worker_timeouts_s=timeouts,
+        api_stage=config.api_gateway_stage or "api",
+    )
 
 
 def _title(priority: Priority) -> str:
@@ -425,7 +433,7 @@ def function_overrides(stage: Stage) -> dict[str, Any]:
 
 def build_merge_template(stage: Stage) -> dict[str, Any]:
     # deploy/monitoring.py builds on this module's names, so it is imported once they exist.
-    from deploy import monitoring
+    from deploy import domain, monitoring
 
     settings = stage.settings
     resources: dict[str, Any] = {
@@ -444,6 +452,7 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
         **function_overrides(stage),
         **monitoring.alarm_resources(stage),
         **monitoring.dashboard_resources(stage),
+        **domain.resources(),
     }
     return {
         "Parameters": {
@@ -470,11 +479,13 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
                 "Description": "Key prefix within CleanupBucket that cleanup may touch (empty: the whole bucket).",
             },
             **monitoring.parameters(),
+            **domain.parameters(),
         },
         "Conditions": {
             "HasEmailSender": {"Fn::Not": [{"Fn::Equals": [{"Ref": "EmailSender"}, ""]}]},
             "HasCleanupBucket": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CleanupBucket"}, ""]}]},
             **monitoring.conditions(),
+            **domain.conditions(),
         },
         "Resources": resources,
         "Outputs": {
@@ -482,6 +493,7 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
             "CronJobsTableName": {"Value": {"Ref": "CronJobsTable"}},
             "JobValuesBucketName": {"Value": {"Ref": VALUES_BUCKET_ID}},
             **{f"{queue_id(p)}Url": {"Value": {"Ref": queue_id(p)}} for p in PRIORITY_ORDER},
+            **domain.outputs(stage.api_stage),
         },
     }
 

@@ -93,7 +93,11 @@ def resolve(template: dict[str, Any], parameters: dict[str, str] | None = None) 
 
     resolved = {key: value for key, value in template.items() if key not in ("Resources", "Outputs")}
     for section in ("Resources", "Outputs"):
-        kept = {name: body for name, body in template.get(section, {}).items() if condition_of(body, condition)}
+        kept = {
+            name: {key: value for key, value in body.items() if key != "Condition"}
+            for name, body in template.get(section, {}).items()
+            if condition_of(body, condition)
+        }
         resolved[section] = walk(kept)
     return resolved
 
