@@ -20,6 +20,7 @@ from chalicelib.api import (
     store_pauses,
 )
 from chalicelib.api.http import normalize_error_shape
+from chalicelib.api.request_metrics import flush_metrics_after
 from chalicelib.clock import from_iso
 from chalicelib.config import Settings, queue_name, running_under_chalice_local
 from chalicelib.jobs.builtin import register_builtin_types
@@ -35,6 +36,7 @@ SETTINGS = Settings.from_env()
 
 app = Chalice(app_name="tickwork")
 app.register_middleware(normalize_error_shape, "http")
+app.register_middleware(flush_metrics_after, "http")  # EMF metrics, one flush per request
 app.register_blueprint(meta.bp, url_prefix="/api")
 app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")

@@ -31,6 +31,10 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def _switch(text: str) -> bool:
+    return text.lower() not in ("0", "off", "false", "no")
+
+
 def _at_least_one(text: str) -> int:
     return max(1, int(text))
 
@@ -50,6 +54,9 @@ class Settings:
     # The deployment stage (`dev`, `prod`): jobs' {{secret:...}} references live under /tickwork/<stage>/.
     stage: str = setting("dev", "TICKWORK_STAGE")
     plugins_package: str = setting("plugins", "TICKWORK_PLUGINS_PACKAGE")
+    # Metrics in CloudWatch's embedded format on stdout (chalicelib/metrics.py), under this namespace.
+    metrics_enabled: bool = setting(True, "TICKWORK_METRICS", _switch)
+    metrics_namespace: str = setting("Tickwork", "TICKWORK_METRICS_NAMESPACE")
     # Seconds between two ticks: EventBridge's rate, and how far ahead a tick queues slots.
     tick_interval_s: int = 60
     # Cron jobs a tick fires at once (threads), and how long it may fire before it leaves the

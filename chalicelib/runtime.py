@@ -22,6 +22,7 @@ from chalicelib.crons.outcomes import CronOutcomeRecorder
 from chalicelib.crons.store import DynamoCronStore
 from chalicelib.errors import ServiceUnavailableError
 from chalicelib.jobs.finished import FinishedJobs
+from chalicelib.jobs.job_metrics import JobMetrics
 from chalicelib.jobs.manager import JobManager
 from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
@@ -30,6 +31,7 @@ from chalicelib.jobs.store import DynamoJobStore
 from chalicelib.jobs.store_jobs import StoreJobs
 from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
+from chalicelib.metrics import Metrics
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
 from chalicelib.stores.backlog import StoreBacklog
 from chalicelib.stores.gate import StoreGate
@@ -73,6 +75,17 @@ class Runtime:
         return self._session.resource("dynamodb", config=self._boto_config).Table(self.settings.jobs_table)
 
     @cached_property
+    def metrics(self) -> Metrics:
+        """One per process: each invocation (batch, tick, request) flushes what it recorded."""
+        return Metrics(
+            stage=self.settings.stage, namespace=self.settings.metrics_namespace, enabled=self.settings.metrics_enabled
+        )
+
+    @cached_property
+    def job_metrics(self) -> JobMetrics:
+        return JobMetrics(self.metrics, registry)
+
+    @cached_property
     def queues(self) -> SqsPriorityQueues:
         return SqsPriorityQueues(self.client("sqs"), self.settings.queue_prefix)
 
@@ -97,6 +110,7 @@ class Runtime:
             clock=self.clock,
             settings=self.settings,
             on_finished=self.cron_outcomes,
+            metrics=self.job_metrics,
             rate_limiter=ScheduleRateLimiter(
                 self._jobs_table, self.clock, per_minute=self.settings.max_jobs_per_minute_per_store
             ),
@@ -112,6 +126,7 @@ class Runtime:
             settings=self.settings,
             platform=self,
             on_finished=self.cron_outcomes,
+            metrics=self.job_metrics,
             cron_gate=CronRunGate(self.cron_store),
             store_gate=StoreGate(
                 self.store_slots, self.queues, self.clock, paused_recheck_s=self.settings.paused_recheck_s
@@ -156,6 +171,7 @@ class Runtime:
             concurrency=concurrency,
             budget_s=self.settings.tick_budget_s,
             pauses=self.store_slots.pauses,
+            metrics=self.metrics,
         )
 
     @cached_property
@@ -220,6 +236,15 @@ def current() -> Runtime:
         if _current is None:
             _current = Runtime()
         return _current
+
+
+def flush_metrics() -> None:
+    """Write the metrics this process gathered, if it built its runtime and recorded any (a request
+    for the dashboard's page builds nothing)."""
+    with _current_lock:
+        built = _current
+    if built is not None and "metrics" in built.__dict__:
+        built.metrics.flush()
 
 
 def use(runtime: Runtime | None) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from deploy.concurrency import MAX_MAXIMUM_CONCURRENCY, MIN_MAXIMUM_CONCURRENCY
 
+SAM_API_REFERENCES = ("Stage", "Deployment")
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
     "AWS::NotificationARNs",
@@ -56,6 +57,13 @@ def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 def check_references(template: dict[str, Any]) -> list[str]:
     resources = template.get("Resources", {})
     known = set(resources) | set(template.get("Parameters", {})) | PSEUDO_PARAMETERS
+    # SAM's referenceable properties of an API: `!Ref <Api>.Stage` names the stage it creates.
+    known |= {
+        f"{name}.{part}"
+        for name, resource in resources.items()
+        if resource.get("Type") == "AWS::Serverless::Api"
+        for part in SAM_API_REFERENCES
+    }
     conditions = set(template.get("Conditions", {}))
     problems: list[str] = []
     for name, resource in resources.items():
@@ -65,6 +73,10 @@ def check_references(template: dict[str, Any]) -> list[str]:
         for target in [depends] if isinstance(depends, str) else depends:
             if target not in resources:
                 problems.append(f"Resources/{name}/DependsOn names {target!r}, which is not a resource")
+    for section in ("Resources", "Outputs"):
+        for name, body in template.get(section, {}).items():
+            if isinstance(body.get("Condition"), str) and body["Condition"] not in conditions:
+                problems.append(f"{section}/{name}: condition {body['Condition']!r}, which is not in Conditions")
     for path, node in walk(template):
         if not isinstance(node, dict) or len(node) != 1:
             continue
@@ -83,6 +95,8 @@ def check_references(template: dict[str, Any]) -> list[str]:
                     problems.append(f"{path}: Fn::Sub uses ${{{variable}}}, which the template does not define")
         elif key == "Fn::If" and isinstance(value, list) and value and value[0] not in conditions:
             problems.append(f"{path}: Fn::If on condition {value[0]!r}, which is not in Conditions")
+        elif key == "Condition" and isinstance(value, str) and value not in conditions:
+            problems.append(f"{path}: condition {value!r}, which is not in Conditions")
     return problems
 
 

@@ -10,7 +10,9 @@ lack `ReportBatchItemFailures` (aws/chalice#2029), so this module adds:
 - the bucket of job values too large for their item (encrypted, private, TLS only, expiring);
 - per worker event source: `FunctionResponseTypes`, `ScalingConfig.MaximumConcurrency` and the
   queue as `${Queue.Arn}` (an implicit dependency, so the queue exists before its mapping);
-- one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`.
+- one separate least-privilege `AWS::IAM::Policy` on Chalice's `DefaultRole`;
+- the alarms and the dashboard of `deploy/monitoring.py`;
+- an optional custom domain for the API (`deploy/domain.py`).
 
 Implementation note: Chalice's merge replaces lists rather than appending to them. Merging `Policies` into
 `DefaultRole` would drop Chalice's logging and SQS statements, so the policy is a resource of
@@ -80,6 +82,7 @@ class Stage:
     settings: Settings
     environment: dict[str, str]
     worker_timeouts_s: dict[Priority, int]
+    api_stage: str = "api"  # API Gateway's stage (`api_gateway_stage`): the first part of the stage URL's path
 
     @property
     def parameter_path(self) -> str:
@@ -107,7 +110,13 @@ def load_stage(stage: str, config_file: Path = CONFIG_FILE) -> Stage:
     if settings.stage != stage:
         # Jobs' secrets are looked up, and granted, under /tickwork/<TICKWORK_STAGE>/.
         raise ValueError(f"stage {stage!r} sets TICKWORK_STAGE={settings.stage!r}; they must be the same")
-    return Stage(name=stage, settings=settings, environment=environment, worker_timeouts_s=timeouts)
+    return Stage(
+        name=stage,
+        settings=settings,
+        environment=environment,
+        worker_timeouts_s=timeouts,
+        api_stage=config.api_gateway_stage or "api",
+    )
 
 
 def _title(priority: Priority) -> str:
@@ -423,6 +432,9 @@ def function_overrides(stage: Stage) -> dict[str, Any]:
 
 
 def build_merge_template(stage: Stage) -> dict[str, Any]:
+    # deploy/monitoring.py builds on this module's names, so it is imported once they exist.
+    from deploy import domain, monitoring
+
     settings = stage.settings
     resources: dict[str, Any] = {
         "JobsTable": table_resource(jobs_table_definition(settings.jobs_table), ttl_attribute=TTL_ATTRIBUTE),
@@ -438,6 +450,9 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
             },
         },
         **function_overrides(stage),
+        **monitoring.alarm_resources(stage),
+        **monitoring.dashboard_resources(stage),
+        **domain.resources(),
     }
     return {
         "Parameters": {
@@ -463,10 +478,14 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
                 "Default": "",
                 "Description": "Key prefix within CleanupBucket that cleanup may touch (empty: the whole bucket).",
             },
+            **monitoring.parameters(),
+            **domain.parameters(),
         },
         "Conditions": {
             "HasEmailSender": {"Fn::Not": [{"Fn::Equals": [{"Ref": "EmailSender"}, ""]}]},
             "HasCleanupBucket": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CleanupBucket"}, ""]}]},
+            **monitoring.conditions(),
+            **domain.conditions(),
         },
         "Resources": resources,
         "Outputs": {
@@ -474,6 +493,7 @@ def build_merge_template(stage: Stage) -> dict[str, Any]:
             "CronJobsTableName": {"Value": {"Ref": "CronJobsTable"}},
             "JobValuesBucketName": {"Value": {"Ref": VALUES_BUCKET_ID}},
             **{f"{queue_id(p)}Url": {"Value": {"Ref": queue_id(p)}} for p in PRIORITY_ORDER},
+            **domain.outputs(stage.api_stage),
         },
     }
 

@@ -41,3 +41,66 @@ def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     for statement in template["Resources"][POLICY_ID]["Properties"]["PolicyDocument"]["Statement"]:
         out.append(statement["Fn::If"][1] if "Fn::If" in statement else statement)
     return out
+
+
+_NO_VALUE = object()
+
+
+def resolve(template: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template as CloudFormation reads it with these parameter values (the defaults for the
+    rest): its conditions evaluated, resources and outputs whose condition is false left out,
+    each `Fn::If` replaced by its branch, `AWS::NoValue` dropped and parameters' `Ref`s by values."""
+    declared = template.get("Parameters", {})
+    values = {name: str((parameters or {}).get(name, spec.get("Default", ""))) for name, spec in declared.items()}
+    definitions = template.get("Conditions", {})
+
+    def condition(name: str) -> bool:
+        return holds(definitions[name])
+
+    def operand(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]
+        return node
+
+    def holds(node: Any) -> bool:
+        ((key, value),) = node.items()
+        if key == "Fn::Equals":
+            return operand(value[0]) == operand(value[1])
+        if key == "Fn::Not":
+            return not holds(value[0])
+        if key == "Fn::And":
+            return all(holds(v) for v in value)
+        if key == "Fn::Or":
+            return any(holds(v) for v in value)
+        if key == "Condition":
+            return condition(value)
+        raise ValueError(f"not a condition: {node}")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, then, otherwise = node["Fn::If"]
+                return walk(then if condition(name) else otherwise)
+            if set(node) == {"Ref"} and node["Ref"] == "AWS::NoValue":
+                return _NO_VALUE
+            if set(node) == {"Ref"} and node["Ref"] in values:
+                return values[node["Ref"]]
+            pairs = ((key, walk(value)) for key, value in node.items())
+            return {key: value for key, value in pairs if value is not _NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (walk(v) for v in node) if item is not _NO_VALUE]
+        return node
+
+    resolved = {key: value for key, value in template.items() if key not in ("Resources", "Outputs")}
+    for section in ("Resources", "Outputs"):
+        kept = {
+            name: {key: value for key, value in body.items() if key != "Condition"}
+            for name, body in template.get(section, {}).items()
+            if condition_of(body, condition)
+        }
+        resolved[section] = walk(kept)
+    return resolved
+
+
+def condition_of(body: dict[str, Any], condition: Any) -> bool:
+    return "Condition" not in body or bool(condition(body["Condition"]))

@@ -30,6 +30,7 @@ from chalicelib.crons.slots import Fired
 from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.service import JobService
+from chalicelib.metrics import Metric, Metrics
 from chalicelib.stores.slots import Pause
 
 logger = logging.getLogger("tickwork.tick")
@@ -54,6 +55,7 @@ class TickReport:
     paused: int = 0  # due cron jobs left due: their store, or their plugin in it, is paused
     out_of_time: bool = False  # the budget ran out: shards not read yet wait for the next tick too
     max_lateness_s: float = 0.0  # how long after its slot the latest slot fired went out
+    latenesses_s: list[float] = field(default_factory=list)  # each cron job that fired: its earliest slot's
     job_ids: list[str] = field(default_factory=list)
 
     def add(self, fired: Fired) -> None:
@@ -61,6 +63,8 @@ class TickReport:
         self.skipped += fired.skipped
         self.rate_limited += fired.rate_limited
         self.max_lateness_s = max(self.max_lateness_s, fired.lateness_s)
+        if fired.fired:
+            self.latenesses_s.append(fired.lateness_s)
         self.job_ids.extend(fired.job_ids)
 
 
@@ -79,7 +83,9 @@ class MinuteTick:
         budget_s: float = 50.0,
         monotonic: Callable[[], float] = time.monotonic,
         pauses: Callable[[Iterable[str]], dict[str, Pause]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # flushed once per tick, with the jobs its firing scheduled
         self.crons = crons
         self.jobs = jobs
         self.clock = clock
@@ -107,7 +113,8 @@ class MinuteTick:
         self.ensure_declared()
         report = TickReport(at=scheduled_at)
         horizon = scheduled_at + self.interval
-        deadline = self._monotonic() + self.budget_s
+        began = self._monotonic()
+        deadline = began + self.budget_s
         paused: dict[str, Pause] = {}  # per store, read once per tick
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="tick") as pool:
             pages = (page for shard in self.crons.due_shards() for page in self.crons.due_pages(shard, horizon))
@@ -138,7 +145,23 @@ class MinuteTick:
                 report.deferred,
             )
         report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
+        self._record(report, (self._monotonic() - began) * 1000)
         return report
+
+    def _record(self, report: TickReport, duration_ms: float) -> None:
+        """The tick's metrics; ``Ticks`` is written only by a tick that ran to its end, so an alarm
+        on its absence also catches ticks that fail."""
+        if self.metrics is None:
+            return
+        self.metrics.count(Metric.TICKS)
+        self.metrics.count(Metric.SLOTS_FIRED, value=report.fired)
+        self.metrics.count(Metric.CRON_JOBS_DUE, value=report.due)
+        self.metrics.count(Metric.CRON_JOBS_DEFERRED, value=report.deferred)
+        self.metrics.count(Metric.TICK_ERRORS, value=report.errors)
+        self.metrics.observe(Metric.TICK_DURATION, duration_ms)
+        for lateness_s in report.latenesses_s:
+            self.metrics.observe(Metric.CRON_FIRING_LATENESS, lateness_s)
+        self.metrics.flush()
 
     def _learn_pauses(self, store_ids: Iterable[str], paused: dict[str, Pause]) -> None:
         """Add the stores not looked up yet this tick to ``paused``.

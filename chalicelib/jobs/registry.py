@@ -84,6 +84,9 @@ class JobTypeRegistry:
             )
         return job_type
 
+    def knows(self, name: str) -> bool:
+        return name in self._types
+
     def is_admin_only(self, name: str) -> bool:
         # A type no longer registered (a plugin removed) runs nothing: its jobs are not admin-only.
         job_type = self._types.get(name)

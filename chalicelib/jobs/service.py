@@ -24,12 +24,15 @@ from chalicelib.errors import (
     JobStateError,
     PayloadTooLargeError,
     StaleWriteError,
+    TooManyRequestsError,
 )
+from chalicelib.jobs.job_metrics import JobMetrics
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER, RETRYABLE_BY_USER_STATUSES, JobStatus
 from chalicelib.jobs.model import Job, JobMessage, ScheduleJobRequest, is_generated_id, parse_model
 from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
+from chalicelib.metrics import Metric
 from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights
 from chalicelib.templating import check_placeholders
@@ -59,7 +62,9 @@ class JobService:
         settings: Settings,
         on_finished: Callable[[Job], None] | None = None,
         rate_limiter: ScheduleRateLimiter | None = None,
+        metrics: JobMetrics | None = None,
     ) -> None:
+        self.metrics = metrics  # flushed by whoever serves the invocation (request, tick)
         self.on_finished = on_finished
         self.rate_limiter = rate_limiter
         self.store = store
@@ -131,8 +136,14 @@ class JobService:
         Every path that makes a job run counts: schedule, retry, a cron job's run-now and the
         tick's catch-up of missed slots.
         """
-        if self.rate_limiter is not None:
+        if self.rate_limiter is None:
+            return
+        try:
             self.rate_limiter.admit(store_id)
+        except TooManyRequestsError:
+            if self.metrics is not None:
+                self.metrics.metrics.count(Metric.RATE_LIMIT_REFUSALS, store_id=store_id)
+            raise
 
     def require_type_rights(self, job_type: str, principal: Principal) -> None:
         """An admin-only type is admin-only for every action: create, run, pause, edit, delete, cancel, retry."""
@@ -163,6 +174,8 @@ class JobService:
                 self._enqueue(existing, now)
             return ScheduleOutcome(job=existing, created=False)
         self._enqueue(job, now)
+        if self.metrics is not None:
+            self.metrics.count(Metric.JOBS_SCHEDULED, job)
         return ScheduleOutcome(job=job, created=True)
 
     def _check_sizes(self, request: ScheduleJobRequest) -> None:
@@ -279,6 +292,8 @@ class JobService:
                 trail = appended(job.audit, "cancelled", principal.label, now)
                 if job.status in (JobStatus.PENDING, JobStatus.RETRYING):
                     cancelled = self.store.transition(job, JobStatus.CANCELLED, now=now, completed_at=now, audit=trail)
+                    if self.metrics is not None:
+                        self.metrics.count(Metric.JOBS_CANCELLED, cancelled)
                     if self.on_finished is not None:
                         self.on_finished(cancelled)
                     return cancelled

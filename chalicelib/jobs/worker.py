@@ -28,6 +28,7 @@ from chalicelib.config import Settings
 from chalicelib.errors import StaleWriteError, UnknownJobTypeError
 from chalicelib.jobs.attempt import Attempt
 from chalicelib.jobs.backoff import compute_backoff
+from chalicelib.jobs.job_metrics import JobMetrics
 from chalicelib.jobs.lifecycle import CLAIMABLE_STATUSES, JobStatus, has_retries_left, is_terminal
 from chalicelib.jobs.model import Job, JobMessage
 from chalicelib.jobs.platform import Platform, build_handler
@@ -35,6 +36,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
 from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
+from chalicelib.metrics import Metric
 from chalicelib.stores.gate import Admission, StoreGate
 
 logger = logging.getLogger("tickwork.worker")
@@ -69,12 +71,14 @@ class JobWorker:
         settings: Settings,
         platform: Platform,
         on_finished: Callable[[Job], None] | None = None,
+        metrics: JobMetrics | None = None,
         cron_gate: Callable[[Job], str | None] | None = None,
         store_gate: StoreGate | None = None,
     ) -> None:
         self.platform = platform  # what the runtime hands built-in types
         self.store_gate = store_gate  # each store's cap on jobs running at once (chalicelib/stores/)
         self.on_finished = on_finished
+        self.metrics = metrics  # flushed once per batch
         self.cron_gate = cron_gate  # why a claimed cron run must not start (chalicelib/crons/gate.py)
         self.store = store
         self.queues = queues
@@ -116,6 +120,8 @@ class JobWorker:
             renewing.set()
             if admission is not None:
                 self.store_gate.release(admission, run_s=time.monotonic() - began)  # type: ignore[union-attr]
+            if self.metrics is not None:
+                self.metrics.flush()
         failures = [
             {"itemIdentifier": record["messageId"]}
             for record, result in zip(records, results, strict=True)
@@ -227,6 +233,8 @@ class JobWorker:
         """Forward to the DLQ and delete at once, not with the batch: if the process dies on a
         later record, the batch comes back, and each redelivery would park another copy."""
         self.queues.forward_to_dead_letter(source_queue, record["body"], reason)
+        if self.metrics is not None:
+            self.metrics.parked(source_queue.removeprefix(self.settings.queue_prefix))
         try:
             self.queues.delete(queue_url, record["receiptHandle"])
         except Exception:
@@ -259,7 +267,10 @@ class JobWorker:
             return RecordResult(Outcome.KEEP, "held by another worker")
         stamp = to_iso(now)
         if job.status == JobStatus.CANCELLING:
-            self._notify_finished(self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp))
+            cancelled = self.store.transition(job, JobStatus.CANCELLED, now=stamp, completed_at=stamp)
+            if self.metrics is not None:
+                self.metrics.ended(cancelled)
+            self._notify_finished(cancelled)
             return RecordResult(Outcome.DONE, "cancelled after worker loss")
         if not has_retries_left(job.attempts, job.max_retries):
             abandoned = self.store.transition(
@@ -271,6 +282,9 @@ class JobWorker:
                 f"{job.max_retries + 1}; no retries left.",
             )
             self._notify_finished(abandoned)
+            if self.metrics is not None:
+                self.metrics.count(Metric.JOBS_ABANDONED, abandoned)
+                self.metrics.ended(abandoned)
             return RecordResult(Outcome.DONE, "abandoned, out of retries")
         logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
         return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
@@ -320,6 +334,8 @@ class JobWorker:
         except UnknownJobTypeError as exc:
             self._finish(attempt, JobStatus.FAILED, error=exc.message)
             return RecordResult(Outcome.DONE, "unknown type")
+        if self.metrics is not None:
+            self.metrics.started(job)
         attempt.start_heartbeat()
         try:
             if job.status == JobStatus.CANCELLING:
@@ -459,6 +475,8 @@ class JobWorker:
             # Our lease lapsed and another attempt took the job: its outcome stands, not ours.
             logger.warning("job %s: finished after losing the lease; result dropped", attempt.job.id)
             return RecordResult(Outcome.KEEP, "lease lost at finish")
+        if self.metrics is not None:
+            self.metrics.ended(finished, self.clock.now(), attempt.job.attempt_started_at)
         self._notify_finished(finished)
         return RecordResult(Outcome.DONE, status.value)
 

@@ -115,6 +115,10 @@ def _break(template: dict[str, Any], how: str) -> dict[str, Any]:
         resources["WorkerLowe"] = {"Properties": {"Timeout": 1}}
     elif how == "unknown condition":
         resources["TickworkPolicy"]["Properties"]["PolicyDocument"]["Statement"][-1]["Fn::If"][0] = "HasBucket"
+    elif how == "resource on an unknown condition":
+        resources["ApiDomainName"]["Condition"] = "HasDomain"
+    elif how == "dangling SAM reference":
+        resources["ApiBasePathMapping"]["Properties"]["Stage"] = {"Ref": "RestApi.Stage"}
     elif how == "plural unit for 1":
         resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] = "rate(1 minutes)"
     elif how == "singular unit for 5":
@@ -142,6 +146,8 @@ def _break(template: dict[str, Any], how: str) -> dict[str, Any]:
         ("dangling DependsOn", "'TickPolicy', which is not a resource"),
         ("override of a missing resource", "WorkerLowe has no Type"),
         ("unknown condition", "condition 'HasBucket'"),
+        ("resource on an unknown condition", "ApiDomainName: condition 'HasDomain'"),
+        ("dangling SAM reference", "Ref to 'RestApi.Stage'"),
         ("plural unit for 1", "singular unit for 1"),
         ("singular unit for 5", "singular unit for 1"),
         ("five-field cron", "six fields"),
