@@ -31,6 +31,7 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.service import JobService
 from chalicelib.stores.slots import Pause
+from chalicelib.telemetry import context
 
 logger = logging.getLogger("tickwork.tick")
 
@@ -104,6 +105,11 @@ class MinuteTick:
 
     def run_tick(self, scheduled_at: datetime) -> TickReport:
         """``scheduled_at`` is EventBridge's time for this tick (a late start keeps its slots)."""
+        # One correlation id per run: the jobs it fires carry it to their workers' lines.
+        with context.bound(correlation_id=context.new_correlation_id()):
+            return self._run_tick(scheduled_at)
+
+    def _run_tick(self, scheduled_at: datetime) -> TickReport:
         self.ensure_declared()
         report = TickReport(at=scheduled_at)
         horizon = scheduled_at + self.interval
@@ -117,7 +123,8 @@ class MinuteTick:
                 self._learn_pauses((cron.store_id for cron in page), paused)
                 firing = [cron for cron in page if not paused.get(cron.store_id, NOT_PAUSED).holds(cron.plugin_id)]
                 report.paused += len(page) - len(firing)
-                for outcome in pool.map(lambda cron: self._fire(cron, scheduled_at, horizon, deadline), firing):
+                fire = context.carried(lambda cron: self._fire(cron, scheduled_at, horizon, deadline))
+                for outcome in pool.map(fire, firing):
                     if isinstance(outcome, Fired):
                         report.add(outcome)
                     elif outcome == "deferred":
@@ -161,6 +168,10 @@ class MinuteTick:
     def _fire(self, cron: CronJob, tick_at: datetime, horizon: datetime, deadline: float) -> Fired | str:
         if self._monotonic() >= deadline:
             return "deferred"
+        with context.bound(cron_job_id=cron.id, store_id=cron.store_id, plugin_id=cron.plugin_id):
+            return self._fire_bound(cron, tick_at, horizon)
+
+    def _fire_bound(self, cron: CronJob, tick_at: datetime, horizon: datetime) -> Fired | str:
         try:
             return self.crons.fire_due(cron, tick_at, horizon)
         except StaleWriteError:
