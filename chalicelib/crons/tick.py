@@ -80,6 +80,7 @@ class MinuteTick:
         budget_s: float = 50.0,
         monotonic: Callable[[], float] = time.monotonic,
         pauses: Callable[[Iterable[str]], dict[str, Pause]] | None = None,
+        heartbeat: Callable[[datetime], None] | None = None,
     ) -> None:
         self.crons = crons
         self.jobs = jobs
@@ -91,6 +92,7 @@ class MinuteTick:
         self._declarations = declarations
         self._declared = False
         self._pauses = pauses  # what is paused of each store (chalicelib/stores/slots.py)
+        self._heartbeat = heartbeat  # when the tick last ran, for /api/health (crons/heartbeat.py)
 
     def ensure_declared(self) -> None:
         """Create the cron jobs plugins declared, once per process (a conditional put each)."""
@@ -145,7 +147,17 @@ class MinuteTick:
                 report.deferred,
             )
         report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
+        self._beat()
         return report
+
+    def _beat(self) -> None:
+        """Record that a tick ran to its end. A failed write only makes health look stale."""
+        if self._heartbeat is None:
+            return
+        try:
+            self._heartbeat(self.clock.now())
+        except Exception:
+            logger.exception("could not record the tick's heartbeat; /api/health will call it late")
 
     def _learn_pauses(self, store_ids: Iterable[str], paused: dict[str, Pause]) -> None:
         """Add the stores not looked up yet this tick to ``paused``.
