@@ -19,12 +19,14 @@ from chalicelib.api import (
     store_load,
     store_pauses,
 )
+from chalicelib.api.correlation import correlate
 from chalicelib.api.http import normalize_error_shape
 from chalicelib.api.request_metrics import flush_metrics_after
 from chalicelib.clock import from_iso
 from chalicelib.config import Settings, queue_name, running_under_chalice_local
 from chalicelib.jobs.builtin import register_builtin_types
 from chalicelib.jobs.plugins import discover_plugins
+from chalicelib.telemetry.setup import configure_logging
 
 if running_under_chalice_local():  # see devstack/server.py
     from devstack.server import tune_chalice_local
@@ -33,8 +35,13 @@ if running_under_chalice_local():  # see devstack/server.py
 
 # Read at import: Chalice bakes the queue names into the event source mappings.
 SETTINGS = Settings.from_env()
+configure_logging(SETTINGS.log_level, on_lambda=SETTINGS.lambda_function is not None)
 
-app = Chalice(app_name="tickwork")
+# Chalice's own log setup would give the "tickwork" logger a plain-text handler at ERROR that
+# stops every tickwork.* line from reaching the root logger's handler.
+app = Chalice(app_name="tickwork", configure_logs=False)
+# Outermost: its line and header are the answer's, after the error shape below is fixed.
+app.register_middleware(correlate, "http")
 app.register_middleware(normalize_error_shape, "http")
 app.register_middleware(flush_metrics_after, "http")  # EMF metrics, one flush per request
 app.register_blueprint(meta.bp, url_prefix="/api")

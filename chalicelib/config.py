@@ -114,6 +114,10 @@ class Settings:
     ca_bundle: str | None = setting(None, ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"))
     email_sender: str | None = setting(None, "TICKWORK_EMAIL_SENDER")
     cleanup_bucket: str | None = setting(None, "TICKWORK_CLEANUP_BUCKET")
+    # DEBUG also lets botocore, boto3, urllib3 and s3transfer below WARNING (docs/operations.md#logs).
+    log_level: str = setting("INFO", "LOG_LEVEL")
+    # Set by Lambda: its runtime's log handler is the one to format (chalicelib/telemetry/setup.py).
+    lambda_function: str | None = setting(None, "AWS_LAMBDA_FUNCTION_NAME")
     # database_query's connection string, or where it lives in SSM or Secrets Manager (never a
     # job's {{secret:...}}).
     database_url: str | None = setting(None, "DATABASE_URL")

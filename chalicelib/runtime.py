@@ -18,6 +18,7 @@ from chalicelib.aws.store_secrets import StoreSecrets
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.gate import CronRunGate
+from chalicelib.crons.heartbeat import TickHeartbeat
 from chalicelib.crons.outcomes import CronOutcomeRecorder
 from chalicelib.crons.store import DynamoCronStore
 from chalicelib.errors import ServiceUnavailableError
@@ -172,7 +173,12 @@ class Runtime:
             budget_s=self.settings.tick_budget_s,
             pauses=self.store_slots.pauses,
             metrics=self.metrics,
+            heartbeat=self.tick_heartbeat.beat,
         )
+
+    @cached_property
+    def tick_heartbeat(self) -> TickHeartbeat:
+        return TickHeartbeat(self._jobs_table)
 
     @cached_property
     def finished_jobs(self) -> FinishedJobs:

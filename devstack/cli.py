@@ -39,6 +39,9 @@ def add_api_commands(subparsers: Any) -> None:
     paging.add_argument("--limit", type=int, help="how many to list (1-100)")
     paging.add_argument("--next-token", help="the page after the one that printed this token")
 
+    health = subparsers.add_parser("health", parents=[api], help="whether the API answers and the minute tick runs")
+    health.set_defaults(run=commands.health)
+
     jobs = subparsers.add_parser("jobs", help="background jobs").add_subparsers(dest="action", required=True)
     listing = jobs.add_parser("list", parents=[api, paging], help="list jobs, newest first")
     listing.add_argument("--status", help="pending, running, retrying, cancelling, completed, failed, cancelled")
@@ -90,7 +93,7 @@ def add_api_commands(subparsers: Any) -> None:
 def run_api_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Carry out a jobs/cron command; an error is one sentence on stderr and an exit code."""
     try:
-        if args.command == "cron" and args.action == "preview":
+        if args.command == "cron" and getattr(args, "action", None) == "preview":
             return commands.cron_preview(args, out)
         client = ApiClient.from_options(args.url, args.token, args.http_timeout)
         run: Callable[[argparse.Namespace, ApiClient, TextIO], int] = args.run
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     add_rotate_command(subparsers)
     add_api_commands(subparsers)
     args = parser.parse_args(argv)
-    if args.command in ("jobs", "cron"):
+    if args.command in ("jobs", "cron", "health"):
         return run_api_command(args, out or sys.stdout, err or sys.stderr)
 
     if args.command == "token":

@@ -168,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tick", action="store_true", help="do not run the minute tick")
     parser.add_argument("--no-database", action="store_true", help="do not start a throwaway PostgreSQL")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    from chalicelib.telemetry.setup import configure_logging
+
+    # The JSON lines Lambda writes; on a terminal, the same fields as one readable line each.
+    configure_logging(os.environ.get("LOG_LEVEL"), console=sys.stdout.isatty())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     real_aws = real_aws_requested()

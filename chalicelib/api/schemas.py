@@ -139,8 +139,18 @@ class PreviewAnswer(Envelope):
     next_runs: list[str] = Field(description="The next fire times, ISO 8601 UTC.")
 
 
+class TickHealthView(BaseModel):
+    model_config = VIEW_CONFIG
+
+    last_at: str | None = Field(description="When the minute tick last ran to its end (ISO); null if never.")
+    lag_s: float | None = Field(description="Seconds since then; null if never.")
+
+
 class HealthAnswer(Envelope):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: the tick has not run for more than 3 minutes (cron slots go unfired)."
+    )
+    tick: TickHealthView
 
 
 class JobTypeView(BaseModel):

@@ -45,6 +45,14 @@ class DeadLetter:
     receive_count: int
 
 
+def trace_of(message: JobMessage) -> dict[str, Any]:
+    """The message's X-Ray trace as SQS carries it to the worker's invocation (and X-Ray links
+    the two), where the message has one."""
+    if not message.trace_header:
+        return {}
+    return {"MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": message.trace_header}}}
+
+
 def tenant_of(message: JobMessage) -> dict[str, str]:
     """The message's tenant for SQS fair queues: a store holding many in-flight messages is
     served after quieter ones, where AWS offers it (standard queues ignore it otherwise)."""
@@ -86,6 +94,7 @@ class SqsPriorityQueues:
             MessageBody=message.model_dump_json(exclude_none=True),
             DelaySeconds=max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
             **tenant_of(message),
+            **trace_of(message),
         )
         return answer["MessageId"]
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.aws.queues import SQS_MAX_BATCH, SqsPriorityQueues, tenant_of
+from chalicelib.aws.queues import SQS_MAX_BATCH, SqsPriorityQueues, tenant_of, trace_of
 from chalicelib.config import SQS_MAX_DELAY_S
 from chalicelib.jobs.lifecycle import Priority
 from chalicelib.jobs.model import JobMessage
@@ -31,6 +31,7 @@ class _Entry:
     body: str
     delay_s: int
     tenant: dict[str, str]
+    trace: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     message_id: str | None = None
     error: Exception | None = None
@@ -47,7 +48,10 @@ class BatchingQueues(SqsPriorityQueues):
 
     def send(self, priority: Priority, message: JobMessage, *, delay_s: int = 0) -> str:
         entry = _Entry(
-            message.model_dump_json(exclude_none=True), max(0, min(int(delay_s), SQS_MAX_DELAY_S)), tenant_of(message)
+            message.model_dump_json(exclude_none=True),
+            max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
+            tenant_of(message),
+            trace_of(message),
         )
         with self._batch_lock:
             batch = self._open.setdefault(priority, [])
@@ -78,7 +82,13 @@ class BatchingQueues(SqsPriorityQueues):
             answer = self._client.send_message_batch(
                 QueueUrl=self.url_for(priority),
                 Entries=[
-                    {"Id": str(index), "MessageBody": entry.body, "DelaySeconds": entry.delay_s, **entry.tenant}
+                    {
+                        "Id": str(index),
+                        "MessageBody": entry.body,
+                        "DelaySeconds": entry.delay_s,
+                        **entry.tenant,
+                        **entry.trace,
+                    }
                     for index, entry in enumerate(batch)
                 ],
             )

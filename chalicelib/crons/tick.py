@@ -32,6 +32,7 @@ from chalicelib.jobs.model import Job
 from chalicelib.jobs.service import JobService
 from chalicelib.metrics import Metric, Metrics
 from chalicelib.stores.slots import Pause
+from chalicelib.telemetry import context
 
 logger = logging.getLogger("tickwork.tick")
 
@@ -84,6 +85,7 @@ class MinuteTick:
         monotonic: Callable[[], float] = time.monotonic,
         pauses: Callable[[Iterable[str]], dict[str, Pause]] | None = None,
         metrics: Metrics | None = None,
+        heartbeat: Callable[[datetime], None] | None = None,
     ) -> None:
         self.metrics = metrics  # flushed once per tick, with the jobs its firing scheduled
         self.crons = crons
@@ -96,6 +98,7 @@ class MinuteTick:
         self._declarations = declarations
         self._declared = False
         self._pauses = pauses  # what is paused of each store (chalicelib/stores/slots.py)
+        self._heartbeat = heartbeat  # when the tick last ran, for /api/health (crons/heartbeat.py)
 
     def ensure_declared(self) -> None:
         """Create the cron jobs plugins declared, once per process (a conditional put each)."""
@@ -110,6 +113,11 @@ class MinuteTick:
 
     def run_tick(self, scheduled_at: datetime) -> TickReport:
         """``scheduled_at`` is EventBridge's time for this tick (a late start keeps its slots)."""
+        # One correlation id per run: the jobs it fires carry it to their workers' lines.
+        with context.bound(correlation_id=context.new_correlation_id()):
+            return self._run_tick(scheduled_at)
+
+    def _run_tick(self, scheduled_at: datetime) -> TickReport:
         self.ensure_declared()
         report = TickReport(at=scheduled_at)
         horizon = scheduled_at + self.interval
@@ -124,7 +132,8 @@ class MinuteTick:
                 self._learn_pauses((cron.store_id for cron in page), paused)
                 firing = [cron for cron in page if not paused.get(cron.store_id, NOT_PAUSED).holds(cron.plugin_id)]
                 report.paused += len(page) - len(firing)
-                for outcome in pool.map(lambda cron: self._fire(cron, scheduled_at, horizon, deadline), firing):
+                fire = context.carried(lambda cron: self._fire(cron, scheduled_at, horizon, deadline))
+                for outcome in pool.map(fire, firing):
                     if isinstance(outcome, Fired):
                         report.add(outcome)
                     elif outcome == "deferred":
@@ -146,6 +155,7 @@ class MinuteTick:
             )
         report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
         self._record(report, (self._monotonic() - began) * 1000)
+        self._beat()
         return report
 
     def _record(self, report: TickReport, duration_ms: float) -> None:
@@ -162,6 +172,15 @@ class MinuteTick:
         for lateness_s in report.latenesses_s:
             self.metrics.observe(Metric.CRON_FIRING_LATENESS, lateness_s)
         self.metrics.flush()
+
+    def _beat(self) -> None:
+        """Record that a tick ran to its end. A failed write only makes health look stale."""
+        if self._heartbeat is None:
+            return
+        try:
+            self._heartbeat(self.clock.now())
+        except Exception:
+            logger.exception("could not record the tick's heartbeat; /api/health will call it late")
 
     def _learn_pauses(self, store_ids: Iterable[str], paused: dict[str, Pause]) -> None:
         """Add the stores not looked up yet this tick to ``paused``.
@@ -184,6 +203,10 @@ class MinuteTick:
     def _fire(self, cron: CronJob, tick_at: datetime, horizon: datetime, deadline: float) -> Fired | str:
         if self._monotonic() >= deadline:
             return "deferred"
+        with context.bound(cron_job_id=cron.id, store_id=cron.store_id, plugin_id=cron.plugin_id):
+            return self._fire_bound(cron, tick_at, horizon)
+
+    def _fire_bound(self, cron: CronJob, tick_at: datetime, horizon: datetime) -> Fired | str:
         try:
             return self.crons.fire_due(cron, tick_at, horizon)
         except StaleWriteError:

@@ -536,8 +536,19 @@
     }
   });
 
+  // GET /api/health: when the minute tick last ran; "degraded" once it is 3 minutes late.
+  async function showTickHealth() {
+    const { status, tick } = await api('GET', 'health');
+    const last = tick && tick.last_at;
+    const lag = last ? ` (${tick.lag_s} s ago)` : '';
+    $('#tick-health').replaceChildren(
+      'Minute tick: ', badge(status === 'ok' ? 'ok' : 'degraded'), ' ',
+      last ? h('span', {}, 'last ran ', when(last), lag) : h('span', {}, 'has not run yet'));
+  }
+
   views.queues = {
     async refresh() {
+      await showTickHealth();
       const stats = await loadStats();
       const counts = stats.counts || {};
       // Past its read budget the API counts a large store only partly: show those counts as lower bounds.

@@ -17,6 +17,7 @@ from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, JobTimedOut, LeaseLost
 from chalicelib.jobs.store import DynamoJobStore
+from chalicelib.telemetry import context
 
 logger = logging.getLogger("tickwork.job")
 
@@ -125,7 +126,8 @@ class Attempt:
     def log(self, message: str) -> None:
         now = self._clock.now()
         line = f"{to_iso(now)} {message[:MAX_LOG_LINE_CHARS]}"
-        logger.info("[job %s] %s", self.job.id, message[:MAX_LOG_LINE_CHARS])
+        # The job's id, type, attempt and correlation id come from the worker's log context.
+        logger.info("%s", message[:MAX_LOG_LINE_CHARS])
         with self._lock:
             self._lines.append(line)
             self._lines_dirty = True
@@ -217,7 +219,8 @@ class Attempt:
     # --- lease -------------------------------------------------------------------------
 
     def start_heartbeat(self) -> None:
-        self._heartbeat = threading.Thread(target=self._beat, name=f"lease-{self.job.id}", daemon=True)
+        # With the attempt's log context: its lines name the job, and its secrets stay hidden.
+        self._heartbeat = threading.Thread(target=context.carried(self._beat), name=f"lease-{self.job.id}", daemon=True)
         self._heartbeat.start()
 
     def stop_heartbeat(self) -> None:

@@ -15,6 +15,7 @@ from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus, Priority
 from chalicelib.masking import mask
 from chalicelib.rights import Rights, rights_or_least
+from chalicelib.telemetry import context
 
 # plugin:<plugin-name>:<action>, names in lowercase kebab case as in the guide.
 PLUGIN_TYPE_PATTERN = re.compile(r"^plugin:[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+(?:[-_][a-z0-9]+)*$")
@@ -333,7 +334,26 @@ class JobMessage(BaseModel):
     # Whose slots it takes before it runs (chalicelib/stores/gate.py), read without the job.
     store_id: str | None = None
     plugin_id: str | None = None
+    # The request (or tick run) that queued it: the worker's lines for the job carry it too. In
+    # the body, not an attribute, so it survives a trip through the dead-letter queue.
+    correlation_id: str | None = None
+    # The X-Ray trace it belongs to: sent as SQS's AWSTraceHeader system attribute, never in the body.
+    trace_header: str | None = Field(default=None, exclude=True)
+
+    @field_validator("correlation_id", mode="before")
+    @classmethod
+    def _only_a_sane_correlation_id(cls, value: Any) -> str | None:
+        # A bad one is dropped, not refused: refusing would park a message whose job is fine.
+        return context.sane_correlation_id(value) if isinstance(value, str) else None
 
     @classmethod
     def of(cls, job: Job, *, due_at: str | None = None) -> JobMessage:
-        return cls(job_id=job.id, due_at=due_at, store_id=job.store_id, plugin_id=job.plugin_id)
+        """The message for ``job``, in the correlation and trace of whoever sends it."""
+        return cls(
+            job_id=job.id,
+            due_at=due_at,
+            store_id=job.store_id,
+            plugin_id=job.plugin_id,
+            correlation_id=context.correlation_id(),
+            trace_header=context.trace_header(),
+        )

@@ -38,6 +38,8 @@ from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, Dy
 from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
 from chalicelib.metrics import Metric
 from chalicelib.stores.gate import Admission, StoreGate
+from chalicelib.telemetry import context
+from chalicelib.telemetry.tracing import from_xray
 
 logger = logging.getLogger("tickwork.worker")
 
@@ -178,14 +180,38 @@ class JobWorker:
     ) -> RecordResult:
         source_queue = record["eventSourceARN"].rsplit(":", 1)[-1]
         queue_url = self.queues.url_for_name(source_queue)
-        receipt = record["receiptHandle"]
-        run = functools.partial(self._run, remaining_s=remaining_s, shortened_at=shortened_at)
         try:
             message = JobMessage.model_validate_json(record["body"])
         except ValidationError:
             logger.error("unreadable message %s sent to the dead-letter queue", record.get("messageId"))
             self._park(source_queue, queue_url, record, "unreadable message body")
             return RecordResult(Outcome.DONE, "poison")
+        trace = (record.get("attributes") or {}).get("AWSTraceHeader")
+        # The job's lines carry the id of the request (or tick run) that queued it; a message
+        # sent before messages carried one gets its own, so its lines still belong together.
+        with context.bound(
+            correlation_id=message.correlation_id or context.new_correlation_id(),
+            job_id=message.job_id,
+            store_id=message.store_id,
+            plugin_id=message.plugin_id,
+            trace_header=from_xray(trace) if trace else None,
+        ):
+            return self._handle_message(
+                record, message, source_queue, queue_url, remaining_s=remaining_s, shortened_at=shortened_at
+            )
+
+    def _handle_message(
+        self,
+        record: dict[str, Any],
+        message: JobMessage,
+        source_queue: str,
+        queue_url: str,
+        *,
+        remaining_s: Callable[[], float] | None,
+        shortened_at: float | None,
+    ) -> RecordResult:
+        receipt = record["receiptHandle"]
+        run = functools.partial(self._run, remaining_s=remaining_s, shortened_at=shortened_at)
         # The message says when its job is due: hold it until then, and the claim below succeeds
         # without the refused claim and read a job found early would cost.
         now = self._hold_until(message.due_at) if message.due_at else self.clock.now()
@@ -304,6 +330,29 @@ class JobWorker:
         *,
         remaining_s: Callable[[], float] | None = None,
         shortened_at: float | None = None,
+    ) -> RecordResult:
+        # The claimed job says the rest of what its lines carry; the secrets its handler reveals
+        # are scrubbed from every line written until the attempt is recorded.
+        with context.bound(
+            job_id=job.id,
+            store_id=job.store_id,
+            plugin_id=job.plugin_id,
+            type=job.type,
+            priority=job.priority.value,
+            attempt=job.attempts,
+            cron_job_id=job.cron_job_id,
+            keep_secrets=True,
+        ):
+            return self._run_attempt(job, queue_url, receipt, remaining_s=remaining_s, shortened_at=shortened_at)
+
+    def _run_attempt(
+        self,
+        job: Job,
+        queue_url: str,
+        receipt: str,
+        *,
+        remaining_s: Callable[[], float] | None,
+        shortened_at: float | None,
     ) -> RecordResult:
         if shortened_at is None or time.monotonic() - shortened_at > self.settings.lease_s / 3:
             # The batch's lease is old (or was never set): renew it now, so a crash here brings

@@ -75,10 +75,20 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.call("POST", path, body=body)
 
+    def public(self, path: str) -> dict[str, Any]:
+        """GET a route that needs no token (health), with none if none was given."""
+        return self.call("GET", path, public=True)
+
     def call(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        public: bool = False,
     ) -> dict[str, Any]:
-        if not self.token:
+        if not self.token and not public:
             raise UsageError(
                 "No token: pass --token or set TICKWORK_TOKEN "
                 "(`python -m devstack.cli token --role admin` prints one for a local stack)."
@@ -90,7 +100,7 @@ class ApiClient:
                 url,
                 params=params,
                 json=body if body is not None else ({} if method == "POST" else None),
-                headers={"Authorization": f"Bearer {self.token}"},
+                headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
                 timeout=self.timeout_s,
             )
         except requests.ConnectionError as error:

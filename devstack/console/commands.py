@@ -25,6 +25,16 @@ def emit(out: TextIO, args: argparse.Namespace, body: dict[str, Any], text: str)
     out.write((json.dumps(body, indent=2, sort_keys=True, default=str) if args.json else text) + "\n")
 
 
+# --- health --------------------------------------------------------------------------------
+
+
+def health(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
+    """Exit 0 when the API answers and the minute tick ran within 3 minutes, 1 when degraded."""
+    body = client.public("health")
+    emit(out, args, body, render.health(body))
+    return 0 if body.get("status") == "ok" else 1
+
+
 # --- jobs ----------------------------------------------------------------------------------
 
 

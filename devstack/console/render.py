@@ -145,3 +145,10 @@ def cron_detail(cron: dict[str, Any], executions: Sequence[dict[str, Any]] | Non
 
 def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+def health(body: dict[str, Any]) -> str:
+    tick = body.get("tick") or {}
+    if not tick.get("last_at"):
+        return f"{body.get('status')}: the minute tick has not run yet"
+    return f"{body.get('status')}: the minute tick last ran {short_time(tick['last_at'])} ({tick.get('lag_s')} s ago)"

@@ -110,3 +110,34 @@ def test_a_cron_jobs_runs_and_views_show_no_secret(stack: Stack, admin: str, ech
     shown = everything_shown(stack, admin, run["id"], cron["id"])
     for secret in SECRETS:
         assert secret not in shown, secret
+
+
+def test_a_secret_a_job_reveals_is_in_no_json_line_whoever_writes_it(
+    stack: Stack,
+    admin: str,
+    echo: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stack.session.client("ssm").put_parameter(Name="/tickwork/dev/shop/token", Value=SSM_SECRET, Type="SecureString")
+    job = stack.schedule(admin, type="webhook", payload=configuration(echo, "/fail"), maxRetries=0)
+
+    def leak(record: logging.LogRecord) -> bool:
+        # A careless line about the job (a library's, a warning quoting what was sent): the
+        # formatter must scrub it, as the handler scrubs its own.
+        if record.name == "tickwork.worker" and not getattr(record, "leaked", False):
+            logging.getLogger("tickwork.careless").warning("sent %s", SECRETS, extra={"leaked": True, "sent": SECRETS})
+        return True
+
+    worker_logger = logging.getLogger("tickwork.worker")
+    worker_logger.addFilter(leak)
+    try:
+        stack.poller.drain()
+    finally:
+        worker_logger.removeFilter(leak)
+    assert stack.job(job["id"]).status == JobStatus.FAILED
+    output = capsys.readouterr().out
+    careless = [json.loads(text) for text in output.splitlines() if "tickwork.careless" in text]
+    assert careless and careless[0]["job_id"] == job["id"]
+    assert "********" in careless[0]["message"]
+    for secret in SECRETS:
+        assert secret not in output, secret

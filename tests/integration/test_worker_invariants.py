@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 
@@ -224,7 +225,8 @@ def test_a_message_just_ahead_of_its_job_is_held_until_the_job_is_due(clocked_st
     sqs = stack.session.client("sqs")
     [message] = sqs.receive_message(QueueUrl=queue_url(stack), VisibilityTimeout=0)["Messages"]
     # 0.6 s is sent as no delay (whole seconds, rounded down), with the time the job is due.
-    assert json.loads(message["Body"]) == {"job_id": job["id"], "due_at": to_iso(due), "store_id": "store-a"}
+    body = json.loads(message["Body"])
+    assert body == {"job_id": job["id"], "due_at": to_iso(due), "store_id": "store-a", "correlation_id": ANY}
     stack.poller.drain()
     done = stack.job(job["id"])
     assert done.status == JobStatus.COMPLETED

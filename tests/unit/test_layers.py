@@ -29,6 +29,10 @@ PURE_MODULES = [
     "masking.py",
     "scrubbing.py",
     "audit.py",
+    "crons/liveness.py",
+    "telemetry/context.py",
+    "telemetry/formatting.py",
+    "telemetry/tracing.py",
 ]
 # Where the AWS SDK is imported: the adapters, the two stores, and the process wiring.
 AWS_IMPORTERS = {

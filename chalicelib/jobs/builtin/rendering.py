@@ -22,6 +22,7 @@ from chalicelib.jobs.platform import Platform, PlatformJobHandler
 from chalicelib.jobs.signals import PermanentJobError
 from chalicelib.references import ReferencePolicy, Source, lookup, rule_for
 from chalicelib.scrubbing import MIN_SECRET_CHARS, scrub, scrub_deep, sensitive_values
+from chalicelib.telemetry import context
 from chalicelib.templating import forbidden_references, job_variables, render
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -112,6 +113,7 @@ class ConfiguredJobHandler(PlatformJobHandler, Generic[ConfigT]):
         try:
             rendered = rendered_configuration(self.job, self.platform, revealed)
             self._secrets = {value for value in revealed if len(value) >= MIN_SECRET_CHARS} | sensitive_values(rendered)
+            context.hide(self._secrets)  # every line written while the job runs, not only its own
             try:
                 config = self.config_model.model_validate(rendered, context=self.platform.settings)
             except ValidationError as exc:
@@ -120,6 +122,7 @@ class ConfiguredJobHandler(PlatformJobHandler, Generic[ConfigT]):
         except Exception as exc:
             # A render that failed half-way still revealed what it read before failing.
             self._secrets |= {value for value in revealed if len(value) >= MIN_SECRET_CHARS}
+            context.hide(self._secrets)
             message = str(exc)
             scrubbed = scrub(message, self._secrets)
             if scrubbed == message:
@@ -135,6 +138,7 @@ class ConfiguredJobHandler(PlatformJobHandler, Generic[ConfigT]):
         """A value the handler learned itself (a password, a token it minted): never shown."""
         if value:
             self._secrets.add(value)
+            context.hide([value])
 
     def log(self, message: str) -> None:
         super().log(scrub(str(message), getattr(self, "_secrets", ())))
