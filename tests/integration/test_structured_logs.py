@@ -81,7 +81,7 @@ def test_a_failed_attempts_lines_carry_the_job_and_its_attempt(
 ) -> None:
     job = stack.schedule(admin, type="plugin:test-kit:flaky", payload={"failures": 1}, maxRetries=1)
     stack.poller.drain()
-    warnings = [line for line in lines_of(capsys.readouterr().out) if line["level"] == "WARNING"]
+    warnings = [line for line in lines_of(capsys.readouterr().out) if line.get("level") == "WARNING"]
     failed = [line for line in warnings if line.get("job_id") == job["id"] and "failed" in line["message"]]
     assert failed and failed[0]["attempt"] == 1 and failed[0]["logger"] == "tickwork.worker"
 
