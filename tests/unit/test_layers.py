@@ -18,6 +18,7 @@ PURE_MODULES = [
     "jobs/lifecycle.py",
     "crons/expression.py",
     "crons/description.py",
+    "crons/locales.py",
     "crons/firing.py",
     "clock.py",
     "config.py",
