@@ -5,7 +5,8 @@
 1. builds the merge template for the stage (`deploy/template.py`);
 2. runs `chalice package --merge-template` (Chalice resolves and vendors `requirements.txt`,
    copies `app.py`, `chalicelib/` and `vendor/`, where `vendor/plugins` links to `plugins/`);
-3. drops `__pycache__` folders that Chalice copies from the working tree;
+3. drops what Chalice copies from the working tree and Lambda never runs: `__pycache__`
+   folders, and each plugin's `tests/` (they import the test kit, which is not in the zip);
 4. checks the result (`deploy/checks.py`) and lints it with cfn-lint when it is installed.
 
 The output is `<out>/sam.json` (SAM transform) and `<out>/deployment.zip`, ready for
@@ -66,13 +67,20 @@ def run_chalice_package(stage: str, merge_template: Path, out: Path) -> None:
         raise PackageError(f"chalice package failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
+def is_development_only(name: str) -> bool:
+    """A zip entry Lambda never runs: bytecode (stale, compiled for this machine), a plugin's tests."""
+    parts = name.split("/")
+    plugin_tests = len(parts) > 3 and parts[0] == "plugins" and parts[2] == "tests"
+    return "__pycache__" in parts or name.endswith(".pyc") or plugin_tests
+
+
 def strip_bytecode(zip_path: Path) -> int:
-    """Rewrite the zip without `__pycache__` entries (stale, and compiled for this machine); returns how many."""
+    """Rewrite the zip without its development-only entries (``is_development_only``); returns how many."""
     kept = zip_path.with_suffix(".tmp")
     dropped = 0
     with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(kept, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
-            if "__pycache__/" in info.filename or info.filename.endswith(".pyc"):
+            if is_development_only(info.filename):
                 dropped += 1
                 continue
             target.writestr(info, source.read(info), compress_type=info.compress_type)

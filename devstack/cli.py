@@ -9,6 +9,7 @@ python -m devstack.cli rotate-signing-key [--drop-previous] [--parameter NAME | 
 python -m devstack.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
 python -m devstack.cli jobs list|show ID|follow ID|retry ID|cancel ID
 python -m devstack.cli cron list|show ID|pause ID|resume ID|run ID
+python -m devstack.cli plugin new acme-sync [--plugins-dir DIR]   # a plugin folder that passes its test
 
 The jobs and cron commands call the HTTP API: --url (default $TICKWORK_API_URL or
 http://127.0.0.1:8000), --token (default $TICKWORK_TOKEN), --json for the API's JSON.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.auth import DEFAULT_TOKEN_TTL_S, Role, mint_token
@@ -194,6 +196,30 @@ def backfill_status_shards(out: TextIO) -> int:
     return 0
 
 
+def add_plugin_commands(subparsers: Any) -> None:
+    plugin = subparsers.add_parser("plugin", help="plugins").add_subparsers(dest="action", required=True)
+    new = plugin.add_parser("new", help="create a plugin: a handler, its payload model, a route and a test that passes")
+    new.add_argument("name", help="the plugin's name in job types, e.g. acme-sync (folder acme_sync)")
+    new.add_argument("--plugins-dir", type=Path, help="where to create it (default: the repository's plugins/)")
+
+
+def new_plugin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Create the plugin's folder and list its files; a refusal is one sentence on stderr."""
+    from devstack.scaffold import DEFAULT_PLUGINS_DIR, ScaffoldError, create_plugin, plugin_names
+
+    plugins_dir = args.plugins_dir or DEFAULT_PLUGINS_DIR
+    try:
+        created = create_plugin(args.name, plugins_dir)
+    except ScaffoldError as error:
+        err.write(f"error: {error}\n")
+        return 1
+    out.write(f"created plugin {args.name!r} ({plugin_names(args.name).job_type}):\n")
+    for path in created:
+        out.write(f"  {path}\n")
+    out.write(f"run its tests: python -m pytest {created[0].parent / 'tests'}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.cli")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +235,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     )
     add_rotate_command(subparsers)
     add_api_commands(subparsers)
+    add_plugin_commands(subparsers)
     args = parser.parse_args(argv)
     if args.command in ("jobs", "cron", "health"):
         return run_api_command(args, out or sys.stdout, err or sys.stderr)
@@ -245,6 +272,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return 0
     if args.command == "backfill-status-shards":
         return backfill_status_shards(out or sys.stdout)
+    if args.command == "plugin":
+        return new_plugin(args, out or sys.stdout, err or sys.stderr)
     if args.command == "rotate-signing-key":
         return rotate_signing_key(args, parser, out or sys.stdout)
     return 2

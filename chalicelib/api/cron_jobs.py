@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
@@ -16,13 +18,35 @@ from chalicelib.api.schemas import (
     ExecutionPageAnswer,
     PreviewAnswer,
 )
-from chalicelib.crons.model import CronJobFields, PreviewRequest
+from chalicelib.crons.expression import parse_schedule
+from chalicelib.crons.locales import DEFAULT_LOCALE, negotiate
+from chalicelib.crons.model import CronJob, CronJobFields, PreviewRequest
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.model import parse_model
 
 bp = Blueprint(__name__)
 
+
+def locale_of(call: Call) -> str:
+    return negotiate(call.request.headers.get("accept-language"), call.query("locale"))
+
+
+def public(call: Call, cron: CronJob) -> dict[str, Any]:
+    """The cron job as shown, its schedule described in the caller's language."""
+    data = cron.to_public()
+    locale = locale_of(call)
+    if locale != DEFAULT_LOCALE:
+        data["schedule_description"] = parse_schedule(cron.cron_expression, cron.timezone).describe(locale)
+    return data
+
+
+LOCALE = QueryParam(
+    "locale",
+    "The language of `schedule_description` (en, de, fr, es, nl; else English); "
+    "without it, the `Accept-Language` header decides.",
+)
 LIST_QUERY = (
+    LOCALE,
     STORE_ID,
     PLUGIN_ID,
     QueryParam("job_type", "Only cron jobs of this job type (`jobType` is accepted too)."),
@@ -44,7 +68,7 @@ LIST_QUERY = (
 )
 def create(call: Call) -> Response:
     cron = runtime.current().crons.create(parse_model(CronJobFields, call.json_body()), call.principal)
-    return ok({"job": cron.to_public()}, 201)
+    return ok({"job": public(call, cron)}, 201)
 
 
 @endpoint(
@@ -66,7 +90,7 @@ def list_crons(call: Call) -> Response:
         limit=call.page_size(),
         next_token=call.query("next_token"),
     )
-    return ok({"jobs": [cron.to_public() for cron in page.crons], "next_token": page.next_token})
+    return ok({"jobs": [public(call, cron) for cron in page.crons], "next_token": page.next_token})
 
 
 @endpoint(
@@ -78,12 +102,14 @@ def list_crons(call: Call) -> Response:
     response=PreviewAnswer,
 )
 def preview(call: Call) -> Response:
-    return ok(runtime.current().crons.preview(parse_model(PreviewRequest, call.json_body())))
+    answer = runtime.current().crons.preview(parse_model(PreviewRequest, call.json_body()))
+    schedule = parse_schedule(answer["cron_expression"], answer["timezone"])
+    return ok({**answer, "description": schedule.describe(locale_of(call))})
 
 
-@endpoint(bp, "/cron-jobs/{cron_id}", ["GET"], summary="A cron job.", response=CronJobAnswer)
+@endpoint(bp, "/cron-jobs/{cron_id}", ["GET"], summary="A cron job.", query=(LOCALE,), response=CronJobAnswer)
 def read(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.get(cron_id, call.principal).to_public()})
+    return ok({"job": public(call, runtime.current().crons.get(cron_id, call.principal))})
 
 
 @endpoint(
@@ -97,7 +123,7 @@ def read(call: Call, cron_id: str) -> Response:
 )
 def replace(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=True).to_public()})
+    return ok({"job": public(call, runtime.current().crons.update(cron_id, fields, call.principal, replace=True))})
 
 
 @endpoint(
@@ -111,7 +137,7 @@ def replace(call: Call, cron_id: str) -> Response:
 )
 def patch(call: Call, cron_id: str) -> Response:
     fields = parse_model(CronJobFields, call.json_body())
-    return ok({"job": runtime.current().crons.update(cron_id, fields, call.principal, replace=False).to_public()})
+    return ok({"job": public(call, runtime.current().crons.update(cron_id, fields, call.principal, replace=False))})
 
 
 @endpoint(
@@ -126,14 +152,14 @@ def delete(call: Call, cron_id: str) -> Response:
     bp, "/cron-jobs/{cron_id}/pause", ["POST"], summary="Pause a cron job.", response=CronJobAnswer, errors=(403, 409)
 )
 def pause(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, False).to_public()})
+    return ok({"job": public(call, runtime.current().crons.set_active(cron_id, call.principal, False))})
 
 
 @endpoint(
     bp, "/cron-jobs/{cron_id}/resume", ["POST"], summary="Resume a cron job.", response=CronJobAnswer, errors=(403, 409)
 )
 def resume(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, True).to_public()})
+    return ok({"job": public(call, runtime.current().crons.set_active(cron_id, call.principal, True))})
 
 
 @endpoint(
@@ -145,7 +171,7 @@ def resume(call: Call, cron_id: str) -> Response:
     errors=(403, 409),
 )
 def toggle(call: Call, cron_id: str) -> Response:
-    return ok({"job": runtime.current().crons.set_active(cron_id, call.principal, None).to_public()})
+    return ok({"job": public(call, runtime.current().crons.set_active(cron_id, call.principal, None))})
 
 
 @endpoint(

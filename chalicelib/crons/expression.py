@@ -1,6 +1,7 @@
 """Cron schedules: parse and validate, describe, and compute fire times.
 
-This is the only module that imports a cron library. It is pure: no AWS, no web, no clock (callers
+This is the only module that imports a cron library for fire times (descriptions in other
+languages come from cron-descriptor, in ``chalicelib.crons.locales``). It is pure: no AWS, no web, no clock (callers
 pass the moment in).
 
 Syntax: five fields ``minute hour day-of-month month day-of-week``; names (``jan``, ``mon``), ranges,
@@ -56,6 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from cronsim import CronSim, CronSimError
 
 from chalicelib.crons.description import MONTHS, describe_fields
+from chalicelib.crons.locales import DEFAULT_LOCALE, translated
 from chalicelib.errors import BadRequestError
 
 MAX_EXPRESSION_LENGTH = 200
@@ -345,7 +347,13 @@ class CronSchedule:
     @property
     def description(self) -> str:
         """Human text, e.g. "At 02:00 every day (America/New_York)"."""
-        text = describe_fields(self._fields.split())
+        return self.describe(DEFAULT_LOCALE)
+
+    def describe(self, locale: str) -> str:
+        """The description in ``locale`` (one of SUPPORTED_LOCALES) where it can be said right
+        there, in English otherwise (chalicelib/crons/locales.py)."""
+        fields = self._fields.split()
+        text = translated(fields, locale) or describe_fields(fields)
         if text is None:
             text = CronSim(self._fields, PROBE_EPOCH).explain()
         return text if self.timezone == "UTC" else f"{text} ({self.timezone})"

@@ -138,7 +138,8 @@
   async function api(method, path, body) {
     const bearer = token();
     if (!bearer) throw new ApiError('Paste a token first.', 'no_token', 401);
-    const headers = { Authorization: `Bearer ${bearer}` };
+    // Cron schedules are described in the reader's language where the API knows it (else English).
+    const headers = { Authorization: `Bearer ${bearer}`, 'Accept-Language': navigator.language || 'en' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let response;
     // A request that never answers must not hold the poller (it waits for the previous poll).

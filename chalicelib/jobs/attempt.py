@@ -27,6 +27,28 @@ MAX_LOG_LINE_CHARS = 2000
 MAX_CHECKPOINT_BYTES = 64 * 1024
 
 
+def clamp_progress(percent: int) -> int:
+    """A reported percentage as the job keeps it: 0 to 100."""
+    return max(0, min(100, percent))
+
+
+def log_line(now: datetime, message: str) -> str:
+    """A handler's log line as the job keeps it: timestamped, cut at MAX_LOG_LINE_CHARS."""
+    return f"{to_iso(now)} {message[:MAX_LOG_LINE_CHARS]}"
+
+
+def check_checkpoint_size(state: Any) -> None:
+    """Raise ValueError when ``state`` is more JSON than a checkpoint may hold."""
+    size = len(json.dumps(state, separators=(",", ":")).encode())
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"checkpoint state is {size} bytes; the limit is {MAX_CHECKPOINT_BYTES}")
+
+
+def overrun_error(timeout_seconds: int | None) -> JobTimedOut:
+    """What a handler that ran past its job's timeout is told (and the attempt fails with)."""
+    return JobTimedOut(f"the attempt ran past its timeout of {timeout_seconds} s")
+
+
 class Attempt:
     """Implements ``JobRunContext`` for one claimed attempt.
 
@@ -104,7 +126,7 @@ class Attempt:
     # --- JobRunContext -----------------------------------------------------------------
 
     def report_progress(self, percent: int, message: str | None) -> None:
-        percent = max(0, min(100, percent))
+        percent = clamp_progress(percent)
         now = self._clock.now()
         self._check_deadline(now)
         with self._lock:
@@ -125,7 +147,7 @@ class Attempt:
 
     def log(self, message: str) -> None:
         now = self._clock.now()
-        line = f"{to_iso(now)} {message[:MAX_LOG_LINE_CHARS]}"
+        line = log_line(now, message)
         # The job's id, type, attempt and correlation id come from the worker's log context.
         logger.info("%s", message[:MAX_LOG_LINE_CHARS])
         with self._lock:
@@ -184,9 +206,7 @@ class Attempt:
         return self._cancel_requested
 
     def checkpoint(self, state: Any) -> None:
-        size = len(json.dumps(state, separators=(",", ":")).encode())
-        if size > MAX_CHECKPOINT_BYTES:
-            raise ValueError(f"checkpoint state is {size} bytes; the limit is {MAX_CHECKPOINT_BYTES}")
+        check_checkpoint_size(state)
         self.checkpoint_state = state
         now = self._clock.now()
         self._check_deadline(now)
@@ -214,7 +234,7 @@ class Attempt:
             raise self._overrun_error()
 
     def _overrun_error(self) -> JobTimedOut:
-        return JobTimedOut(f"the attempt ran past its timeout of {self.job.timeout_seconds} s")
+        return overrun_error(self.job.timeout_seconds)
 
     # --- lease -------------------------------------------------------------------------
 

@@ -49,6 +49,35 @@ MAX_ERROR_CHARS = 4000
 EARLY_TOLERANCE_S = 1.0
 # SQS keeps a message at most 14 days from its first send; renew well before.
 MESSAGE_RENEW_AGE_S = 7 * 24 * 3600
+CANCELLED_AFTER_FINISHING = "cancelled: the handler finished after the cancel was acknowledged"
+
+
+def error_text(exc: BaseException) -> str:
+    """A failed attempt's error as the job records it."""
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+def failed_attempt_line(attempts: int, error: str) -> str:
+    """The log line a failed attempt leaves on its job."""
+    return f"attempt {attempts} failed: {error}"
+
+
+def cancelled_after_failing(reason: str) -> str:
+    """The error of a cancel-acknowledged attempt that failed (or timed out) afterwards."""
+    return f"cancelled: the attempt failed after the cancel was acknowledged ({reason})"[:MAX_ERROR_CHARS]
+
+
+def result_too_large(size: int) -> str:
+    """Why a result over MAX_RESULT_BYTES is not kept."""
+    return (
+        f"result is {size} bytes; a job keeps at most {MAX_RESULT_BYTES} bytes of result: "
+        "return less, or store it elsewhere and return a reference"
+    )
+
+
+def result_dropped(error: str, problem: str) -> str:
+    """The error of a cancelled run whose partial result could not be kept."""
+    return f"{error}; its result was dropped: {problem}"[:MAX_ERROR_CHARS]
 
 
 class Outcome(StrEnum):
@@ -488,9 +517,9 @@ class JobWorker:
 
     def _after_failure(self, attempt: Attempt, exc: Exception, queue_url: str, receipt: str) -> RecordResult:
         job = attempt.job
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        error = error_text(exc)
         logger.warning("job %s attempt %s failed: %s\n%s", job.id, job.attempts, error, traceback.format_exc())
-        attempt.log(f"attempt {job.attempts} failed: {error}")
+        attempt.log(failed_attempt_line(job.attempts, error))
         if isinstance(exc, PermanentJobError) or not has_retries_left(job.attempts, job.max_retries):
             return self._finish(attempt, JobStatus.FAILED, error=error)
         delay_s = compute_backoff(job.attempts, self.settings.backoff_s)
@@ -548,16 +577,13 @@ class JobWorker:
         self, attempt: Attempt, status: JobStatus, fields: dict[str, Any], size: int
     ) -> tuple[JobStatus, dict[str, Any]]:
         """The end to record when the result cannot be stored: never a success without its result."""
-        problem = (
-            f"result is {size} bytes; a job keeps at most {MAX_RESULT_BYTES} bytes of result: "
-            "return less, or store it elsewhere and return a reference"
-        )
+        problem = result_too_large(size)
         rest = {name: value for name, value in fields.items() if name not in ("result", "progress")}
         if status == JobStatus.COMPLETED:
-            attempt.log(f"attempt {attempt.job.attempts} failed: {problem}")
+            attempt.log(failed_attempt_line(attempt.job.attempts, problem))
             return JobStatus.FAILED, {**rest, "error": problem}
         # A cancelled run's partial result: still cancelled, and the error says what was lost.
-        error = f"{fields.get('error') or status.value}; its result was dropped: {problem}"[:MAX_ERROR_CHARS]
+        error = result_dropped(fields.get("error") or status.value, problem)
         attempt.log(error)
         return status, {**rest, "error": error}
 
@@ -568,11 +594,11 @@ class JobWorker:
         a result the handler returned anyway is kept, and the error says what happened.
         """
         if status == JobStatus.COMPLETED:
-            error = "cancelled: the handler finished after the cancel was acknowledged"
+            error = CANCELLED_AFTER_FINISHING
             kept = {"result": fields["result"]} if fields.get("result") is not None else {}
         else:
             reason = fields.get("error") or status.value
-            error = f"cancelled: the attempt failed after the cancel was acknowledged ({reason})"[:MAX_ERROR_CHARS]
+            error = cancelled_after_failing(reason)
             kept = {}
         attempt.log(error)
         return {**kept, "error": error}

@@ -26,7 +26,7 @@ from chalicelib.aws.queues import DLQ_MAX_RECEIVE_COUNT, MESSAGE_RETENTION_S
 from chalicelib.config import SQS_MAX_VISIBILITY_S, Settings
 from chalicelib.jobs.lifecycle import PRIORITY_ORDER
 from deploy.checks import check_template
-from deploy.package import Packaged, cfn_lint
+from deploy.package import Packaged, cfn_lint, strip_bytecode
 from deploy.template import (
     LONGEST_JOB_DAYS,
     POLICY_ID,
@@ -47,6 +47,9 @@ LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath")
 # these are the names they once had in chalicelib/ (prefixes of zip entries).
 DEVELOPMENT_ONLY_PATHS = (
     "devstack/",
+    "tickwork_testing/",
+    "plugins/my_plugin/tests/",
+    "plugins/inventory_sync/tests/",
     "chalicelib/local",
     "chalicelib/devserver",
     "chalicelib/cli",
@@ -354,6 +357,18 @@ print(json.dumps({
     "answers": {name: {"status": a["statusCode"], "body": json.loads(a["body"])} for name, a in answers.items()},
 }))
 """
+
+
+def test_stripping_drops_bytecode_and_plugin_tests_and_keeps_the_plugins(tmp_path: Path) -> None:
+    zip_path = tmp_path / "deployment.zip"
+    kept = ["app.py", "chalicelib/jobs/base.py", "plugins/my_plugin/__init__.py", "plugins/tests_helper/__init__.py"]
+    dropped = ["chalicelib/__pycache__/app.cpython-311.pyc", "plugins/my_plugin/tests/test_import_job.py"]
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name in kept + dropped:
+            archive.writestr(name, "")
+    assert strip_bytecode(zip_path) == len(dropped)
+    with zipfile.ZipFile(zip_path) as archive:
+        assert sorted(archive.namelist()) == sorted(kept)
 
 
 def test_the_zip_serves_the_api_with_its_plugins_in_a_clean_interpreter(packaged: Packaged, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ PURE_MODULES = [
     "jobs/lifecycle.py",
     "crons/expression.py",
     "crons/description.py",
+    "crons/locales.py",
     "crons/firing.py",
     "clock.py",
     "config.py",
@@ -97,8 +98,8 @@ def test_the_http_layer_makes_no_aws_call_of_its_own() -> None:
 
 
 def test_the_lambda_package_needs_nothing_outside_it() -> None:
-    """The development stack, tests, benchmarks and packaging are not in the zip."""
-    outside = {"devstack", "tests", "bench", "deploy"}
+    """The development stack, the test kit, tests, benchmarks and packaging are not in the zip."""
+    outside = {"devstack", "tickwork_testing", "tests", "bench", "deploy"}
     leaks = {name(path): sorted(imported(path) & outside) for path in LAMBDA_PACKAGE if imported(path) & outside}
     # `chalice local` (never on Lambda) tunes its server from the development stack.
     assert leaks == {"app.py": ["devstack"]}
