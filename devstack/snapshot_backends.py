@@ -176,6 +176,6 @@ def restore_queues(queues: list[dict[str, Any]], now_ms: float) -> int:
             message.approximate_receive_count = entry["receive_count"]
             # In flight or delayed alike: hidden until the same moment, as time went on on SQS while
             # the stack was stopped; a receipt handed out before the stop answers nothing.
-            message.delayed_until = now_ms + min(max(0.0, entry["hidden_until_ms"] - now_ms), MAX_DELAY_MS)
+            message.delayed_until = min(entry["hidden_until_ms"], now_ms + MAX_DELAY_MS)
         count += len(saved["messages"])
     return count

@@ -54,8 +54,17 @@ def changing(environ: dict[str, Any]) -> bool:
     return not target.rsplit(".", 1)[-1].startswith(READ_ACTIONS)
 
 
-def track_changes(changes: Changes) -> None:
-    """Counts into ``changes`` each request (once answered) that may have changed something."""
+_changes = Changes()
+_tracking = False
+
+
+def track_changes() -> Changes:
+    """Idempotent: counts each request (once answered) that may have changed something."""
+    global _tracking
+    if _tracking:
+        return _changes
+    _tracking = True
+    changes = _changes
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.sqs.models import SQSBackend
 
@@ -80,6 +89,7 @@ def track_changes(changes: Changes) -> None:
         return messages
 
     SQSBackend.receive_message = counted_receive  # type: ignore[method-assign]
+    return changes
 
 
 def take_snapshot(endpoint: str, region: str, lock: Any, clock: Callable[[], float] = time.time) -> dict[str, Any]:
@@ -150,7 +160,7 @@ class Snapshots:
         self._region = region
         self._lock = lock
         self._interval_s = interval_s
-        self._changes = Changes()
+        self._changes = _changes
         self._saved = 0  # the change count the file on disk reflects
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
@@ -158,7 +168,8 @@ class Snapshots:
 
     def install(self) -> None:
         """Before moto serves: a change it misses would be written only with the next one."""
-        track_changes(self._changes)
+        track_changes()
+        self._saved = self._changes.count
 
     def restore(self) -> str | None:
         """Loads the file into the running server, before anyone else is told its address."""
