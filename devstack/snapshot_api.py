@@ -9,12 +9,15 @@ value of each is).
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 AWS_OWNED_PREFIX = "/aws/"  # moto's public parameters (AMIs, regions): not the stack's
 
 
+@functools.cache
 def _clients(endpoint: str, region: str) -> tuple[Any, Any, Any]:
+    """Made once: a snapshot every few seconds would otherwise spend most of its time making them."""
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
