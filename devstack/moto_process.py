@@ -119,7 +119,15 @@ def serve(port: int, state: Path | None = None, snapshot_interval_s: float = 2.0
     server.start()
     if snapshots is not None:
         started = time.monotonic()
-        restored = snapshots.restore()
+        try:
+            restored = snapshots.restore()
+        except Exception:
+            # Half restored is worse than not started: the file stays as it is, for a look or a FRESH=1.
+            logging.getLogger("tickwork.snapshots").exception(
+                "could not restore %s; `make run FRESH=1` (python -m devstack --fresh) starts empty", state
+            )
+            server.stop()
+            return 1
         if restored:
             took = time.monotonic() - started
             logging.getLogger("tickwork.snapshots").info("restored %s from %s in %.2f s", restored, state, took)
