@@ -13,9 +13,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Restarts the app when plugins/, chalicelib/ or app.py change; keeps the data in .tickwork/ (FRESH=1: start empty).
 run: $(STAMP)
 	.ci/ensure-postgres
-	PORT=$(PORT) $(BIN)/python -m devstack
+	PORT=$(PORT) $(BIN)/python -m devstack $(if $(FRESH),--fresh)
 
 test: $(STAMP)
 	.ci/ensure-postgres

@@ -26,6 +26,8 @@ import copy
 import functools
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _shallow = threading.local()  # set while a transaction runs: its tables are not copied
@@ -141,6 +143,17 @@ def _count_queues_only_when_asked() -> None:
     # The same epoch time as moto's (a naive UTC datetime minus the epoch), at a tenth of the cost.
     models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else slow_millis(dt)
     models.unix_time = lambda dt=None: time.time() if dt is None else slow_seconds(dt)
+
+
+@contextmanager
+def queue_counts_skipped() -> Iterator[None]:
+    """While it lasts, this thread reads a queue's message counts as 0 (the snapshots' dump)."""
+    outer = getattr(_uncounted, "active", False)
+    _uncounted.active = True
+    try:
+        yield
+    finally:
+        _uncounted.active = outer
 
 
 def _count_unless_uncounted(count: Any, queue: Any) -> int:

@@ -26,6 +26,11 @@ _LOCK = threading.RLock()
 _applied = False
 
 
+def request_lock() -> threading.RLock:
+    """Held while moto handles a request: whoever holds it sees no request half applied."""
+    return _LOCK
+
+
 def serialize_moto_requests() -> None:
     """Idempotent; call before moto serves its first request."""
     global _applied

@@ -1,6 +1,6 @@
 """The embedded moto server in a process of its own.
 
-    python -m devstack.moto_process PORT
+    python -m devstack.moto_process PORT [--state FILE] [--snapshot-interval SECONDS]
 
 moto serves one request at a time (``devstack/moto_lock.py``) and every request is Python work
 under the GIL. Run in the stack's own process, it shared one interpreter with the API, the
@@ -9,11 +9,13 @@ waited for the other. In a process of its own it has a CPU to itself and outlive
 the code that calls it.
 
 The child exits when its parent goes, even on a SIGKILL: it watches its stdin, a pipe only the
-parent holds open.
+parent holds open. With ``--state`` it restores that file before it answers and keeps it up to
+date (devstack/snapshots.py), a last time when it stops or its parent goes.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -38,14 +40,23 @@ class MotoStartError(RuntimeError):
 class MotoProcess:
     """``start()`` returns once moto answers on ``endpoint``; ``stop()`` ends the child."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", *, state: Path | None = None, snapshot_interval_s: float | None = None
+    ) -> None:
         self.port = port
         self.endpoint = f"http://{host}:{port}"
+        self.state = state
+        self._snapshot_interval_s = snapshot_interval_s
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> MotoProcess:
+        command = [sys.executable, "-m", "devstack.moto_process", str(self.port)]
+        if self.state is not None:
+            command += ["--state", str(self.state.resolve())]
+        if self._snapshot_interval_s is not None:
+            command += ["--snapshot-interval", str(self._snapshot_interval_s)]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.moto_process", str(self.port)],
+            command,
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -90,15 +101,37 @@ class MotoProcess:
                 stream.close()
 
 
-def serve(port: int) -> int:
+def serve(port: int, state: Path | None = None, snapshot_interval_s: float = 2.0) -> int:
     from moto.server import ThreadedMotoServer
 
-    from devstack.moto_lock import serialize_moto_requests
+    from devstack.moto_lock import request_lock, serialize_moto_requests
+    from devstack.snapshots import Snapshots
 
     serialize_moto_requests()
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    endpoint = f"http://127.0.0.1:{port}"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    snapshots = None if state is None else Snapshots(state, endpoint, region, request_lock(), snapshot_interval_s)
+    if snapshots is not None:
+        snapshots.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    if snapshots is not None:
+        started = time.monotonic()
+        try:
+            restored = snapshots.restore()
+        except Exception:
+            # Half restored is worse than not started: the file stays as it is, for a look or a FRESH=1.
+            logging.getLogger("tickwork.snapshots").exception(
+                "could not restore %s; `make run FRESH=1` (python -m devstack --fresh) starts empty", state
+            )
+            server.stop()
+            return 1
+        if restored:
+            took = time.monotonic() - started
+            logging.getLogger("tickwork.snapshots").info("restored %s from %s in %.2f s", restored, state, took)
+        snapshots.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the stack, which then stops moto
@@ -112,9 +145,20 @@ def serve(port: int) -> int:
     # A timed wait: the SIGTERM handler runs on the main thread only between waits.
     while not stop.wait(0.25):
         pass
+    if snapshots is not None:
+        snapshots.close()  # while the server still answers: a part of it is read through the API
     server.stop()
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.moto_process")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--state", type=Path, help="restore this snapshot, and keep it up to date")
+    parser.add_argument("--snapshot-interval", type=float, default=2.0, help="seconds between snapshots")
+    args = parser.parse_args(argv)
+    return serve(args.port, args.state, args.snapshot_interval)
+
+
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1])))
+    sys.exit(main())
