@@ -47,7 +47,8 @@ def wait_until_finished(stack: RunningStack, job_id: str) -> dict[str, Any]:
 def test_health_answers_without_a_token_and_every_other_route_asks_for_one(embedded_stack: RunningStack) -> None:
     health = requests.get(embedded_stack.url("/api/health"), timeout=5)
     assert health.status_code == 200
-    assert health.json()["status"] == "ok"
+    # This stack runs no tick (--no-tick): alive, but the scheduler's heartbeat never came.
+    assert health.json()["status"] == "degraded" and health.json()["tick"]["last_at"] is None
 
     job_id = str(uuid.uuid4())
     for method, path in [
