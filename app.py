@@ -15,6 +15,7 @@ from chalicelib.api import (
     dead_letters,
     meta,
     openapi,
+    overview,
     store_limits,
     store_load,
     store_pauses,
@@ -52,6 +53,7 @@ app.register_blueprint(store_limits.bp, url_prefix="/api")  # admin: each store'
 app.register_blueprint(store_pauses.bp, url_prefix="/api")  # admin: pause and resume a store or a plugin in it
 app.register_blueprint(admin_stores.bp, url_prefix="/api")  # admin: erase a store's data
 app.register_blueprint(store_load.bp, url_prefix="/api")  # admin: the stores and their load
+app.register_blueprint(overview.bp, url_prefix="/api")  # admin: the dashboard's charts
 app.register_blueprint(openapi.bp, url_prefix="/api")  # GET /api/openapi.json, built from the routes
 app.register_blueprint(dashboard.bp)  # the static page at / (public shell; data via /api)
 

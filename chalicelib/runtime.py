@@ -34,6 +34,8 @@ from chalicelib.jobs.values import JobValues
 from chalicelib.jobs.worker import JobWorker
 from chalicelib.metrics import Metrics
 from chalicelib.signing_keys import CachedKeyring, read_parameter_keyring
+from chalicelib.stats.recorder import StatsRecorder
+from chalicelib.stats.store import DynamoStats
 from chalicelib.stores.backlog import StoreBacklog
 from chalicelib.stores.gate import StoreGate
 from chalicelib.stores.policy import Caps
@@ -84,7 +86,16 @@ class Runtime:
 
     @cached_property
     def job_metrics(self) -> JobMetrics:
-        return JobMetrics(self.metrics, registry)
+        return JobMetrics(self.metrics, registry, self.stats)
+
+    @cached_property
+    def stats(self) -> StatsRecorder:
+        """The overview's per-minute counters; like the metrics, written once per invocation."""
+        return StatsRecorder(self.stats_store, self.clock)
+
+    @cached_property
+    def stats_store(self) -> DynamoStats:
+        return DynamoStats(self._jobs_table)
 
     @cached_property
     def queues(self) -> SqsPriorityQueues:
@@ -174,7 +185,13 @@ class Runtime:
             pauses=self.store_slots.pauses,
             metrics=self.metrics,
             heartbeat=self.tick_heartbeat.beat,
+            stats=self.stats,
+            depths=self.queue_depths,
         )
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages per priority, waiting or in flight (the overview's queue depth)."""
+        return {priority: d["visible"] + d["in_flight"] for priority, d in self.queues.depths().items()}
 
     @cached_property
     def tick_heartbeat(self) -> TickHeartbeat:
@@ -251,6 +268,8 @@ def flush_metrics() -> None:
         built = _current
     if built is not None and "metrics" in built.__dict__:
         built.metrics.flush()
+    if built is not None and "stats" in built.__dict__:
+        built.stats.flush()  # a cancel's outcome, counted by the request
 
 
 def use(runtime: Runtime | None) -> None:

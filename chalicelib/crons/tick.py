@@ -31,6 +31,7 @@ from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.model import Job
 from chalicelib.jobs.service import JobService
 from chalicelib.metrics import Metric, Metrics
+from chalicelib.stats.recorder import StatsRecorder
 from chalicelib.stores.slots import Pause
 from chalicelib.telemetry import context
 
@@ -40,6 +41,9 @@ NOT_PAUSED = Pause()
 # A lease this long expired means its message did not come back (it returns within a lease).
 LOST_LEASE_GRACE_S = 300
 SWEEP_BATCH = 100
+# The tick adds the minute this far back into its hour's stats item: by then the writers that
+# counted in that minute have written (a batch writes at its end, into the minute it ends in).
+ROLL_UP_LAG = timedelta(minutes=2)
 
 
 @dataclass
@@ -86,7 +90,11 @@ class MinuteTick:
         pauses: Callable[[Iterable[str]], dict[str, Pause]] | None = None,
         metrics: Metrics | None = None,
         heartbeat: Callable[[datetime], None] | None = None,
+        stats: StatsRecorder | None = None,
+        depths: Callable[[], dict[str, int]] | None = None,
     ) -> None:
+        self.stats = stats  # the overview's counters: lateness and queue depths, one write per tick
+        self._depths = depths
         self.metrics = metrics  # flushed once per tick, with the jobs its firing scheduled
         self.crons = crons
         self.jobs = jobs
@@ -155,6 +163,7 @@ class MinuteTick:
             )
         report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
         self._record(report, (self._monotonic() - began) * 1000)
+        self._record_stats(report, scheduled_at)
         self._beat()
         return report
 
@@ -172,6 +181,24 @@ class MinuteTick:
         for lateness_s in report.latenesses_s:
             self.metrics.observe(Metric.CRON_FIRING_LATENESS, lateness_s)
         self.metrics.flush()
+
+    def _record_stats(self, report: TickReport, scheduled_at: datetime) -> None:
+        """The tick's counters and a sample of the queues' depths, then the hour's roll-up of an
+        earlier minute. The overview is a picture: a failure here must not fail the tick."""
+        if self.stats is None:
+            return
+        self.stats.tally.lateness(report.latenesses_s)
+        depths: dict[str, int] | None = None
+        if self._depths is not None:
+            try:
+                depths = self._depths()
+            except Exception:
+                logger.exception("could not read the queues' depths for the overview")
+        self.stats.flush(depths)
+        try:
+            self.stats.store.roll_up(scheduled_at - ROLL_UP_LAG)
+        except Exception:
+            logger.exception("could not add a minute's stats into its hour; the day view will miss it")
 
     def _beat(self) -> None:
         """Record that a tick ran to its end. A failed write only makes health look stale."""
