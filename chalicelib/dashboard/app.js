@@ -16,6 +16,8 @@
   const STORES_PAGE_SIZE = 25;
   const STORE_LOAD_MS = 10000;
   const STORE_LOAD_PARALLEL = 4;
+  // The overview reads up to 240 small items and the queues' depths: not at every poll.
+  const OVERVIEW_MS = 10000;
   const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
   const CANCELLABLE = new Set(['pending', 'retrying', 'running']);
   const RETRYABLE = new Set(['failed', 'cancelled']);
@@ -202,6 +204,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     stopPolling();
     views.stores.clear();
+    views.overview.clear();
     for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
     $('#session').hidden = true;
     for (const view of document.querySelectorAll('.view')) view.hidden = true;
@@ -225,6 +228,7 @@
     $('#whoami').textContent = `Signed in: ${describeToken(value)}`;
     // Display only: the stores routes answer 403 to any other token.
     $('#stores-tab').hidden = (claimsOf(value) || {}).role !== 'admin';
+    $('#overview-tab').hidden = (claimsOf(value) || {}).role !== 'admin';
     show(currentTab());
     return true;
   }
@@ -241,7 +245,7 @@
 
   // ---- views and polling ---------------------------------------------------------------
 
-  const TABS = ['jobs', 'crons', 'failed', 'queues', 'stores'];
+  const TABS = ['jobs', 'crons', 'failed', 'queues', 'stores', 'overview'];
   const views = {};
   let pollTimer = null;
   let pollBusy = false;
@@ -653,6 +657,155 @@
         draw();
         await readLoads();
         draw();
+      },
+    };
+  })();
+
+  // ---- overview (admin): charts as inline SVG ------------------------------------------
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  // Outcomes keep one colour each wherever they show; other series take the palette in order.
+  const OUTCOME_COLOURS = { completed: '#1f7a3d', failed: '#b3261e', cancelled: '#6b7280', retried: '#c77700' };
+  const PALETTE = ['#2456c9', '#c77700', '#7b3fb5', '#0f8b8d', '#b3261e', '#1f7a3d', '#6b7280', '#a0527a'];
+  const CHART = { width: 460, height: 210, left: 48, right: 12, top: 12, bottom: 40 };
+
+  function svg(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined) continue;
+      if (name === 'dataset') for (const [k, v] of Object.entries(value)) el.setAttribute(`data-${k}`, String(v));
+      else el.setAttribute(name, String(value));
+    }
+    for (const child of children.flat(Infinity)) if (child !== null && child !== undefined && child !== false) el.append(child);
+    return el;
+  }
+
+  // A readable top of the y axis: 1, 2 or 5 times a power of ten, at least the largest value.
+  function niceMax(value) {
+    if (!(value > 0)) return 1;
+    const power = 10 ** Math.floor(Math.log10(value));
+    return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= value);
+  }
+
+  function shortNumber(value) {
+    if (value >= 1000) return `${+(value / 1000).toFixed(1)}k`;
+    return String(+value.toFixed(2));
+  }
+
+  function timeLabel(iso, step) {
+    const at = new Date(iso);
+    return step >= 3600
+      ? at.toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })
+      : at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  // series: [{ name, values (numbers or null), colour }]; a null is a gap (no data that minute).
+  function lineChart({ id, title, unit, times, step, series }) {
+    const { width, height, left, right, top, bottom } = CHART;
+    const plotW = width - left - right;
+    const plotH = height - top - bottom;
+    const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
+    const max = niceMax(Math.max(0, ...all));
+    const x = (i) => left + (times.length > 1 ? (i * plotW) / (times.length - 1) : plotW / 2);
+    const y = (v) => top + plotH - (v / max) * plotH;
+    const grid = [0, 0.5, 1].map((f) => [
+      svg('line', { class: f === 0 ? 'axis' : 'grid-line', x1: left, x2: width - right, y1: y(max * f), y2: y(max * f) }),
+      svg('text', { x: left - 6, y: y(max * f) + 4, 'text-anchor': 'end' }, shortNumber(max * f)),
+    ]);
+    const ticks = [0, Math.floor((times.length - 1) / 2), times.length - 1].filter((i, n, a) => a.indexOf(i) === n)
+      .map((i) => svg('text', { x: x(i), y: top + plotH + 16, 'text-anchor': i === 0 ? 'start' : i === times.length - 1 ? 'end' : 'middle' },
+        timeLabel(times[i], step)));
+    const lines = series.map((s) => {
+      const points = s.values.map((v, i) => (v === null || v === undefined ? null : [x(i), y(v)])).filter(Boolean);
+      const count = points.length;
+      const peak = Math.max(0, ...s.values.filter((v) => v !== null && v !== undefined));
+      return svg('g', { class: 'series-group', dataset: { series: s.name, count, max: peak } },
+        svg('title', {}, s.name),
+        svg('polyline', { class: 'series', stroke: s.colour, points: points.map((p) => p.join(',')).join(' '), dataset: { series: s.name } }),
+        points.map(([px, py]) => svg('circle', { class: 'dot', cx: px, cy: py, r: 3, fill: s.colour })));
+    });
+    const empty = all.length === 0
+      ? svg('text', { class: 'no-data', x: left + plotW / 2, y: top + plotH / 2, 'text-anchor': 'middle' }, 'No data in this window yet')
+      : null;
+    const label = `${title}: ${series.map((s) => `${s.name} up to ${shortNumber(Math.max(0, ...s.values.filter((v) => v !== null)))}`).join(', ')} ${unit}`;
+    const picture = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, dataset: { points: times.length } },
+      grid,
+      svg('line', { class: 'axis', x1: left, x2: left, y1: top, y2: top + plotH }),
+      ticks,
+      svg('text', { x: left + plotW / 2, y: height - 4, 'text-anchor': 'middle' }, step >= 3600 ? 'hour (local time)' : 'minute (local time)'),
+      svg('text', { x: 12, y: top + plotH / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${top + plotH / 2})` }, unit),
+      lines,
+      empty);
+    const legend = h('ul', { class: 'legend', 'aria-label': `${title}: legend` }, series.map((s) => h('li', { dataset: { series: s.name } },
+      svg('svg', { viewBox: '0 0 12 12', 'aria-hidden': 'true' }, svg('rect', { width: 12, height: 12, rx: 2, fill: s.colour })), s.name)));
+    return h('figure', { class: 'chart', dataset: { chart: id } }, h('figcaption', {}, title), picture, legend);
+  }
+
+  function overviewCharts(overview) {
+    const { points, step_s: step, types } = overview;
+    const times = points.map((p) => p.at);
+    const per = step >= 3600 ? 'per hour' : 'per minute';
+    const pick = (fn) => points.map(fn);
+    const coloured = (names, fn) => names.map((name, i) => ({ name, colour: PALETTE[i % PALETTE.length], values: pick((p) => fn(p, name)) }));
+    return [
+      lineChart({ id: 'outcomes', title: `Jobs finished ${per}, by outcome`, unit: 'jobs', times, step,
+        series: ['completed', 'failed', 'cancelled', 'retried'].map((name) => ({ name, colour: OUTCOME_COLOURS[name], values: pick((p) => p.outcomes[name]) })) }),
+      lineChart({ id: 'wait', title: 'Wait before starting (start − due)', unit: 'seconds', times, step,
+        series: [{ name: 'p50', colour: PALETTE[0], values: pick((p) => p.wait_p50_s) }, { name: 'p95', colour: PALETTE[1], values: pick((p) => p.wait_p95_s) }] }),
+      lineChart({ id: 'run', title: 'Run time by job type (mean)', unit: 'seconds', times, step,
+        series: coloured(types, (p, name) => (name in p.run_mean_s ? p.run_mean_s[name] : null)) }),
+      lineChart({ id: 'failure-rate', title: 'Failure rate (failed of completed + failed)', unit: '%', times, step,
+        series: [{ name: 'failure rate', colour: OUTCOME_COLOURS.failed, values: pick((p) => (p.failure_rate === null ? null : p.failure_rate * 100)) }] }),
+      lineChart({ id: 'lateness', title: 'Cron lateness (fired − slot)', unit: 'seconds', times, step,
+        series: [{ name: 'p50', colour: PALETTE[0], values: pick((p) => p.lateness_p50_s) }, { name: 'p95', colour: PALETTE[1], values: pick((p) => p.lateness_p95_s) }] }),
+      lineChart({ id: 'queues', title: 'Queue depth per priority (waiting + in flight)', unit: 'messages', times, step,
+        series: coloured(PRIORITIES, (p, name) => (name in p.queue_depth ? p.queue_depth[name] : null)) }),
+    ];
+  }
+
+  views.overview = (() => {
+    let windowName = 'hour';
+    let readAt = 0;
+    const buttons = [...document.querySelectorAll('[data-window]')];
+
+    function adminOnly(refused) {
+      $('#overview-admin-only').hidden = !refused;
+      $('#charts').hidden = refused;
+      $('#overview-note').hidden = refused;
+      if (refused) $('#charts').replaceChildren();
+    }
+
+    async function read() {
+      const { overview } = await api('GET', `admin/overview${query({ window: windowName })}`);
+      readAt = Date.now();
+      $('#charts').replaceChildren(...overviewCharts(overview));
+      $('#charts').dataset.window = overview.window;
+      $('#overview-depth-now').textContent = PRIORITIES
+        .map((p) => `${p} ${(overview.queues[p]?.visible || 0) + (overview.queues[p]?.in_flight || 0)}`).join(' · ');
+    }
+
+    for (const button of buttons) {
+      button.addEventListener('click', async () => {
+        windowName = button.dataset.window;
+        for (const other of buttons) other.setAttribute('aria-pressed', String(other === button));
+        try { await read(); } catch (error) { notify(error.message, 'error'); }
+      });
+    }
+
+    return {
+      clear() {
+        readAt = 0;
+        $('#charts').replaceChildren();
+      },
+      async refresh(force = false) {
+        if (!force && Date.now() - readAt < OVERVIEW_MS) return;
+        try {
+          await read();
+        } catch (error) {
+          if (error.status === 403) { adminOnly(true); return; }
+          throw error;
+        }
+        adminOnly(false);
       },
     };
   })();

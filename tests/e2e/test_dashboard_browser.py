@@ -460,3 +460,51 @@ def test_an_admin_sees_a_flooding_stores_load_and_an_owner_does_not(page: Any, s
     page.locator("#stores-admin-only").wait_for()
     assert page.locator("#stores-table").is_hidden()
     assert page.locator('tr[data-store-id="store-flood"]').count() == 0
+
+
+def test_the_overview_charts_jobs_that_completed_and_failed(page: Any, stack: RunningStack, tmp_path: Path) -> None:
+    marker = tmp_path / "fail-while-present"
+    marker.write_text("x")
+    jobs = [schedule_steps(stack, steps=1, step_s=0) for _ in range(2)]
+    jobs.append(schedule_steps(stack, steps=1, step_s=0, fail_if_exists=str(marker)))
+    for job in jobs:
+        poll_json(stack.url(f"/api/background-jobs/{job['id']}/status"), stack.headers(), _finished)
+
+    sign_in(page, stack.admin_token)
+    tab = page.get_by_role("link", name="Overview")
+    tab.click()
+    outcomes = page.locator('figure[data-chart="outcomes"]')
+    outcomes.wait_for()
+    assert outcomes.locator("figcaption").inner_text() == "Jobs finished per minute, by outcome"
+    assert outcomes.locator("svg[role='img']").get_attribute("data-points") == "60"
+    series = outcomes.locator("g.series-group")
+    assert [series.nth(i).get_attribute("data-series") for i in range(series.count())] == [
+        "completed",
+        "failed",
+        "cancelled",
+        "retried",
+    ]
+    assert all(series.nth(i).get_attribute("data-count") == "60" for i in range(4))
+    assert float(outcomes.locator('g[data-series="completed"]').get_attribute("data-max") or 0) >= 2
+    assert float(outcomes.locator('g[data-series="failed"]').get_attribute("data-max") or 0) >= 1
+    assert outcomes.locator(".legend li").all_inner_texts() == ["completed", "failed", "cancelled", "retried"]
+    charts = page.locator("#charts figure")
+    assert [charts.nth(i).get_attribute("data-chart") for i in range(charts.count())] == [
+        "outcomes",
+        "wait",
+        "run",
+        "failure-rate",
+        "lateness",
+        "queues",
+    ]
+    failure = page.locator('figure[data-chart="failure-rate"] g[data-series="failure rate"]')
+    assert 0 < float(failure.get_attribute("data-max") or 0) <= 100
+    assert int(page.locator('figure[data-chart="wait"] g[data-series="p50"]').get_attribute("data-count") or 0) >= 1
+    run = page.locator(f'figure[data-chart="run"] g[data-series="{STEPS_TYPE}"]')
+    assert int(run.get_attribute("data-count") or 0) >= 1
+    shot(page, "15-overview-hour")
+
+    page.get_by_role("button", name="Last day").click()
+    page.locator('#charts[data-window="day"]').wait_for()
+    assert page.locator('figure[data-chart="outcomes"] svg[role="img"]').get_attribute("data-points") == "24"
+    shot(page, "16-overview-day")
