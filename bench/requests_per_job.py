@@ -12,6 +12,8 @@ worker function; counts every request botocore sends (before-call hook), by oper
   conditional update to running, update to completed (4).
 - Cron firing: (requests of a tick firing N slots - requests of an idle tick) / N. Baseline:
   put the job, send it, advance the cron (3).
+- Counter writes: the UpdateItems on the overview's stats items (chalicelib/stats/) during the
+  job lives above, per job. One per worker batch: about 0.1 in batches of ten.
 - Progress update: a handler reporting 10 times with the write interval at 0, against the
   no-op handler: extra requests / reports. Baseline 1 (one UpdateItem).
 """
@@ -58,10 +60,32 @@ def progress_type() -> str:
     return register_once("plugin:bench:progress", BenchProgress)
 
 
-def job_lives(stack: MotoStack, job_type: str, payload: str, jobs: int) -> dict[str, int]:
+def job_lives(
+    stack: MotoStack, job_type: str, payload: str, jobs: int, stats_writes: list[str] | None = None
+) -> dict[str, int]:
     """Requests for ``jobs`` jobs scheduled over HTTP and run by the worker, by operation."""
-    run_job_lives(stack, job_type, payload, jobs, measure_from=stack.counter.reset)
+
+    def measure_from() -> None:
+        stack.counter.reset()
+        if stats_writes is not None:
+            stats_writes.clear()
+
+    run_job_lives(stack, job_type, payload, jobs, measure_from=measure_from)
     return dict(stack.counter.calls)
+
+
+def watch_stats_writes(stack: MotoStack) -> list[str]:
+    """The key of each UpdateItem sent to a stats item (the overview's counters)."""
+    seen: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Key", {}).get("id", "")
+        key = key.get("S", "") if isinstance(key, dict) else str(key)  # the wire form: {"S": ...}
+        if key.startswith("stats#"):
+            seen.append(key)
+
+    stack.runtime._jobs_table.meta.client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", note)
+    return seen
 
 
 def cron_firing(stack: MotoStack, clock: Any) -> tuple[float, int]:
@@ -101,7 +125,9 @@ def measure(args: argparse.Namespace) -> list[Row]:
     # Every report written: the interval is the only thing that merges reports (by design). A
     # handler that reports nothing costs the same either way, so one stack serves both.
     with moto_stack() as stack:
-        plain = job_lives(stack, noop, "{}", jobs)
+        stats_writes = watch_stats_writes(stack)
+        plain = job_lives(stack, noop, "{}", jobs, stats_writes)
+        counter_writes = len(stats_writes)
         large = job_lives(stack, noop, json.dumps({"blob": "x" * LARGE_PAYLOAD_BYTES}), jobs)
     # The cost of a report is the difference between two runs that differ only by the reports.
     # A long lease keeps the heartbeat's renewals (every lease/3) out of a slow run; without the
@@ -158,6 +184,15 @@ def measure(args: argparse.Namespace) -> list[Row]:
             incl,
             4.2,
             "+1 receive, 1 delete per 10",
+        ),
+        Row(
+            "2 counter writes per job life (the overview's stats items)",
+            "req",
+            counter_writes / jobs,
+            0.1,
+            "1 UpdateItem per batch of 10",
+            Target("ours", "<=", 0.2),
+            note=f"{counter_writes} UpdateItems on stats# items for {jobs} jobs (also counted in the rows above)",
         ),
         Row(
             "2 AWS requests per progress update",

@@ -179,3 +179,21 @@ def test_the_store_reads_an_item_that_fails_validation_as_no_job(
     store._table.put_item(Item=item)
     assert store.get("x") is None
     assert "not a job" in caplog.text
+
+
+def test_stats_items_carry_no_index_key_and_no_listing_shows_them(clocked_stack: Stack) -> None:
+    admin = OWNERS["admin"]()
+    job = clocked_stack.schedule(admin)
+    drain = clocked_stack.poller.drain
+    while clocked_stack.runtime.store.get(job["id"]).status.value != "completed":  # type: ignore[union-attr]
+        drain()
+    table = clocked_stack.runtime._jobs_table
+    stats = [item for item in table.scan()["Items"] if str(item["id"]).startswith("stats#")]
+    assert stats, "the batch wrote no stats item"
+    index_keys = {"store_id", "status", "status_shard", "created_at", "cron_job_id", "tenant_shard"}
+    assert all(not index_keys & set(item) for item in stats)
+    for path in ("/api/background-jobs", "/api/background-jobs?status=completed"):
+        listed = clocked_stack.get(path, admin).json_body["jobs"]
+        assert [listed_job["id"] for listed_job in listed] == [job["id"]]
+    for method, resource in JOB_ROUTES:
+        assert_error(gateway_call(method, resource, {"job_id": str(stats[0]["id"])}, admin), 404, "job_not_found")
