@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import HealthAnswer, JobTypesAnswer
+from chalicelib.crons.heartbeat import HeartbeatUnreadableError
 from chalicelib.crons.liveness import tick_health
 
 logger = logging.getLogger("tickwork.api")
@@ -27,7 +28,9 @@ bp = Blueprint(__name__)
 def health(call: Call) -> Response:
     rt = runtime.current()
     try:
-        last_at = rt.tick_heartbeat.last()  # one GetItem
+        last_at = rt.tick_heartbeat.last()  # one GetItem per container every few seconds at most
+    except HeartbeatUnreadableError:
+        last_at = None  # the failed read was logged when it happened
     except Exception:
         # The API answers; what it cannot tell is whether the tick runs.
         logger.exception("could not read the tick's heartbeat")

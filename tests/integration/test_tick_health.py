@@ -77,3 +77,32 @@ def test_the_cli_says_when_the_tick_ran_and_exits_1_when_degraded(served_stack: 
     out = io.StringIO()
     assert cli.main(["health", "--url", str(url)], out=out, err=io.StringIO()) == 0
     assert out.getvalue() == "ok: the minute tick last ran 2026-11-28 12:01:00Z (42.0 s ago)\n"
+
+
+class ReadCounter:
+    """The jobs table's GetItem calls, as botocore sends them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.reads = 0
+        stack.runtime.tick_heartbeat._table.meta.client.meta.events.register("before-call.dynamodb.GetItem", self.count)
+
+    def count(self, **_: Any) -> None:
+        self.reads += 1
+
+
+def test_health_reads_the_heartbeat_at_most_once_per_interval_however_often_it_is_asked(
+    clocked_stack: Stack,
+) -> None:
+    from chalicelib.crons.heartbeat import READ_CACHE_S, TickHeartbeat
+
+    stack = clocked_stack
+    now = [0.0]
+    heartbeat = TickHeartbeat(stack.runtime.tick_heartbeat._table, monotonic=lambda: now[0])
+    stack.runtime.__dict__["tick_heartbeat"] = heartbeat  # the runtime's own, with a clock we move
+    counter = ReadCounter(stack)
+    for _ in range(20):  # a public route: anyone may knock, the bill stays one read an interval
+        assert health(stack)["status"] == "degraded"
+    assert counter.reads == 1
+    now[0] += READ_CACHE_S
+    health(stack)
+    assert counter.reads == 2
