@@ -74,8 +74,9 @@ def job_lives(
     return dict(stack.counter.calls)
 
 
-def watch_stats_writes(stack: MotoStack) -> list[str]:
-    """The key of each UpdateItem sent to a stats item (the overview's counters)."""
+def watch_stats_writes(stack: Any) -> list[str]:
+    """The key of each UpdateItem sent to a stats item (the overview's counters); ``stack`` is any
+    with a runtime (a bench's MotoStack, a test's Stack)."""
     seen: list[str] = []
 
     def note(params: dict[str, Any], **_: Any) -> None:

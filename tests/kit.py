@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -183,3 +185,19 @@ def _value_bytes(value: Any) -> int:
     if value is None or isinstance(value, bool):
         return 1
     return 21  # a number: at most 38 digits, stored two to a byte
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server of the test's own on loopback (its endpoint URL), standing in for an AWS account."""
+    from moto.server import ThreadedMotoServer
+
+    from devstack.stack import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

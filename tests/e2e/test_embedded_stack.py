@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, cli_token, free_port, poll_json, running_stack
+from tests.e2e.conftest import RunningStack, cli_token, poll_json, running_stack
+from tests.kit import moto_server
 
 IMPORT_TYPE = "plugin:my-plugin:import"
 
@@ -117,16 +118,9 @@ def test_a_cli_store_owner_token_sees_its_store_and_no_other(
 
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
-    """A moto server of the test's own, standing in for an AWS account the stack is pointed at."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    """A moto server of the test's own, standing in for an AWS account."""
+    with moto_server() as url:
+        yield url
 
 
 def test_a_restarted_stack_on_the_same_aws_endpoint_keeps_its_jobs(moto_endpoint: str, tmp_path: Path) -> None:

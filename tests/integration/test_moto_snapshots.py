@@ -20,7 +20,7 @@ import pytest
 from devstack.moto_lock import request_lock, serialize_moto_requests
 from devstack.snapshot_backends import MAX_DELAY_MS
 from devstack.snapshots import Snapshots, changing, read_snapshot, restore_snapshot, take_snapshot, write_atomically
-from devstack.stack import free_port
+from tests.kit import moto_server
 
 serialize_moto_requests()
 
@@ -29,15 +29,9 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    """A moto server of the test's own, standing in for an AWS account."""
+    with moto_server() as url:
+        yield url
 
 
 def reset(endpoint: str) -> None:

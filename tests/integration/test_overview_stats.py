@@ -5,26 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bench.requests_per_job import watch_stats_writes
 from chalicelib.stats.store import HOUR_TTL, MINUTE_TTL, hour_id, minute_id
 from tests import handlers  # noqa: F401 - registers the test-kit job types
 from tests.conftest import T0, Stack, assert_error, token
 from tests.kit import invoke_until_empty, tick
 
 FLAKY = "plugin:test-kit:flaky"
-
-
-def stats_writes(stack: Stack) -> list[str]:
-    """The id of each UpdateItem the jobs table's client sends to a stats item."""
-    seen: list[str] = []
-
-    def note(params: dict[str, Any], **_: Any) -> None:
-        key = params.get("Key", {}).get("id", "")
-        key = key.get("S", "") if isinstance(key, dict) else str(key)  # the wire form: {"S": ...}
-        if key.startswith("stats#"):
-            seen.append(key)
-
-    stack.runtime._jobs_table.meta.client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", note)
-    return seen
 
 
 def stats_items(stack: Stack) -> list[dict[str, Any]]:
@@ -47,7 +34,7 @@ def test_each_batch_writes_its_counts_with_one_update_item(clocked_stack: Stack)
         clocked_stack.schedule(admin, type=FLAKY, payload={"failures": 9}, maxRetries=0)
     for _ in range(2):
         clocked_stack.schedule(admin, type=FLAKY, payload={"failures": 1}, maxRetries=1)
-    writes = stats_writes(clocked_stack)
+    writes = watch_stats_writes(clocked_stack)
 
     batches = invoke_until_empty(clocked_stack, checks=1000)
 
@@ -63,7 +50,7 @@ def test_each_batch_writes_its_counts_with_one_update_item(clocked_stack: Stack)
 
 
 def test_a_batch_that_counted_nothing_writes_nothing(clocked_stack: Stack) -> None:
-    writes = stats_writes(clocked_stack)
+    writes = watch_stats_writes(clocked_stack)
     clocked_stack.runtime.worker.handle_event({"Records": []})
     assert writes == []
 
@@ -129,7 +116,7 @@ def test_a_tick_writes_lateness_and_queue_depths_once_and_rolls_up_an_earlier_mi
         "configuration": {"count": 1},
     }
     assert clocked_stack.post("/api/cron-jobs", cron, admin).status_code == 201
-    writes = stats_writes(clocked_stack)
+    writes = watch_stats_writes(clocked_stack)
     tick(clocked_stack, T0 + timedelta(minutes=1, seconds=20))
     minute_writes = [key for key in writes if not key.startswith("stats#h#")]
     assert len(minute_writes) == 1, writes
@@ -145,7 +132,7 @@ def test_a_tick_writes_lateness_and_queue_depths_once_and_rolls_up_an_earlier_mi
 def test_a_cancel_through_the_api_is_counted_by_its_request(clocked_stack: Stack) -> None:
     admin = token("admin")
     job = clocked_stack.schedule(admin, runAt=(T0 + timedelta(hours=1)).isoformat())
-    writes = stats_writes(clocked_stack)
+    writes = watch_stats_writes(clocked_stack)
     assert clocked_stack.post(f"/api/background-jobs/{job['id']}/cancel", {}, admin).status_code == 200
     assert len(writes) == 1
     assert overview(clocked_stack)["points"][-1]["outcomes"]["cancelled"] == 1
