@@ -59,6 +59,7 @@ VALUES_BUCKET_ID = "JobValuesBucket"
 # workload of every job type makes and compares them with these lists, both ways).
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",

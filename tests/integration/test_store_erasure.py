@@ -72,17 +72,22 @@ def owned_by(world: dict[str, Any], store_id: str) -> dict[str, set[str]]:
     }
 
 
+PLATFORM_BOOKKEEPING = ("ratelimit#", "store#", "stats#", "tick#")
+
+
 def assert_erased_exactly(before: dict[str, Any], after: dict[str, Any], erase_id: str) -> None:
     mine = owned_by(before, A)
     assert all(mine.values()), mine  # the world holds something of each kind to erase
     for kind in ("jobs", "cron_jobs"):
-        # B's items unchanged, A's gone, nothing else new but the erase job, its lines and rate counters.
-        # Rate-limit counters and each store's running-jobs count (store#...) are the platform's
-        # bookkeeping, not the store's data: they change as jobs run.
+        # B's items unchanged, A's gone, nothing else new but the erase job, its lines and the
+        # platform's bookkeeping: rate-limit counters, each store's running-jobs count (store#...),
+        # the overview's counters (stats#...) and the tick's heartbeat change as jobs run.
         kept = {
-            key: value for key, value in before[kind].items() if key not in mine[kind] and not key.startswith("store#")
+            key: value
+            for key, value in before[kind].items()
+            if key not in mine[kind] and not key.startswith(PLATFORM_BOOKKEEPING)
         }
-        new = {key for key in set(after[kind]) - set(kept) if not key.startswith(("ratelimit#", "store#"))}
+        new = {key for key in set(after[kind]) - set(kept) if not key.startswith(PLATFORM_BOOKKEEPING)}
         assert new <= {erase_id, f"joblogs#{erase_id}"}, new
         assert {key: after[kind][key] for key in kept} == kept
     for kind in ("objects", "parameters", "secrets"):
