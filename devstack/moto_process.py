@@ -105,6 +105,7 @@ def serve(port: int, state: Path | None = None, snapshot_interval_s: float = 2.0
     from moto.server import ThreadedMotoServer
 
     from devstack.moto_lock import request_lock, serialize_moto_requests
+    from devstack.parent import when_parent_exits
     from devstack.snapshots import Snapshots
 
     serialize_moto_requests()
@@ -136,11 +137,7 @@ def serve(port: int, state: Path | None = None, snapshot_interval_s: float = 2.0
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the stack, which then stops moto
 
-    def parent_gone() -> None:
-        sys.stdin.read()  # returns at EOF: the parent closed the pipe or died
-        stop.set()
-
-    threading.Thread(target=parent_gone, name="parent-watch", daemon=True).start()
+    when_parent_exits(stop.set)
     print(READY, flush=True)
     # A timed wait: the SIGTERM handler runs on the main thread only between waits.
     while not stop.wait(0.25):

@@ -241,12 +241,10 @@ def fresh_start(args: argparse.Namespace, real_aws: bool) -> Path | None:
 def watch_parent() -> None:
     """A supervised app ends with its supervisor, however that ends (its stdin is the supervisor's pipe)."""
 
-    def wait_for_eof() -> None:
-        sys.stdin.read()
-        # Its jobs come back by their leases, as when a deploy replaces a Lambda.
-        os._exit(1)
+    from devstack.parent import when_parent_exits
 
-    threading.Thread(target=wait_for_eof, name="supervisor-watch", daemon=True).start()
+    # Its jobs come back by their leases, as when a deploy replaces a Lambda.
+    when_parent_exits(lambda: os._exit(1), name="supervisor-watch")
 
 
 def run_stack(args: argparse.Namespace) -> int:
