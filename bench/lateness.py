@@ -152,7 +152,7 @@ def start_embedded_stack(prefix: str) -> EmbeddedStack:
     env.update(TICKWORK_STATE_DIR=str(state), PYTHONUNBUFFERED="1", LOG_LEVEL="WARNING")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
+            [sys.executable, "-m", "devstack", "--no-reload", "--port", str(port), "--moto-port", str(moto_port)],
             cwd=ROOT,
             env=env,
             stdout=out,

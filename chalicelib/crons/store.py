@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.aws.dynamo import Listing, is_condition_failure, old_item, read_pages
+from chalicelib.aws.dynamo import Listing, is_condition_failure, read_pages
 from chalicelib.crons.model import CronJob, cron_from_item, cron_to_item
 from chalicelib.errors import StaleWriteError
 from chalicelib.partitions import stable_shard
@@ -130,7 +130,7 @@ class DynamoCronStore:
         """Write the whole definition if nobody changed it since it was read (PUT, PATCH, pause).
 
         Sound because every write to a cron job bumps ``version`` (advance, record_outcome,
-        _clear_current, pause_after_failures): a stale read loses here and is read again.
+        pause_after_failures): a stale read loses here and is read again.
         """
         try:
             self._table.put_item(Item=_item(cron), ConditionExpression=Attr("version").eq(expected_version))
@@ -265,6 +265,11 @@ class DynamoCronStore:
         transaction, conditioned on the mark being absent. A worker killed between the run's
         final write and this one leaves the mark absent, and the redelivered message counts it;
         counted already, a repeat changes nothing and answers None.
+
+        The same write stops naming the run as the cron job's current one when it still is (a
+        newer run may have become current meanwhile; then the count is written without that).
+        Answers the cron job as counted only after a failed run, the one outcome that can pause
+        it (one consistent read); a success or a skip answers None, saving that read.
         """
         names = {"#ls": "last_status", "#lr": "last_run_at", "#lj": "last_job_id", "#u": "updated_at", "#v": "version"}
         values: dict[str, Any] = {":ls": status, ":lr": finished_at, ":lj": job_id, ":u": finished_at, ":one": 1}
@@ -294,12 +299,24 @@ class DynamoCronStore:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-        counted = self._count_once(count, job_id)
-        if not counted:
+        clearing = {
+            **count,
+            "UpdateExpression": expression + " REMOVE #cur",
+            "ConditionExpression": "#cur = :job",
+            "ExpressionAttributeNames": {**names, "#cur": "current_job_id"},
+            "ExpressionAttributeValues": {**values, ":job": job_id},
+        }
+        counted = self._count_once(clearing, job_id, clears_current=True)
+        if counted is None:  # no longer the current run, or the cron job is gone
+            counted = self._count_once(count, job_id, clears_current=False)
+        if not counted or succeeded is not False:
             return None
-        return self._clear_current(cron_id, job_id)
+        return self.get(cron_id)
 
-    def _count_once(self, count: dict[str, Any], job_id: str) -> bool:
+    def _count_once(self, count: dict[str, Any], job_id: str, *, clears_current: bool) -> bool | None:
+        """True if counted now, False if counted before (or the cron job is gone: the run is then
+        marked counted). None when ``clears_current`` and the run is not the current one: nothing
+        was written."""
         mark = {
             "TableName": self._jobs_table_name,
             "Key": {"id": job_id},
@@ -319,35 +336,14 @@ class DynamoCronStore:
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return False  # counted before (a redelivery), or the run is gone
             if reasons and reasons[0] == "ConditionalCheckFailed":
+                if clears_current:
+                    return None
                 # The cron job was deleted: its runs stay as jobs, counted nowhere, marked done.
                 with contextlib.suppress(ClientError):
                     client.update_item(**mark)
                 return False
             raise
         return True
-
-    def _clear_current(self, cron_id: str, job_id: str) -> CronJob | None:
-        """The cron job after this run is counted (None if deleted), no longer naming it current.
-
-        One write and no read: the update answers the item it wrote, a refused one the item as it
-        is. Only if still ours: a newer run may already have become the current one. Every write
-        bumps the version, so a whole-item write (PUT, PATCH, pause) never undoes this one.
-        """
-        try:
-            answer = self._table.update_item(
-                Key={"id": cron_id},
-                UpdateExpression="SET version = version + :one REMOVE current_job_id",
-                ConditionExpression=Attr("current_job_id").eq(job_id),
-                ExpressionAttributeValues={":one": 1},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-            item = old_item(exc)
-            return cron_from_item(item) if item else None
-        return cron_from_item(answer["Attributes"])
 
     def pause_after_failures(self, cron: CronJob, reason: str, now: str) -> None:
         """Auto-pause, only if the failure streak that triggered it is still the stored one.
