@@ -15,13 +15,25 @@ Three of moto's habits make a burst cost the square of its size:
   queued messages made a SendMessageBatch or a ReceiveMessage take most of a second. Here those
   two read their attribute without the counts, and the clock is ``time.time``.
 
-And one per-request cost of its server: to route a request it lists moto's package folder (a
-stat per service) and tries every service's URL patterns, under a lock all requests share. The
-answer for a host never changes, so it is remembered.
+And per-request costs that bound a burst on the embedded stack (moto serves one request at a time):
+
+- Its server, to route a request, lists moto's package folder (a stat per service) and tries every
+  service's URL patterns, under a lock all requests share. The answer for a host never changes, so
+  it is remembered.
+- An UpdateItem's expression is parsed twice per request, and its syntax tree walked by ten
+  processors, each rebuilding its table of node types at every node, one of them re-counting the
+  clauses below each of the tree's (nested) expression nodes: a claim setting ten attributes cost
+  ~900 node visits. Here a parsed expression is remembered by its text (every caller copies it
+  before changing it), each walk builds its table once, and the clause count is checked once, at
+  the root (the root's count covers every nested one).
+- Its response serializer walks an item attribute by attribute against the service's output shape,
+  a quarter of a claim's cost. DynamoDB's item operations answer JSON that is already in wire form,
+  so it is written as is (only the keys of the output shape, as the serializer keeps).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import threading
@@ -44,6 +56,9 @@ def keep_moto_flat() -> None:
     _roll_back_transactions_by_item()
     _count_queues_only_when_asked()
     _remember_backends_by_host()
+    _parse_each_update_expression_once()
+    _walk_expression_trees_cheaply()
+    _write_dynamodb_items_as_json()
     _applied = True
 
 
@@ -188,3 +203,119 @@ def _remember_backends_by_host() -> None:
         return known[host]
 
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _parse_each_update_expression_once() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    # A failed parse raises and is not remembered; a tree is only read or deep-copied by moto.
+    remembered = functools.lru_cache(maxsize=1024)(functools.partial(parse, UpdateExpressionParser))
+    UpdateExpressionParser.make = classmethod(lambda cls, text: remembered(text))  # type: ignore[method-assign,assignment]
+
+
+def _walk_expression_trees_cheaply() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node, UpdateExpression
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    def traverse(self: Any, root: Any) -> Any:
+        """moto's depth-first walk (children first, a processed node replacing itself in its
+        parent), with the processor's table of node types built once instead of at every node."""
+        processors = self._processing_map()
+        wanted = tuple(processors)
+
+        def walk(node: Any, child_id: int = -1) -> Any:
+            if not isinstance(node, Node):
+                return node
+            parent = node.parent
+            for i, child in enumerate(node.children or ()):
+                self.pre_processing_of_child(node, i)
+                walk(child, i)
+            if isinstance(node, wanted):
+                node = next(process for kind, process in processors.items() if isinstance(node, kind))(node)
+                node.parent = parent
+                if parent:
+                    parent.children[child_id] = node
+            return node
+
+        return walk(root)
+
+    def count_clauses_at_the_root(self: Any, root: Any) -> Any:
+        if isinstance(root, UpdateExpression):
+            self.verify_action_counts(root)
+        return root
+
+    DepthFirstTraverser.traverse = traverse  # type: ignore[method-assign]
+    ActionCountValidator.traverse = count_clauses_at_the_root  # type: ignore[method-assign]
+
+
+DYNAMODB_ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+_serialized_by_moto = threading.local()  # set while a test asks for moto's own serializer
+
+
+def _write_dynamodb_items_as_json() -> None:
+    import json
+
+    from moto.core.serialize import ResponseSerializer
+
+    serialize = ResponseSerializer.serialize
+
+    def serialize_fast(self: Any, result: Any) -> Any:
+        operation = self.operation_model
+        if (
+            isinstance(result, dict)
+            and operation.name in DYNAMODB_ITEM_OPERATIONS
+            and operation.service_model.service_name == "dynamodb"
+            and not getattr(_serialized_by_moto, "active", False)
+        ):
+            members = operation.output_shape.members
+            answer = {key: value for key, value in result.items() if key in members}
+            if "ConsumedCapacity" in answer:  # its units are doubles in the shape: 2.0, not moto's 2
+                answer["ConsumedCapacity"] = as_doubles(answer["ConsumedCapacity"])
+            try:
+                body = json.dumps(answer, default=as_base64)
+            except TypeError:  # a value moto's serializer knows how to write and JSON does not
+                return serialize(self, result)
+            content_type = self._get_protocol_specific_content_type()
+            return {"status_code": 200, "headers": {"Content-Type": content_type}, "body": body}
+        return serialize(self, result)
+
+    ResponseSerializer.serialize = serialize_fast  # type: ignore[method-assign]
+
+
+def as_doubles(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: as_doubles(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [as_doubles(inner) for inner in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def as_base64(value: Any) -> str:
+    """moto holds a binary attribute's bytes; on the wire they are base64, as its serializer writes them."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+@contextmanager
+def serialized_by_moto() -> Iterator[None]:
+    """While it lasts, this thread's DynamoDB answers go through moto's own serializer (tests)."""
+    _serialized_by_moto.active = True
+    try:
+        yield
+    finally:
+        _serialized_by_moto.active = False
