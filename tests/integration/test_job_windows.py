@@ -23,6 +23,7 @@ from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import ScheduleJobRequest
 from tests.conftest import T0, Stack, assert_error, built_stack, token
+from tests.kit import at, create_cron, executions, tick
 
 SCHEDULE = "/api/background-jobs/schedule"
 RECORD = "plugin:windows-test:record"
@@ -321,3 +322,27 @@ def test_the_claim_itself_refuses_an_expired_job(timed: Stack, admin: str) -> No
         store.claim(job, lease_token="t", now=late, lease_until=late)
     assert type(again.value).__name__ == "StaleWriteError"
     assert from_iso(store.get(job_id).start_by) == T0 + timedelta(seconds=10)  # type: ignore[union-attr]
+
+
+def test_a_cron_jobs_runs_carry_its_deadline_and_a_late_one_expires(timed: Stack, admin: str) -> None:
+    cron = create_cron(timed, admin, job_type=RECORD, expire_after_seconds=90)
+    assert cron["expire_after_seconds"] == 90
+    tick(timed, at(5))
+    [run] = executions(timed, cron["id"])
+    assert run.start_by == to_iso(at(5) + timedelta(seconds=90))
+    # No worker reached it within 90 s of its slot (a flash sale's window is over): not run late.
+    advance(timed, 91)
+    drain(timed)
+    [run] = executions(timed, cron["id"])
+    assert run.status == JobStatus.EXPIRED
+    assert RUNS == []
+    counted = timed.get(f"/api/cron-jobs/{cron['id']}", admin).json_body["job"]
+    assert (counted["skipped_count"], counted["failure_count"], counted["last_status"]) == (1, 0, "expired")
+    cleared = timed.client.http.request(
+        "PATCH",
+        f"/api/cron-jobs/{cron['id']}",
+        headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"},
+        body=b'{"expire_after_seconds": null}',
+    )
+    assert cleared.status_code == 200, cleared.json_body
+    assert cleared.json_body["job"]["expire_after_seconds"] is None
