@@ -346,3 +346,15 @@ def test_a_cron_jobs_runs_carry_its_deadline_and_a_late_one_expires(timed: Stack
     )
     assert cleared.status_code == 200, cleared.json_body
     assert cleared.json_body["job"]["expire_after_seconds"] is None
+
+
+def test_plugin_code_debounces_through_the_job_manager(timed: Stack) -> None:
+    manager = runtime.job_manager
+    debounce = {"key": "product-9", "seconds": 5}
+    first = manager.schedule_job(type=RECORD, store_id="store-a", payload={"n": 1}, debounce=debounce)
+    second = manager.schedule_job(
+        type=RECORD, store_id="store-a", payload={"n": 2}, debounce=debounce, expire_after_seconds=600
+    )
+    assert first.id == second.id
+    assert second.payload == {"n": 2}
+    assert second.start_by is None  # the window's job keeps what its first schedule gave, but the payload
