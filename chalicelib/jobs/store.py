@@ -849,9 +849,11 @@ class DynamoJobStore:
 def _not_expired(now: str) -> ConditionBase:
     """A claim's guard: a job past its start deadline never starts (it ends ``expired`` instead).
 
-    ISO stamps in UTC with a fixed width (clock.to_iso) compare as strings in time order.
+    An attempt handed over to a fresh invocation (``attempt_started_at`` kept by suspend) has
+    started: it continues. ISO stamps in UTC with a fixed width (clock.to_iso) compare as
+    strings in time order.
     """
-    return Attr("start_by").not_exists() | Attr("start_by").gt(now)
+    return Attr("start_by").not_exists() | Attr("start_by").gt(now) | Attr("attempt_started_at").exists()
 
 
 def _is_item_too_large(exc: ClientError) -> bool:

@@ -305,7 +305,7 @@ class JobWorker:
                 # Whoever finished it died before counting it on its cron job: count it now.
                 self._notify_finished(job)
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
-        if job.status in CLAIMABLE_STATUSES and is_expired(job.start_by, now):
+        if job.status in CLAIMABLE_STATUSES and job.attempt_started_at is None and is_expired(job.start_by, now):
             return self._expire(job, now)
         if job.status in CLAIMABLE_STATUSES:
             wait_s = _seconds_until_due(job, now)
