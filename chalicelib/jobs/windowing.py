@@ -115,12 +115,24 @@ class WindowScheduler:
         raise ConflictError("The debounce window kept changing; try again.", code="write_contention")
 
     def dedup(self, job: Job, dedup: DedupRequest, now: datetime) -> WindowOutcome:
-        """The window's first job while it lasts (whatever it became); else ``job`` opens the next window."""
+        """The window's first job while it lasts (whatever it became); else ``job`` opens the next window.
+
+        The window item is read first: a repeat inside the window then costs two reads and no
+        write (a refused transaction is billed as if it had written).
+        """
         item_id = window_item_id(DEDUP_PREFIX, job.store_id, window_scope(job, dedup.key))
         stamp = to_iso(now)
         until = now + timedelta(seconds=dedup.seconds)
         fresh = job.model_copy(update={"dedup_key": dedup.key})
         for _ in range(MAX_WINDOW_ATTEMPTS):
+            window = self.windows.get(item_id)
+            if window is not None and window.until is not None and window.until > stamp:
+                first = self.store.get(window.job_id)
+                if first is None:
+                    raise ConflictError(
+                        f"The dedup window's job is gone (erased); it closes at {window.until}.", code="dedup_job_gone"
+                    )
+                return WindowOutcome(job=first, created=False, deduplicated=True)
             along = self.windows.dedup_put(
                 item_id,
                 job_id=fresh.id,
@@ -131,15 +143,7 @@ class WindowScheduler:
             try:
                 created = self.store.create(fresh, along=along)
             except CompanionRefusedError:
-                window = self.windows.get(item_id)
-                if window is None or window.until is None or window.until <= stamp:
-                    continue  # the window just ended: open the next one
-                first = self.store.get(window.job_id)
-                if first is None:
-                    raise ConflictError(
-                        f"The dedup window's job is gone (erased); it closes at {window.until}.", code="dedup_job_gone"
-                    ) from None
-                return WindowOutcome(job=first, created=False, deduplicated=True)
+                continue  # another schedule opened the window first: answer with its job
             self.enqueue(created, now)
             return WindowOutcome(job=created, created=True)
         raise ConflictError("The dedup window kept changing; try again.", code="write_contention")
