@@ -358,3 +358,14 @@ def test_plugin_code_debounces_through_the_job_manager(timed: Stack) -> None:
     assert first.id == second.id
     assert second.payload == {"n": 2}
     assert second.start_by is None  # the window's job keeps what its first schedule gave, but the payload
+
+
+def test_a_collapsed_run_acts_with_the_rights_of_whoever_gave_its_payload(timed: Stack, admin: str) -> None:
+    owner = token("store_owner", stores=["store-a"], sub="owner-a")
+    debounce = {"key": "k", "seconds": 5}
+    job_id = post(timed, admin, payload={"by": "admin"}, debounce=debounce).json_body["job"]["id"]
+    assert timed.job(job_id).rights.role == Role.ADMIN
+    assert post(timed, owner, payload={"by": "owner"}, debounce=debounce).json_body["job"]["id"] == job_id
+    job = timed.job(job_id)
+    assert job.payload == {"by": "owner"}
+    assert (job.rights.role, job.rights.subject, job.created_by) == (Role.STORE_OWNER, "owner-a", "store_owner:owner-a")
