@@ -358,6 +358,8 @@ class JobWorker:
             job, JobStatus.EXPIRED, now=stamp, completed_at=stamp, error=expired_reason(job.start_by or stamp)
         )
         logger.info("job %s: not started by %s; expired", job.id, job.start_by)
+        if self.metrics is not None:
+            self.metrics.ended(expired)
         self._notify_finished(expired)
         return RecordResult(Outcome.DONE, JobStatus.EXPIRED.value)
 

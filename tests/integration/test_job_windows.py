@@ -266,7 +266,9 @@ def test_a_dedup_key_is_scoped_to_its_store(timed: Stack) -> None:
 # --- expiry ----------------------------------------------------------------------------
 
 
-def test_a_job_not_started_by_its_deadline_expires_and_never_runs(timed: Stack, admin: str) -> None:
+def test_a_job_not_started_by_its_deadline_expires_and_never_runs(
+    timed: Stack, admin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     # A paused store keeps it waiting, as a busy one would.
     answer = timed.post("/api/admin/stores/store-a/pause", {}, admin)
     assert answer.status_code == 200
@@ -284,6 +286,7 @@ def test_a_job_not_started_by_its_deadline_expires_and_never_runs(timed: Stack, 
     assert RUNS == []
     listed = timed.get("/api/background-jobs?store_id=store-a&status=expired", admin).json_body["jobs"]
     assert [job["id"] for job in listed] == [job_id]
+    assert '"JobsExpired":[1.0]' in capsys.readouterr().out
 
 
 def test_a_retry_after_the_deadline_expires(timed: Stack, admin: str) -> None:
