@@ -154,10 +154,22 @@ class JobService:
 
     @staticmethod
     def _start_by(request: ScheduleJobRequest, now: datetime, scheduled: datetime) -> datetime | None:
-        """The start deadline asked for; a 400 if it leaves the job no moment to start in."""
-        debounce_s = request.debounce.seconds if request.debounce is not None else 0
-        due = max(scheduled, now + timedelta(seconds=debounce_s))
-        start_by = start_deadline(due, expire_after_seconds=request.expire_after_seconds, expires_at=request.expires_at)
+        """The start deadline asked for; a 400 if it leaves the job no moment to start in.
+
+        A debounced job's relative deadline counts from the latest moment its window may start it
+        (later schedules push its start up to then): the burst itself never expires it.
+        """
+        if request.debounce is not None:
+            latest = now + timedelta(seconds=request.debounce.max_wait_s)
+            start_by = start_deadline(
+                latest, expire_after_seconds=request.expire_after_seconds, expires_at=request.expires_at
+            )
+            due = now + timedelta(seconds=request.debounce.seconds)
+        else:
+            due = scheduled
+            start_by = start_deadline(
+                due, expire_after_seconds=request.expire_after_seconds, expires_at=request.expires_at
+            )
         if start_by is not None and start_by <= due:
             raise BadRequestError(
                 "expires_at must be after the job is due.",

@@ -29,7 +29,7 @@ MAX_DEDUP_S = 7 * 24 * 3600
 MAX_EXPIRE_AFTER_S = 365 * 24 * 3600
 # A window item outlives its window by this much before DynamoDB's TTL may delete it: a late
 # schedule must still find the item of a window whose job has not started.
-WINDOW_ITEM_GRACE_S = 24 * 3600
+WINDOW_ITEM_GRACE_S = 14 * 24 * 3600
 
 
 def _printable_key(value: str) -> str:

@@ -372,3 +372,15 @@ def test_a_collapsed_run_acts_with_the_rights_of_whoever_gave_its_payload(timed:
     job = timed.job(job_id)
     assert job.payload == {"by": "owner"}
     assert (job.rights.role, job.rights.subject, job.created_by) == (Role.STORE_OWNER, "owner-a", "store_owner:owner-a")
+
+
+def test_a_debounced_jobs_relative_deadline_counts_from_its_windows_latest_start(timed: Stack, admin: str) -> None:
+    debounce = {"key": "k", "seconds": 5, "max_wait_seconds": 30}
+    job_id = post(timed, admin, debounce=debounce, expire_after_seconds=10).json_body["job"]["id"]
+    assert timed.job(job_id).start_by == to_iso(T0 + timedelta(seconds=40))
+    for _ in range(4):  # a burst pushes the start to +25 s, past 10 s after the first quiet moment
+        advance(timed, 5)
+        post(timed, admin, debounce=debounce)
+    advance(timed, 6)
+    drain(timed)
+    assert timed.job(job_id).status == JobStatus.COMPLETED
