@@ -384,3 +384,18 @@ def test_a_debounced_jobs_relative_deadline_counts_from_its_windows_latest_start
     advance(timed, 6)
     drain(timed)
     assert timed.job(job_id).status == JobStatus.COMPLETED
+
+
+def test_a_schedule_while_the_run_waits_for_its_retry_opens_a_new_window(
+    timed: Stack, admin: str, monkeypatch: Any
+) -> None:
+    timed.configure(monkeypatch, backoff_s=(60,))
+    debounce = {"key": "k", "seconds": 2}
+    first = post(timed, admin, payload={"fail": True}, maxRetries=1, debounce=debounce).json_body["job"]["id"]
+    advance(timed, 2)
+    drain(timed)
+    assert timed.job(first).status == JobStatus.RETRYING  # it started: its window is over
+    second = post(timed, admin, payload={"n": 2}, debounce=debounce)
+    assert second.status_code == 201
+    assert second.json_body["job"]["id"] != first
+    assert timed.job(first).payload == {"fail": True}

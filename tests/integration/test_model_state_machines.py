@@ -82,6 +82,7 @@ class World:
     # each debounce job; each dedup key's job and when its window ends; what callers were told amiss.
     debounce_job: dict[str, str] = field(default_factory=dict)
     last_given: dict[str, int] = field(default_factory=dict)
+    ran_with: dict[str, int] = field(default_factory=dict)  # the payload's n each debounced job last started with
     dedup_window: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     window_errors: list[str] = field(default_factory=list)
 
@@ -108,6 +109,8 @@ class ModelWork(BaseJobHandler):
             )
         )
         WORLD.attempts[self.job.id] += 1
+        if "n" in self.job.payload:
+            WORLD.ran_with[self.job.id] = self.job.payload["n"]
         attempt = WORLD.attempts[self.job.id]
         self.log(f"attempt {attempt} started")  # the log item's writes race like the job's
         behaviour = self.job.payload.get("behaviour", "ok")
@@ -247,6 +250,8 @@ class JobsAndCrons(RuleBasedStateMachine):
             WORLD.debounce_job[key] = job_id
         elif job_id != current or not answer.json_body["debounced"]:
             WORLD.window_errors.append(f"{key}: a caller was told {job_id}, the window's job is {current}")
+        elif answer.json_body["job"]["started_at"] is not None or job_id in WORLD.ran_with:
+            WORLD.window_errors.append(f"{key}: a caller was told {job_id}, which had already started")
         WORLD.last_given[job_id] = n
         WORLD.jobs.add(job_id)
         return job_id
@@ -506,6 +511,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         for job_id, job in jobs.items():
             if job.debounce_key and job.status == JobStatus.COMPLETED:
                 assert store.shown([job])[0].payload["n"] == WORLD.last_given[job_id], (job_id, job.payload)
+                assert WORLD.ran_with[job_id] == WORLD.last_given[job_id], (job_id, WORLD.ran_with[job_id])
             if job.status == JobStatus.EXPIRED:
                 assert job.start_by is not None, job
 
