@@ -40,6 +40,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("memory", []),
     ("cron_speed", []),
     ("write_units", []),
+    ("window_cost", []),
     ("partition_heat", []),
     ("noisy_neighbour", ["--flood", "300"]),
     ("capacity", []),

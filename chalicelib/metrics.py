@@ -50,6 +50,7 @@ class Metric(StrEnum):
     JOBS_RETRIED = "JobsRetried"
     JOBS_CANCELLED = "JobsCancelled"
     JOBS_ABANDONED = "JobsAbandoned"
+    JOBS_EXPIRED = "JobsExpired"
     MESSAGES_DEAD_LETTERED = "MessagesDeadLettered"
     WAIT_TIME = "JobWaitTime"
     RUN_TIME = "JobRunTime"

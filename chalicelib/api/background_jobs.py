@@ -51,7 +51,13 @@ def schedule(call: Call) -> Response:
     request = parse_model(ScheduleJobRequest, call.json_body())
     outcome = runtime.current().jobs.schedule(request, call.principal)
     # A repeated idempotency key answers 200 with the first job, as Stripe does.
-    return ok({"job": shown(outcome.job), "created": outcome.created}, 201 if outcome.created else 200)
+    answer = {
+        "job": shown(outcome.job),
+        "created": outcome.created,
+        "debounced": outcome.debounced,
+        "deduplicated": outcome.deduplicated,
+    }
+    return ok(answer, 201 if outcome.created else 200)
 
 
 @endpoint(

@@ -71,6 +71,8 @@ class JobAnswer(Envelope):
 class ScheduledJobAnswer(Envelope):
     job: JobView  # type: ignore[valid-type]
     created: bool = Field(description="False when an idempotency key repeated: the first job is returned.")
+    debounced: bool = Field(description="True when collapsed into a debounce window's job, the one that will run.")
+    deduplicated: bool = Field(description="True when a dedup window's first job is returned instead of a new one.")
 
 
 class JobDetailAnswer(Envelope):

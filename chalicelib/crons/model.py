@@ -13,6 +13,7 @@ from chalicelib.audit import AuditEntry
 from chalicelib.auth import PLATFORM_STORE  # noqa: F401 - where tests and tools look for it
 from chalicelib.jobs.lifecycle import Priority
 from chalicelib.jobs.model import ID_PATTERN, check_moment
+from chalicelib.jobs.windows import MAX_EXPIRE_AFTER_S
 from chalicelib.masking import mask
 from chalicelib.rights import Rights, rights_or_least
 
@@ -80,6 +81,13 @@ class CronJobFields(BaseModel):
         default=None, ge=1, le=1000, validation_alias=_either("max_failures", "maxFailures")
     )
     max_runs: int | None = Field(default=None, ge=1, le=10**9, validation_alias=_either("max_runs", "maxRuns"))
+    # Each run not started this long after its slot is not run (it ends expired; null: no deadline).
+    expire_after_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_EXPIRE_AFTER_S,
+        validation_alias=_either("expire_after_seconds", "expireAfterSeconds"),
+    )
     misfire_policy: MisfirePolicy | None = Field(
         default=None, validation_alias=_either("misfire_policy", "misfirePolicy")
     )
@@ -110,6 +118,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout_seconds": None,
     "max_failures": None,
     "max_runs": None,
+    "expire_after_seconds": None,
     "misfire_policy": MisfirePolicy.RUN_ONCE,
     "overlap_policy": OverlapPolicy.SKIP,
     "tags": [],
@@ -141,6 +150,7 @@ class CronJob(BaseModel):
     timeout_seconds: int | None = None
     max_failures: int | None = None
     max_runs: int | None = None
+    expire_after_seconds: int | None = None
     misfire_policy: MisfirePolicy = MisfirePolicy.RUN_ONCE
     overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
     tags: list[str] = Field(default_factory=list)
@@ -185,6 +195,7 @@ INT_FIELDS = (
     "timeout_seconds",
     "max_failures",
     "max_runs",
+    "expire_after_seconds",
     "run_count",
     "success_count",
     "failure_count",

@@ -55,6 +55,8 @@ def execution_job(
 ) -> Job:
     """The job that runs ``cron`` for ``slot``; with ``job_id``, a run asked for now by ``created_by``."""
     stamp = to_iso(now)
+    due = max(slot, now) if job_id else slot
+    expires = cron.expire_after_seconds
     return Job(
         id=job_id or slot_job_id(cron.id, slot),
         type=cron.job_type,
@@ -67,8 +69,10 @@ def execution_job(
         max_retries=cron.max_retries,
         created_at=stamp,
         updated_at=stamp,
-        scheduled_at=to_iso(max(slot, now) if job_id else slot),
+        scheduled_at=to_iso(due),
         timeout_seconds=cron.timeout_seconds,
+        # Flash sales and cart reminders: a run that cannot start near its slot is not run late.
+        start_by=to_iso(due + timedelta(seconds=expires)) if expires is not None else None,
         cron_job_id=cron.id,
         cron_slot=None if job_id else to_iso(slot),
         created_by=created_by or f"cron:{cron.id}",

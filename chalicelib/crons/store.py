@@ -283,7 +283,7 @@ class DynamoCronStore:
         elif succeeded is False:
             names.update({"#fc": "failure_count", "#cf": "consecutive_failures"})
             adds += ["#fc :one", "#cf :one"]
-        if status == "skipped":
+        if status in ("skipped", "expired"):  # an expired run did not run either
             names["#sk"] = "skipped_count"
             adds.append("#sk :one")
         if error:

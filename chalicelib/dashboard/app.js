@@ -18,11 +18,11 @@
   const STORE_LOAD_PARALLEL = 4;
   // The overview reads up to 240 small items and the queues' depths: not at every poll.
   const OVERVIEW_MS = 10000;
-  const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+  const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
   const CANCELLABLE = new Set(['pending', 'retrying', 'running']);
   const RETRYABLE = new Set(['failed', 'cancelled']);
   const PRIORITIES = ['urgent', 'high', 'normal', 'low'];
-  const STATUSES = ['pending', 'running', 'retrying', 'cancelling', 'completed', 'failed', 'cancelled'];
+  const STATUSES = ['pending', 'running', 'retrying', 'cancelling', 'completed', 'failed', 'cancelled', 'expired'];
   // The page is served at <root>/ and the API lives at <root>/api/.
   const API_BASE = new URL('api/', document.baseURI);
 
@@ -422,7 +422,7 @@
       h('div', { class: 'detail-progress' }, badge(job.status), progressBar(job),
         h('p', { class: 'message' }, job.progress_message || '')));
     section(body, 'actions', job.status, () => h('div', { class: 'actions' }, jobActions(job, () => loadJob(job.id))));
-    section(body, 'facts', JSON.stringify([job.attempts, job.started_at, job.completed_at, job.next_attempt_at]), () =>
+    section(body, 'facts', JSON.stringify([job.attempts, job.started_at, job.completed_at, job.next_attempt_at, job.scheduled_at, job.debounce_count]), () =>
       h('dl', { class: 'facts' },
         field('Id', h('span', { class: 'mono' }, job.id)),
         field('Type', h('span', { class: 'mono' }, job.type)),
@@ -434,6 +434,9 @@
         field('Started', when(job.started_at)),
         field('Finished', when(job.completed_at)),
         job.next_attempt_at ? field('Next attempt', when(job.next_attempt_at)) : [],
+        job.start_by ? field('Start by', when(job.start_by)) : [],
+        job.debounce_key ? field('Debounced', `${job.debounce_key} (${Number(job.debounce_count) + 1} schedules)`) : [],
+        job.dedup_key ? field('Dedup key', job.dedup_key) : [],
         job.cron_job_id ? field('Cron job', h('span', { class: 'mono' }, job.cron_job_id)) : [],
         field('Created by', job.created_by || '—')));
     section(body, 'output', JSON.stringify([job.error, job.result, job.payload]), () => [

@@ -19,6 +19,7 @@ OUTCOMES: dict[JobStatus, Metric] = {
     JobStatus.FAILED: Metric.JOBS_FAILED,
     JobStatus.RETRYING: Metric.JOBS_RETRIED,
     JobStatus.CANCELLED: Metric.JOBS_CANCELLED,
+    JobStatus.EXPIRED: Metric.JOBS_EXPIRED,
 }
 # The overview's outcome counters (chalicelib/stats/), fed by the same calls as the metrics.
 STATS_OUTCOMES: dict[Metric, str] = {

@@ -13,6 +13,7 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # not started by its start_by: never ran (or never ran again)
 
 
 class Priority(StrEnum):
@@ -25,7 +26,7 @@ class Priority(StrEnum):
 # Served first to last; a plain sort of the names would put "high" last.
 PRIORITY_ORDER: tuple[Priority, ...] = (Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW)
 
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED})
 CLAIMABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
 ACTIVE_STATUSES = frozenset({JobStatus.RUNNING, JobStatus.CANCELLING})
 RETRYABLE_BY_USER_STATUSES = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})

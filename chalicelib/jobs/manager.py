@@ -63,8 +63,14 @@ class JobManager:
         run_at: datetime | None = None,
         idempotency_key: str | None = None,
         timeout_seconds: int | None = None,
+        debounce: dict[str, Any] | None = None,
+        dedup: dict[str, Any] | None = None,
+        expire_after_seconds: int | None = None,
+        expires_at: datetime | None = None,
         principal: Principal = SYSTEM_PRINCIPAL,
     ) -> Job:
+        """Schedule a job as ``POST /api/background-jobs/schedule`` does; with ``debounce`` or
+        ``dedup``, the answer is the window's job (the one that runs)."""
         fields: dict[str, Any] = {
             "type": type,
             "store_id": store_id,
@@ -77,6 +83,10 @@ class JobManager:
             "run_at": run_at,
             "idempotency_key": idempotency_key,
             "timeout_seconds": timeout_seconds,
+            "debounce": debounce,
+            "dedup": dedup,
+            "expire_after_seconds": expire_after_seconds,
+            "expires_at": expires_at,
         }
         request = parse_model(ScheduleJobRequest, {k: v for k, v in fields.items() if v is not None})
         return self._service().schedule(request, principal).job

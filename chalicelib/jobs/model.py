@@ -13,6 +13,7 @@ from chalicelib.audit import AuditEntry
 from chalicelib.auth import RESERVED_STORE_IDS
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus, Priority
+from chalicelib.jobs.windows import MAX_EXPIRE_AFTER_S, DebounceRequest, DedupRequest
 from chalicelib.masking import mask
 from chalicelib.rights import Rights, rights_or_least
 from chalicelib.telemetry import context
@@ -131,8 +132,18 @@ class ScheduleJobRequest(BaseModel):
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=7 * 24 * 3600, validation_alias=AliasChoices("timeout_seconds", "timeoutSeconds")
     )
+    # Windows and the start deadline: chalicelib/jobs/windows.py.
+    debounce: DebounceRequest | None = None
+    dedup: DedupRequest | None = None
+    expire_after_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_EXPIRE_AFTER_S,
+        validation_alias=AliasChoices("expire_after_seconds", "expireAfterSeconds"),
+    )
+    expires_at: datetime | None = Field(default=None, validation_alias=AliasChoices("expires_at", "expiresAt"))
 
-    @field_validator("max_retries", "delay", "timeout_seconds", mode="before")
+    @field_validator("max_retries", "delay", "timeout_seconds", "expire_after_seconds", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: Any) -> Any:
         # pydantic reads true as 1: ``maxRetries: true`` is a mistake to report, not one retry.
@@ -154,6 +165,11 @@ class ScheduleJobRequest(BaseModel):
     @classmethod
     def _run_at_is_a_moment(cls, value: datetime | None) -> datetime | None:
         return check_moment(value, "run_at")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at_is_a_moment(cls, value: datetime | None) -> datetime | None:
+        return check_moment(value, "expires_at")
 
     def effective_plugin_id(self) -> str | None:
         """The guide passes the plugin in ``metadata.pluginId``; a top-level field wins."""
@@ -224,6 +240,13 @@ class Job(BaseModel):
     lease_token: str | None = None
     idempotency_key: str | None = None
     timeout_seconds: int | None = None
+    # Not started (claimed) by then, it is not run: it ends ``expired`` (jobs/windows.py).
+    start_by: str | None = None
+    # The debounce window it runs for, and how many later schedules collapsed into it.
+    debounce_key: str | None = None
+    debounce_count: int = 0
+    # The dedup window it answers for.
+    dedup_key: str | None = None
     cron_job_id: str | None = None
     # A scheduled cron run's slot (None for a run-now): the worker checks the cron job still has it.
     cron_slot: str | None = None
@@ -308,7 +331,11 @@ def job_to_item(job: Job) -> dict[str, Any]:
             item[name] = None  # it lives in S3
     if job.log_lines:
         item["logs"] = None  # they live in the log item
-    return {k: v for k, v in item.items() if v is not None and v != [] and not (k == "log_lines" and v == 0)}
+    return {
+        k: v
+        for k, v in item.items()
+        if v is not None and v != [] and not (k in ("log_lines", "debounce_count") and v == 0)
+    }
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
@@ -316,7 +343,16 @@ def job_from_item(item: dict[str, Any]) -> Job:
     for name in JSON_FIELDS:
         if isinstance(data.get(name), str):
             data[name] = json.loads(data[name])
-    for name in ("progress", "attempts", "max_retries", "version", "timeout_seconds", "continuations", "log_lines"):
+    for name in (
+        "progress",
+        "attempts",
+        "max_retries",
+        "version",
+        "timeout_seconds",
+        "continuations",
+        "log_lines",
+        "debounce_count",
+    ):
         if data.get(name) is not None:
             data[name] = int(data[name])
     return Job.model_validate(data)

@@ -32,6 +32,8 @@ from chalicelib.jobs.model import Job, JobMessage, ScheduleJobRequest, is_genera
 from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.store import DynamoJobStore, JobExistsError, JobFilter, JobPage
+from chalicelib.jobs.windowing import WindowScheduler, check_window_request
+from chalicelib.jobs.windows import start_deadline
 from chalicelib.metrics import Metric
 from chalicelib.references import ReferencePolicy, rule_for
 from chalicelib.rights import Rights
@@ -49,6 +51,9 @@ MAX_WRITE_ATTEMPTS = 5
 class ScheduleOutcome:
     job: Job
     created: bool
+    # Answered with a debounce window's job (collapsed into it) or a dedup window's first job.
+    debounced: bool = False
+    deduplicated: bool = False
 
 
 class JobService:
@@ -72,6 +77,7 @@ class JobService:
         self.registry = registry
         self.clock = clock
         self.settings = settings
+        self.windows = WindowScheduler(store=store, windows=store.windows, enqueue=self._enqueue)
 
     # --- schedule ----------------------------------------------------------------------
 
@@ -80,6 +86,7 @@ class JobService:
     ) -> ScheduleOutcome:
         job_type = self.registry.get(request.type)
         self.require_type_rights(request.type, principal)
+        check_window_request(request)
         store_id = principal.store_for_new_job(request.store_id)
         plugin_id = principal.plugin_for_new_job(request.effective_plugin_id())
         self._check_sizes(request)
@@ -100,6 +107,7 @@ class JobService:
             )
         now = self.clock.now()
         scheduled = self._scheduled_at(request, now)
+        start_by = self._start_by(request, now, scheduled)
         self.admit(store_id)
         job_id = (
             str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
@@ -123,12 +131,52 @@ class JobService:
             scheduled_at=to_iso(scheduled),
             idempotency_key=request.idempotency_key,
             timeout_seconds=request.timeout_seconds,
+            start_by=to_iso(start_by) if start_by is not None else None,
             cron_job_id=cron_job_id,
             created_by=principal.label,
             rights=Rights.of(principal),
             audit=appended([], "created", principal.label, stamp),
         )
-        return self.submit(job, now, principal)
+        if request.debounce is None and request.dedup is None:
+            return self.submit(job, now, principal)
+        if request.debounce is not None:
+            windowed = self.windows.debounce(job, request.debounce, now)
+        else:
+            windowed = self.windows.dedup(job, request.dedup, now)  # type: ignore[arg-type]
+        if windowed.created and self.metrics is not None:
+            self.metrics.count(Metric.JOBS_SCHEDULED, windowed.job)
+        return ScheduleOutcome(
+            job=windowed.job,
+            created=windowed.created,
+            debounced=windowed.debounced,
+            deduplicated=windowed.deduplicated,
+        )
+
+    @staticmethod
+    def _start_by(request: ScheduleJobRequest, now: datetime, scheduled: datetime) -> datetime | None:
+        """The start deadline asked for; a 400 if it leaves the job no moment to start in.
+
+        A debounced job's relative deadline counts from the latest moment its window may start it
+        (later schedules push its start up to then): the burst itself never expires it.
+        """
+        if request.debounce is not None:
+            latest = now + timedelta(seconds=request.debounce.max_wait_s)
+            start_by = start_deadline(
+                latest, expire_after_seconds=request.expire_after_seconds, expires_at=request.expires_at
+            )
+            due = now + timedelta(seconds=request.debounce.seconds)
+        else:
+            due = scheduled
+            start_by = start_deadline(
+                due, expire_after_seconds=request.expire_after_seconds, expires_at=request.expires_at
+            )
+        if start_by is not None and start_by <= due:
+            raise BadRequestError(
+                "expires_at must be after the job is due.",
+                code="validation_error",
+                details=[{"field": "expires_at", "message": "not after the job is due"}],
+            )
+        return start_by
 
     def admit(self, store_id: str) -> None:
         """Count one new run against the store's rate limit (429 when its minute is full).

@@ -38,6 +38,8 @@ from chalicelib.jobs.shards import (
     take_in_turns,
 )
 from chalicelib.jobs.values import JobValues
+from chalicelib.jobs.window_store import DynamoWindowStore
+from chalicelib.rights import Rights
 from chalicelib.stores.shards import BY_TENANT_SHARD_INDEX, LISTED_ATTRIBUTES, TENANT_SHARD_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,12 @@ class CancelAcknowledgedError(StaleWriteError):
     def __init__(self, current: Job) -> None:
         super().__init__(f"Job {current.id} is cancelling; its attempt can only end as cancelled.")
         self.current = current
+
+
+class CompanionRefusedError(StaleWriteError):
+    """Raised when the item written in one transaction with a new job failed its condition."""
+
+    code = "companion_refused"
 
 
 class ItemTooLargeError(Exception):
@@ -223,6 +231,7 @@ class DynamoJobStore:
         self.max_count_pages = max_count_pages
         self.values = values
         self.logs = JobLogs(table, retention_s=self._retention_s)
+        self.windows = DynamoWindowStore(table)  # debounce and dedup windows (window_store.py)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -470,8 +479,12 @@ class DynamoJobStore:
                 return report
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def create(self, job: Job) -> Job:
-        """Store a new job; its large values go to S3 first, and the answer names where."""
+    def create(self, job: Job, *, along: dict[str, Any] | None = None) -> Job:
+        """Store a new job; its large values go to S3 first, and the answer names where.
+
+        ``along``: a transaction Put (TableName, Item, ConditionExpression...) written in the same
+        transaction; its refusal raises CompanionRefusedError and stores neither.
+        """
         item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
         placed: dict[str, Any] = {}
         for field in VALUE_FIELDS:
@@ -484,6 +497,9 @@ class DynamoJobStore:
             job = job.with_values(**{field: getattr(job, field) for field in VALUE_FIELDS}).model_copy(update=refs)
         # attribute_not_exists: a repeated idempotency key (same derived id) or a repeated
         # cron slot must not overwrite the first job.
+        if along is not None:
+            self._create_along(job.id, item, along)
+            return job
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
         except ClientError as exc:
@@ -491,6 +507,58 @@ class DynamoJobStore:
                 raise JobExistsError(f"Job {job.id} already exists.") from exc
             raise
         return job
+
+    def _create_along(self, job_id: str, item: dict[str, Any], along: dict[str, Any]) -> None:
+        """Put the job and ``along`` (a transaction's Put of another item, e.g. a window's) at once.
+
+        Race prevented: a window item naming a job that was never stored (a crash between two
+        writes) would send later schedules to nothing; both are written, or neither.
+        """
+        put = {"TableName": self._table.name, "Item": item, "ConditionExpression": "attribute_not_exists(id)"}
+        try:
+            self._table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Put": along}])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise CompanionRefusedError(f"The item written with job {job_id} changed meanwhile.") from None
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise JobExistsError(f"Job {job_id} already exists.") from None
+            raise
+
+    def collapse_debounced(
+        self,
+        job_id: str,
+        *,
+        debounce_key: str,
+        payload: dict[str, Any],
+        scheduled_at: str,
+        now: str,
+        rights: Rights | None,
+        created_by: str | None,
+    ) -> Job:
+        """Give a debounced job a later schedule's payload and start: one more schedule collapsed into it.
+
+        Race prevented: a worker claiming the job at the same moment. Either this write lands
+        first (the claim then finds the job not due and hides its message until the new time),
+        or the claim does (``started_at`` exists) and this one is refused: the caller opens a new
+        window rather than changing a run that has begun.
+        """
+        condition = (
+            Attr("status").eq(JobStatus.PENDING.value)
+            & Attr("started_at").not_exists()
+            & Attr("debounce_key").eq(debounce_key)
+        )
+        # The run acts with the rights of whoever gave the payload it runs with.
+        changes = {
+            "payload": payload,
+            "scheduled_at": scheduled_at,
+            "updated_at": now,
+            "rights": rights.model_dump(mode="json") if rights is not None else None,
+            "created_by": created_by,
+        }
+        return self._update(job_id, changes, condition, adds={"debounce_count": 1})
 
     def claim_due(self, job_id: str, *, lease_token: str, now: str, lease_until: str, due_by: str) -> Job:
         """Claim a pending or retrying job that is due by ``due_by``, without reading it first.
@@ -504,6 +572,7 @@ class DynamoJobStore:
             Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
             & Attr("scheduled_at").lte(due_by)
             & (Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(due_by))
+            & _not_expired(now)
         )
         changes = {
             "status": JobStatus.RUNNING.value,
@@ -534,7 +603,7 @@ class DynamoJobStore:
         version; only the first UpdateItem matches ``version``, the second gets StaleWriteError.
         """
         if job.status in CLAIMABLE_STATUSES:
-            expected = Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES])
+            expected = Attr("status").is_in([s.value for s in CLAIMABLE_STATUSES]) & _not_expired(now)
         else:
             expected = Attr("status").eq(job.status.value) & Attr("lease_until").lt(now)
         resuming = job.status in CLAIMABLE_STATUSES and job.attempt_started_at is not None
@@ -775,6 +844,16 @@ class DynamoJobStore:
             item.pop(names[placeholder], None)
         item.update(answer["Attributes"])
         return job_from_item(item)
+
+
+def _not_expired(now: str) -> ConditionBase:
+    """A claim's guard: a job past its start deadline never starts (it ends ``expired`` instead).
+
+    An attempt handed over to a fresh invocation (``attempt_started_at`` kept by suspend) has
+    started: it continues. ISO stamps in UTC with a fixed width (clock.to_iso) compare as
+    strings in time order.
+    """
+    return Attr("start_by").not_exists() | Attr("start_by").gt(now) | Attr("attempt_started_at").exists()
 
 
 def _is_item_too_large(exc: ClientError) -> bool:

@@ -36,6 +36,7 @@ from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.signals import ContinueLater, JobCancelled, LeaseLost, PermanentJobError
 from chalicelib.jobs.store import CancelAcknowledgedError, ClaimRefusedError, DynamoJobStore
 from chalicelib.jobs.values import MAX_RESULT_BYTES, encode_value
+from chalicelib.jobs.windows import expired_reason, is_expired
 from chalicelib.metrics import Metric
 from chalicelib.stores.gate import Admission, StoreGate
 from chalicelib.telemetry import context
@@ -304,6 +305,8 @@ class JobWorker:
                 # Whoever finished it died before counting it on its cron job: count it now.
                 self._notify_finished(job)
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
+        if job.status in CLAIMABLE_STATUSES and job.attempt_started_at is None and is_expired(job.start_by, now):
+            return self._expire(job, now)
         if job.status in CLAIMABLE_STATUSES:
             wait_s = _seconds_until_due(job, now)
             if wait_s > EARLY_TOLERANCE_S:
@@ -343,6 +346,22 @@ class JobWorker:
             return RecordResult(Outcome.DONE, "abandoned, out of retries")
         logger.warning("job %s: lease lapsed during attempt %s; running it again", job.id, job.attempts)
         return run(self.store.claim(job, **self._lease(now)), queue_url, receipt)
+
+    def _expire(self, job: Job, now: datetime) -> RecordResult:
+        """A claim refused past the job's start deadline: it ends ``expired`` and its message goes.
+
+        Conditional on the status and version read (the claim's refusal handed the item back), so
+        a cancel or a claim that won meanwhile stands; this message then looks again.
+        """
+        stamp = to_iso(now)
+        expired = self.store.transition(
+            job, JobStatus.EXPIRED, now=stamp, completed_at=stamp, error=expired_reason(job.start_by or stamp)
+        )
+        logger.info("job %s: not started by %s; expired", job.id, job.start_by)
+        if self.metrics is not None:
+            self.metrics.ended(expired)
+        self._notify_finished(expired)
+        return RecordResult(Outcome.DONE, JobStatus.EXPIRED.value)
 
     def _lease(self, now: Any) -> dict[str, str]:
         return {

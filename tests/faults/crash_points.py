@@ -240,10 +240,9 @@ class World:
         self.api_statuses.append(response.status_code)
         return response
 
-    def schedule(self, **payload: Any) -> str | None:
-        response = self.api(
-            "POST", "/api/background-jobs/schedule", {"type": JOB_TYPE, "storeId": "store-c", "payload": payload}
-        )
+    def schedule(self, fields: dict[str, Any] | None = None, **payload: Any) -> str | None:
+        body = {"type": JOB_TYPE, "storeId": "store-c", "payload": payload, **(fields or {})}
+        response = self.api("POST", "/api/background-jobs/schedule", body)
         return response.json_body["job"]["id"] if response is not None and response.status_code < 300 else None
 
     def cancel(self, job_id: str) -> None:
@@ -377,12 +376,36 @@ def _only_job(world: World) -> str:
     return job.id
 
 
+DEBOUNCE = {"debounce": {"key": "product-1", "seconds": 5}}
+DEDUP = {"dedup": {"key": "order-1", "seconds": 600}}
+
+
+def _debounce_window(world: World) -> None:
+    world.schedule(DEBOUNCE, n=1)
+    world.schedule(DEBOUNCE, n=2)
+    world.clock.advance(6)
+    _run(world, world.drain)
+
+
+def _dedup_window(world: World) -> None:
+    world.schedule(DEDUP, n=1)
+    world.schedule(DEDUP, n=2)
+    _run(world, world.drain)
+
+
+def _expiring_job(world: World) -> None:
+    assert world.schedule({"expire_after_seconds": 10}) is not None
+    world.clock.advance(11)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     setup: Callable[[World], None]
     steps: Callable[[World], None]
     what: str
+    # SQS's timers follow the ManualClock (a debounced message is sent with a delay).
+    clocked_sqs: bool = False
 
 
 SCENARIOS = {
@@ -424,8 +447,41 @@ SCENARIOS = {
             lambda w: (w.api("POST", f"/api/background-jobs/{_only_job(w)}/retry"), _run(w, w.drain)),
             "POST retry of a failed job, then a worker runs it again",
         ),
+        Scenario(
+            "debounce_window",
+            lambda w: None,
+            _debounce_window,
+            "two debounced POST schedules of one key (the second collapses), then a worker runs the job",
+            clocked_sqs=True,
+        ),
+        Scenario(
+            "dedup_window",
+            lambda w: None,
+            _dedup_window,
+            "two POST schedules of one dedup key (the second answers with the first job), then a worker runs it",
+        ),
+        Scenario(
+            "expired_claim",
+            _expiring_job,
+            lambda w: _run(w, w.drain),
+            "a worker finds a job past its start deadline: the claim refuses it and it ends expired",
+        ),
     )
 }
+
+
+@contextlib.contextmanager
+def _sqs_follows(clock: ManualClock) -> Any:
+    """moto's SQS reads ``clock`` for delays and visibility: a delayed message is due when the clock says."""
+    import moto.sqs.models as moto_sqs
+
+    real = moto_sqs.unix_time, moto_sqs.unix_time_millis
+    moto_sqs.unix_time = lambda dt=None: clock.now().timestamp()
+    moto_sqs.unix_time_millis = lambda dt=None: clock.now().timestamp() * 1000
+    try:
+        yield
+    finally:
+        moto_sqs.unix_time, moto_sqs.unix_time_millis = real
 
 
 def _run(world: World, step: Callable[[], None]) -> None:
@@ -437,9 +493,11 @@ def _run(world: World, step: Callable[[], None]) -> None:
 def run_scenario(name: str, crash: CrashPoint | None) -> Outcome:
     scenario = SCENARIOS[name]
     recorder = Recorder(crash=crash)
-    with mock_aws():
+    with mock_aws(), contextlib.ExitStack() as clocked:
         world = World(recorder)
         World.current = world
+        if scenario.clocked_sqs:
+            clocked.enter_context(_sqs_follows(world.clock))
         try:
             scenario.setup(world)
             recorder.active = True
@@ -488,6 +546,12 @@ def violations(outcome: Outcome) -> list[str]:
             found.append(f"job {job.id}: cancel acknowledged, yet it completed")
     slots = Counter((j.cron_job_id, j.scheduled_at) for j in outcome.jobs if j.cron_job_id)
     found += [f"cron slot {slot} has {n} jobs" for slot, n in slots.items() if n > 1]
+    # Every schedule of a scenario's window came before any run: one window, one job.
+    windows = Counter(j.debounce_key or j.dedup_key for j in outcome.jobs if j.debounce_key or j.dedup_key)
+    found += [f"window {key} has {n} jobs" for key, n in windows.items() if n > 1]
+    found += [
+        f"job {j.id} ran, then expired" for j in outcome.jobs if j.status == JobStatus.EXPIRED and outcome.runs[j.id]
+    ]
     found += [f"the API answered {status}" for status in outcome.api_statuses if status >= 500]
     return found
 

@@ -18,7 +18,7 @@ import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import moto.sqs.models as moto_sqs
@@ -58,6 +58,7 @@ class Start:
     slot: str | None  # a scheduled slot's time; None for a run-now or a background job
     store_id: str | None = None
     seq: int = 0  # when, in the order of events (the clock may not move between two of them)
+    start_by: str | None = None  # its start deadline, if it has one
 
 
 @dataclass
@@ -77,6 +78,13 @@ class World:
     crons: set[str] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
     cancel_midway: Any = None  # the machine's cancel, for handlers that cancel themselves
+    # Windows (jobs/windows.py): each debounce key's current job and the last payload given to
+    # each debounce job; each dedup key's job and when its window ends; what callers were told amiss.
+    debounce_job: dict[str, str] = field(default_factory=dict)
+    last_given: dict[str, int] = field(default_factory=dict)
+    ran_with: dict[str, int] = field(default_factory=dict)  # the payload's n each debounced job last started with
+    dedup_window: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    window_errors: list[str] = field(default_factory=list)
 
 
 WORLD = World()
@@ -89,9 +97,20 @@ class ModelWork(BaseJobHandler):
         now = runtime.current().clock.now()
         slot = self.job.cron_slot
         WORLD.starts.append(
-            Start(self.job.id, now, self.job.due_at, self.job.cron_job_id, slot, self.job.store_id, next(WORLD.events))
+            Start(
+                self.job.id,
+                now,
+                self.job.due_at,
+                self.job.cron_job_id,
+                slot,
+                self.job.store_id,
+                next(WORLD.events),
+                self.job.start_by,
+            )
         )
         WORLD.attempts[self.job.id] += 1
+        if "n" in self.job.payload:
+            WORLD.ran_with[self.job.id] = self.job.payload["n"]
         attempt = WORLD.attempts[self.job.id]
         self.log(f"attempt {attempt} started")  # the log item's writes race like the job's
         behaviour = self.job.payload.get("behaviour", "ok")
@@ -210,6 +229,76 @@ class JobsAndCrons(RuleBasedStateMachine):
         WORLD.jobs.add(job_id)
         return job_id
 
+    @rule(target=jobs, key=st.sampled_from(["k1", "k2"]), behaviour=st.sampled_from(["ok", "fail_once", "slow"]))
+    def schedule_debounced(self, key: str, behaviour: str) -> str:
+        """A burst's member: collapses into its key's pending job, or opens the next window."""
+        n = next(WORLD.events)
+        body = {
+            "type": MODEL_TYPE,
+            "storeId": "store-a",
+            "payload": {"behaviour": behaviour, "n": n},
+            "debounce": {"key": key, "seconds": 5, "max_wait_seconds": 20},
+        }
+        answer = self.api("POST", "/api/background-jobs/schedule", body)
+        assert answer.status_code in (200, 201), answer.json_body
+        job_id = str(answer.json_body["job"]["id"])
+        current = WORLD.debounce_job.get(key)
+        if answer.status_code == 201:
+            before = self.stack.runtime.store.get(current) if current else None
+            if before is not None and before.status == JobStatus.PENDING and before.started_at is None:
+                WORLD.window_errors.append(f"{key}: {job_id} opened while {current} had not started")
+            WORLD.debounce_job[key] = job_id
+        elif job_id != current or not answer.json_body["debounced"]:
+            WORLD.window_errors.append(f"{key}: a caller was told {job_id}, the window's job is {current}")
+        elif answer.json_body["job"]["started_at"] is not None or job_id in WORLD.ran_with:
+            WORLD.window_errors.append(f"{key}: a caller was told {job_id}, which had already started")
+        WORLD.last_given[job_id] = n
+        WORLD.jobs.add(job_id)
+        return job_id
+
+    @rule(target=jobs, key=st.sampled_from(["d1", "d2"]), seconds=st.sampled_from([30, 300]))
+    def schedule_deduplicated(self, key: str, seconds: int) -> str:
+        """Within its window, every schedule of a key is answered with the window's first job."""
+        body = {
+            "type": MODEL_TYPE,
+            "storeId": "store-a",
+            "payload": {"behaviour": "ok"},
+            "dedup": {"key": key, "seconds": seconds},
+        }
+        answer = self.api("POST", "/api/background-jobs/schedule", body)
+        assert answer.status_code in (200, 201), answer.json_body
+        job_id = str(answer.json_body["job"]["id"])
+        now = self.clock.now()
+        window = WORLD.dedup_window.get(key)
+        open_now = window is not None and now < window[1]
+        if answer.status_code == 201:
+            if open_now:
+                WORLD.window_errors.append(f"{key}: {job_id} created inside the window of {window}")
+            WORLD.dedup_window[key] = (
+                job_id,
+                from_iso(answer.json_body["job"]["created_at"]) + timedelta(seconds=seconds),
+            )
+        elif not open_now or window is None or window[0] != job_id:
+            WORLD.window_errors.append(f"{key}: a caller was told {job_id} outside the window {window}")
+        WORLD.jobs.add(job_id)
+        return job_id
+
+    @rule(target=jobs, behaviour=st.sampled_from(["ok", "fail_always"]), seconds=st.sampled_from([3, 30, 120]))
+    def schedule_expiring(self, behaviour: str, seconds: int) -> str:
+        """A job that may only start within ``seconds`` of its schedule (a retry after that expires)."""
+        body = {
+            "type": MODEL_TYPE,
+            "storeId": "store-a",
+            "payload": {"behaviour": behaviour},
+            "maxRetries": 2,
+            "expire_after_seconds": seconds,
+        }
+        answer = self.api("POST", "/api/background-jobs/schedule", body)
+        assert answer.status_code == 201, answer.json_body
+        job_id = str(answer.json_body["job"]["id"])
+        WORLD.jobs.add(job_id)
+        return job_id
+
     @rule(job_id=jobs)
     def cancel(self, job_id: str) -> None:
         self._cancel_from_inside(job_id)
@@ -318,6 +407,15 @@ class JobsAndCrons(RuleBasedStateMachine):
         assert not early, early
 
     @invariant()
+    def no_run_starts_after_its_deadline(self) -> None:
+        late = [s for s in WORLD.starts if s.start_by is not None and s.at >= from_iso(s.start_by)]
+        assert not late, late
+
+    @invariant()
+    def every_caller_of_a_window_was_told_its_one_job(self) -> None:
+        assert not WORLD.window_errors, WORLD.window_errors
+
+    @invariant()
     def a_paused_or_deleted_cron_job_starts_no_run_for_a_later_slot(self) -> None:
         for start in WORLD.starts:
             if start.cron_job_id is None or start.slot is None:
@@ -344,6 +442,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         jobs = self._jobs()  # one read serves every check of the step
         self.completed_stays_completed_and_an_acknowledged_cancel_never_completes(jobs)
         self.each_cron_slot_has_at_most_one_job(jobs)
+        self.each_debounce_key_has_at_most_one_job_waiting(jobs)
 
     def completed_stays_completed_and_an_acknowledged_cancel_never_completes(self, jobs: dict[str, Any]) -> None:
         for job_id, job in jobs.items():
@@ -353,6 +452,15 @@ class JobsAndCrons(RuleBasedStateMachine):
                 assert job.completed_at == first, f"{job_id} completed twice ({first}, {job.completed_at})"
             elif job_id in WORLD.completed_at:
                 raise AssertionError(f"{job_id} was completed and is now {job.status.value}")
+
+    def each_debounce_key_has_at_most_one_job_waiting(self, jobs: dict[str, Any]) -> None:
+        """One run per window: a key never has two jobs that are pending and have not started."""
+        waiting = Counter(
+            job.debounce_key
+            for job in jobs.values()
+            if job.debounce_key and job.status == JobStatus.PENDING and job.started_at is None
+        )
+        assert all(count == 1 for count in waiting.values()), waiting
 
     def each_cron_slot_has_at_most_one_job(self, jobs: dict[str, Any]) -> None:
         slots = Counter((job.cron_job_id, job.cron_slot) for job in jobs.values() if job.cron_job_id and job.cron_slot)
@@ -395,6 +503,17 @@ class JobsAndCrons(RuleBasedStateMachine):
             self._counters_match_executions(cron_id)
         self._log_lines_follow_the_attempts(jobs)
         self._every_slot_is_given_back_or_lapsed()
+        self._windows_ran_their_latest_payload(jobs)
+
+    def _windows_ran_their_latest_payload(self, jobs: dict[str, Any]) -> None:
+        """A debounce window's run had the last payload any of its callers gave; an expired job never started."""
+        store = self.stack.runtime.store
+        for job_id, job in jobs.items():
+            if job.debounce_key and job.status == JobStatus.COMPLETED:
+                assert store.shown([job])[0].payload["n"] == WORLD.last_given[job_id], (job_id, job.payload)
+                assert WORLD.ran_with[job_id] == WORLD.last_given[job_id], (job_id, WORLD.ran_with[job_id])
+            if job.status == JobStatus.EXPIRED:
+                assert job.start_by is not None, job
 
     def _every_slot_is_given_back_or_lapsed(self) -> None:
         """Nothing runs now: what a store still counts is held by workers that died (and lapses)."""

@@ -258,3 +258,34 @@ def test_each_role_creates_exactly_its_builtin_types_in_store_a(stack: Stack, ro
             for job_type in BUILTIN_BODIES
         }
     assert got == expected
+
+
+# --- debounce and dedup windows: a key is the store's, and the plugin's ---------------------------
+# Plugin P opens a window in store A; each role then schedules with the same key. Only P's own
+# schedules join P's window: no other store, no other plugin, and no store owner's job (which has
+# no plugin) is ever answered with P's job, nor changes its payload.
+
+WINDOW_JOINS = {"plugin_p": (200, True), "admin": (201, False), "owner_a": (201, False), "plugin_q": (201, False)}
+WINDOW_JOINS["owner_b"] = (201, False)  # in store B
+
+
+@pytest.mark.parametrize("window", ["debounce", "dedup"])
+@pytest.mark.parametrize("role", list(WINDOW_JOINS))
+def test_a_window_key_never_joins_another_tenants_window(stack: Stack, role: str, window: str) -> None:
+    spec = {"key": "product-1", "seconds": 60}
+    first = stack.post(
+        "/api/background-jobs/schedule",
+        {"type": IMPORT, "storeId": "store-a", "payload": {"by": "p"}, window: spec},
+        TOKENS["plugin_p"](),
+    )
+    assert first.status_code == 201, first.json_body
+    p_job = first.json_body["job"]["id"]
+    store = "store-b" if role == "owner_b" else "store-a"
+    body = {"type": IMPORT, "storeId": store, "payload": {"by": role}, window: spec}
+    answer = stack.post("/api/background-jobs/schedule", body, TOKENS[role]())
+    status, joined = WINDOW_JOINS[role]
+    assert answer.status_code == status, answer.json_body
+    assert (answer.json_body["job"]["id"] == p_job) is joined
+    stored = stack.job(p_job)
+    expected = {"by": role} if joined and window == "debounce" else {"by": "p"}
+    assert stored.payload == expected
