@@ -78,6 +78,22 @@ class JobService:
     def schedule(
         self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None
     ) -> ScheduleOutcome:
+        job = self.build_job(request, principal, cron_job_id=cron_job_id, admit=True)
+        return self.submit(job, from_iso(job.created_at), principal)
+
+    def build_job(
+        self,
+        request: ScheduleJobRequest,
+        principal: Principal,
+        *,
+        cron_job_id: str | None = None,
+        admit: bool,
+        job_id: str | None = None,
+        batch_id: str | None = None,
+    ) -> Job:
+        """The job ``request`` asks for, checked as schedule checks it (rights, sizes, payload),
+        not stored; ``admit`` counts it against its store's rate limit (a batch counts its
+        children at once)."""
         job_type = self.registry.get(request.type)
         self.require_type_rights(request.type, principal)
         store_id = principal.store_for_new_job(request.store_id)
@@ -100,14 +116,16 @@ class JobService:
             )
         now = self.clock.now()
         scheduled = self._scheduled_at(request, now)
-        self.admit(store_id)
-        job_id = (
-            str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
-            if request.idempotency_key
-            else str(uuid.uuid4())
-        )
+        if admit:
+            self.admit(store_id)
+        if job_id is None:
+            job_id = (
+                str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
+                if request.idempotency_key
+                else str(uuid.uuid4())
+            )
         stamp = to_iso(now)
-        job = Job(
+        return Job(
             id=job_id,
             type=request.type,
             priority=request.priority,
@@ -127,8 +145,8 @@ class JobService:
             created_by=principal.label,
             rights=Rights.of(principal),
             audit=appended([], "created", principal.label, stamp),
+            batch_id=batch_id,
         )
-        return self.submit(job, now, principal)
 
     def admit(self, store_id: str) -> None:
         """Count one new run against the store's rate limit (429 when its minute is full).
@@ -309,6 +327,11 @@ class JobService:
     def retry(self, job_id: str, principal: Principal) -> Job:
         job = self.get(job_id, principal)
         self.require_type_rights(job.type, principal)
+        if job.batch_id is not None:
+            # Its end is counted on its batch once; running it again would leave that count wrong.
+            raise JobStateError(
+                f"Job {job_id} belongs to batch {job.batch_id}; schedule a new batch for its failures instead."
+            )
         if job.status not in RETRYABLE_BY_USER_STATUSES:
             raise JobStateError(f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried.")
         self.admit(job.store_id)
