@@ -96,6 +96,13 @@ class Batch:
     def done(self) -> int:
         return self.completed + self.failed + self.cancelled
 
+    def final_state(self) -> BatchState:
+        """The state its last counted child leaves it in: succeeded only if every child it was
+        asked for completed (a creation cut short never succeeds, however its stored children end)."""
+        if self.completed == self.total and self.note is None:
+            return BatchState.SUCCEEDED
+        return BatchState.FINISHED
+
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES

@@ -129,6 +129,11 @@ class BatchService:
                 self.jobs.metrics.count(Metric.JOBS_SCHEDULED, child)
         return self.store.open(batch, now=stamp), True
 
+    def create_for_job(self, job: Job, body: dict[str, Any]) -> dict[str, Any]:
+        """A batch a running job's handler asks for, with the job's own rights (never more)."""
+        batch, _ = self.create(parse_model(BatchRequest, body), job.acting_rights.principal)
+        return batch.summary()
+
     def _child(self, index: int, body: Any, batch_id: str, store_id: str, principal: Principal) -> Job:
         prefix = f"jobs[{index}]"
         try:

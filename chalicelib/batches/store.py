@@ -134,7 +134,7 @@ class DynamoBatchStore:
     def finish(self, batch: Batch, *, now: str) -> Batch:
         """``open`` -> ``succeeded`` or ``finished`` once every child's end is counted: the one write
         that ends a batch, which exactly one caller wins (the rest find it final)."""
-        state = BatchState.SUCCEEDED if batch.completed == batch.total else BatchState.FINISHED
+        state = batch.final_state()
         condition = "#s = :open AND #t = :t AND #c = :c AND #f = :f AND #x = :x"
         names = {"#s": "state", "#t": "total", "#c": "completed", "#f": "failed", "#x": "cancelled", "#u": "updated_at"}
         names["#fa"] = "finished_at"
