@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
+
+from chalicelib.batches.service import SETTLE_AFTER_S
+from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error, token
 from tests.handlers import completions
 
@@ -127,3 +132,95 @@ def test_a_child_of_a_batch_cannot_be_retried(stack: Stack) -> None:
     [job] = stack.get(f"/api/background-jobs/batches/{batch['id']}/jobs", OWNER).json_body["jobs"]
     assert job["status"] == "failed"
     assert_error(stack.post(f"/api/background-jobs/{job['id']}/retry", {}, OWNER), 409, "invalid_job_state")
+
+
+def test_a_batch_counts_against_the_store_rate_limit_all_or_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.configure(monkeypatch, max_jobs_per_minute_per_store=10)
+    too_many = assert_error(create(stack, {"jobs": [child() for _ in range(11)]}), 429, "rate_limited")
+    assert too_many["details"][0]["field"] == "jobs"
+    # Eight children and one callback fit; then the minute has one place left, not two.
+    assert create(stack, {"jobs": [child() for _ in range(8)], "on_complete": {"type": FLAKY}}).status_code == 201
+    assert_error(create(stack, {"jobs": [child(), child()]}), 429, "rate_limited")
+    assert create(stack, {"jobs": [child()]}).status_code == 201
+    listed = stack.get("/api/background-jobs?store_id=store-a&limit=100", OWNER).json_body["jobs"]
+    assert len(listed) == 9
+
+
+def test_an_admin_only_child_type_refuses_a_store_owners_batch(stack: Stack) -> None:
+    body = {"jobs": [child(), {"type": "cleanup", "payload": {"statuses": ["completed"]}}]}
+    error = assert_error(create(stack, body), 403, "admin_only_type")
+    assert error["details"] == [{"field": "jobs[1]"}]
+    assert_error(create(stack, {"jobs": [child()], "on_complete": {"type": "cleanup"}}), 403, "admin_only_type")
+
+
+def test_siblings_ending_at_the_same_instant_end_the_batch_once(stack: Stack) -> None:
+    """Two workers count the last two children at once: one final write wins, one on_complete."""
+    batch = create(stack, {"jobs": [child(), child()], "on_complete": {"type": FLAKY}}).json_body["batch"]
+    service = stack.runtime.batches
+    children = service.store.all_children(batch["id"])
+    done = []
+    for job in children:
+        lease = {"lease_token": "t-" + job.id, "now": job.created_at, "lease_until": "9999-01-01T00:00:00Z"}
+        claimed = stack.runtime.store.claim_due(job.id, due_by=job.scheduled_at, **lease)
+        done.append(
+            stack.runtime.store.finish(
+                job.id, lease_token=claimed.lease_token or "", status=JobStatus.COMPLETED, now=job.created_at
+            )
+        )
+    start = threading.Barrier(2)
+
+    def count(job: Any) -> None:
+        start.wait()
+        service(job)
+
+    threads = [threading.Thread(target=count, args=(job,)) for job in done]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for job in done:  # and a redelivery of each, later
+        service(job)
+    final = service.store.get(batch["id"])
+    assert final is not None and (final.state.value, final.completed, final.callbacks_sent) == ("succeeded", 2, True)
+    assert len(callbacks(stack, batch["id"])) == 1
+
+
+def test_a_creation_cut_short_is_settled_by_the_sweep(clocked_stack: Stack) -> None:
+    """The API dies after storing the children, before sending them: the tick sends and opens;
+    dies before storing them: the tick opens it empty, and on_complete (only) runs."""
+    stack = clocked_stack
+    service = stack.runtime.batches
+    for fail_at in ("send", "store"):
+        original = (service._send, service.jobs.store.create_many)
+
+        def die(*_: Any) -> None:
+            raise Killed()
+
+        if fail_at == "send":
+            service._send = die  # type: ignore[method-assign]
+        else:
+            service.jobs.store.create_many = die  # type: ignore[method-assign]
+        body = {"jobs": [child(), child()], "on_complete": {"type": FLAKY}, "on_success": {"type": FLAKY}}
+        with pytest.raises(Killed):
+            create(stack, {**body, "idempotency_key": fail_at})
+        service._send, service.jobs.store.create_many = original  # type: ignore[method-assign]
+        batch = create(stack, {**body, "idempotency_key": fail_at}).json_body["batch"]
+        assert batch["status"] == "creating"
+        stack.clock.advance(SETTLE_AFTER_S + 1)  # type: ignore[union-attr]
+        stack.runtime.tick.run_tick(stack.clock.now())  # type: ignore[union-attr]
+        for _ in range(3):
+            stack.poller.drain()
+        shown = stack.get(f"/api/background-jobs/batches/{batch['id']}", OWNER).json_body["batch"]
+        ran = sorted(job["metadata"]["batch_callback"] for job in callbacks(stack, batch["id"]))
+        if fail_at == "send":
+            assert (shown["status"], shown["completed"], shown["note"]) == ("succeeded", 2, None)
+            assert ran == ["on_complete", "on_success"]
+        else:
+            assert (shown["status"], shown["total"], shown["note"] is not None) == ("finished", 0, True)
+            assert ran == ["on_complete"]
+
+
+class Killed(BaseException):
+    """Escapes the request as a killed process would."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,8 @@ class ImportPayload(BaseModel):
     # A slice of the catalogue, [start, stop): one chunk of a parallel import (parallel_import.py).
     start: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
     stop: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
+    # The external system's latency per item, simulated (bench/parallel_import.py): 0 by default.
+    item_ms: float = Field(default=0, ge=0, le=1000)
 
 
 class ItemImportError(Exception):
@@ -79,6 +82,8 @@ class MyImportJob(BaseJobHandler):
         return [item for item in items if all(item.get(k, v) == v for k, v in filters.items())]
 
     def import_item(self, item: dict[str, Any]) -> None:
+        if self.job.payload.get("item_ms"):
+            time.sleep(float(self.job.payload["item_ms"]) / 1000)
         if not item.get("name"):
             raise ItemImportError("item has no name")
         if item.get("fail"):

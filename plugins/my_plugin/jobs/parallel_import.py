@@ -27,6 +27,7 @@ class ParallelImportPayload(BaseModel):
     chunk_size: int = Field(default=500, ge=1, le=MAX_ITEMS)
     filters: dict[str, Any] = Field(default_factory=dict)
     priority: str = Field(default="normal", pattern="^(urgent|high|normal|low)$")
+    item_ms: float = Field(default=0, ge=0, le=1000)  # passed on to each chunk (import_job.py)
 
 
 class SummaryPayload(BaseModel):
@@ -61,6 +62,7 @@ class ParallelImportJob(BaseJobHandler):
                     "count": count,
                     "start": start,
                     "stop": stop,
+                    **({"item_ms": payload["item_ms"]} if payload.get("item_ms") else {}),
                 },
                 "metadata": {"parallel_import": self.job.id},
             }
