@@ -283,7 +283,13 @@ class JobService:
             if plugin_id not in (None, principal.plugin_id):
                 return JobPage(jobs=[], next_token=None)
             plugin_id = principal.plugin_id
-        scoped = JobFilter(store_id=store_id, status=job_filter.status, type=job_filter.type, plugin_id=plugin_id)
+        scoped = JobFilter(
+            store_id=store_id,
+            status=job_filter.status,
+            type=job_filter.type,
+            plugin_id=plugin_id,
+            batch_id=job_filter.batch_id,
+        )
         return self.store.list(scoped, limit=limit, next_token=next_token)
 
     def stats(self, principal: Principal, store_id: str | None) -> dict[str, Any]:

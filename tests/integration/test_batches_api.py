@@ -45,6 +45,10 @@ def test_a_batch_runs_its_children_and_its_callbacks_once(stack: Stack) -> None:
     listed = stack.get(f"/api/background-jobs/batches/{batch['id']}/jobs?limit=20", OWNER).json_body
     assert len(listed["jobs"]) == 20 and listed["next_token"]
     assert all(job["batch_id"] == batch["id"] for job in listed["jobs"])
+    filtered = stack.get(f"/api/background-jobs?store_id=store-a&batch_id={batch['id']}&limit=100", OWNER)
+    assert len(filtered.json_body["jobs"]) == 30
+    other = stack.get("/api/background-jobs?store_id=store-b&batch_id=" + batch["id"], token("admin")).json_body
+    assert other["jobs"] == []  # the batch's children, within the store asked for
     rest = stack.get(
         f"/api/background-jobs/batches/{batch['id']}/jobs?limit=20&next_token={listed['next_token']}", OWNER
     ).json_body
