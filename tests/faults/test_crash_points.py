@@ -1,4 +1,4 @@
-"""Kill a process at every AWS call of five scenarios, before and after it; restart; check the invariants.
+"""Kill a process at every AWS call of eight scenarios, before and after it; restart; check the invariants.
 
 The scenarios, the harness and the invariants are in tests/faults/crash_points.py; docs/crash-points.md
 shows the table it prints. A crash point that breaks an invariant because of a known defect is an
