@@ -105,31 +105,3 @@ class BatchingQueues(SqsPriorityQueues):
             if entry.message_id is None and entry.error is None:
                 entry.error = BatchSendError("SQS answered nothing for this message")
             entry.done.set()
-
-
-def send_all(queues: SqsPriorityQueues, priority: Priority, messages: list[tuple[JobMessage, int]]) -> None:
-    """Send ``messages`` (each with its delay in seconds) ten to a SendMessageBatch, from one thread.
-
-    Raises BatchSendError after trying every batch if SQS refused any message: the caller's
-    sweep sends again, and a second message for a job is harmless (its claim is conditional).
-    """
-    refused: list[str] = []
-    url = queues.url_for(priority)
-    for start in range(0, len(messages), SQS_MAX_BATCH):
-        chunk = messages[start : start + SQS_MAX_BATCH]
-        answer = queues._client.send_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {
-                    "Id": str(index),
-                    "MessageBody": message.model_dump_json(exclude_none=True),
-                    "DelaySeconds": max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
-                    **tenant_of(message),
-                    **trace_of(message),
-                }
-                for index, (message, delay_s) in enumerate(chunk)
-            ],
-        )
-        refused += [f"{f.get('Code')}: {f.get('Message')}" for f in answer.get("Failed", [])]
-    if refused:
-        raise BatchSendError(f"SQS refused {len(refused)} message(s): {refused[0]}")

@@ -25,7 +25,6 @@ from typing import Any
 
 from chalicelib.audit import appended
 from chalicelib.auth import SYSTEM_PRINCIPAL, Principal
-from chalicelib.aws.send_batches import send_all
 from chalicelib.batches.model import (
     SUMMARY_KEY,
     Batch,
@@ -197,7 +196,7 @@ class BatchService:
             message = JobMessage.of(job, due_at=job.due_at if delay_s > 0 else None)
             by_priority.setdefault(job.priority, []).append((message, math.floor(delay_s)))
         for priority, messages in by_priority.items():
-            send_all(self.jobs.queues, priority, messages)
+            self.jobs.queues.send_many(priority, messages)
 
     # --- read ------------------------------------------------------------------------------
 
@@ -260,7 +259,7 @@ class BatchService:
             if batch.is_final and not batch.callbacks_sent:
                 self._enqueue_callbacks(batch)
                 try:
-                    batch = self.store.callbacks_sent(batch, now=now, expires_at=self.jobs.store._expiry(now))
+                    batch = self.store.callbacks_sent(batch, now=now, expires_at=self.jobs.store.expiry(now))
                 except StaleWriteError:
                     continue
             return batch

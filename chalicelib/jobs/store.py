@@ -706,6 +706,10 @@ class DynamoJobStore:
         remove = ["lease_token", "lease_until", "attempt_started_at"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)
 
+    def expiry(self, now: str) -> int | None:
+        """When DynamoDB may delete what finished at ``now`` (a batch's item takes its jobs' expiry)."""
+        return self._expiry(now)
+
     def _expiry(self, now: str) -> int | None:
         """When DynamoDB may delete a job that finished at ``now`` (None: kept for ever)."""
         if self._retention_s <= 0:
