@@ -350,6 +350,8 @@ class DynamoJobStore:
             parts.append(Attr("store_id").eq(job_filter.store_id))
         if job_filter.type is not None:
             parts.append(Attr("type").eq(job_filter.type))
+        elif job_filter.batch_id is not None:
+            parts.append(Attr("type").exists())  # by_batch also holds unfinished batches' own items
         if job_filter.plugin_id is not None:
             parts.append(Attr("plugin_id").eq(job_filter.plugin_id))
         condition: ConditionBase | None = None

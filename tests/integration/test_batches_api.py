@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.batches.model import unfinished_key
 from chalicelib.batches.service import SETTLE_AFTER_S
 from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error, token
@@ -49,6 +50,10 @@ def test_a_batch_runs_its_children_and_its_callbacks_once(stack: Stack) -> None:
     assert len(filtered.json_body["jobs"]) == 30
     other = stack.get("/api/background-jobs?store_id=store-b&batch_id=" + batch["id"], token("admin")).json_body
     assert other["jobs"] == []  # the batch's children, within the store asked for
+    # The sweep's keys of the same index hold batches, not jobs: listed, they are nothing.
+    key = unfinished_key(batch["id"]).replace("#", "%23")
+    unfinished = stack.get(f"/api/background-jobs?batch_id={key}", token("admin"))
+    assert unfinished.status_code == 200 and unfinished.json_body["jobs"] == []
     rest = stack.get(
         f"/api/background-jobs/batches/{batch['id']}/jobs?limit=20&next_token={listed['next_token']}", OWNER
     ).json_body
