@@ -140,7 +140,7 @@ class LiveCounts:
 
     pending: int = 0
     running: int = 0
-    progress_sum: int = 0  # the unfinished children's own progress, 0-100 each
+    progress_sum: int = 0  # the uncounted children's progress, 0-100 each (100 once ended)
 
 
 def shown(batch: Batch, live: LiveCounts) -> dict[str, Any]:

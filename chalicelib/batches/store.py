@@ -264,11 +264,12 @@ class DynamoBatchStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def live(self, batch_id: str) -> LiveCounts:
-        """The unfinished children's counts and progress: the index's status and progress only."""
+        """The unfinished children's counts and progress (an ended child not yet counted weighs 100):
+        the index's status, progress and mark only."""
         request: dict[str, Any] = {
             "IndexName": BY_BATCH_INDEX,
             "KeyConditionExpression": Key("batch_id").eq(batch_id),
-            "ProjectionExpression": "#st, progress",
+            "ProjectionExpression": "#st, progress, batch_counted",
             "ExpressionAttributeNames": {"#st": "status"},
         }
         pending = running = progress_sum = 0
@@ -278,6 +279,8 @@ class DynamoBatchStore:
             for item in page.get("Items", []):
                 status = item.get("status")
                 if status in terminal:
+                    # Ended, its count on the batch not yet written: it weighs 100 already.
+                    progress_sum += 0 if item.get("batch_counted") else 100
                     continue
                 if status in (JobStatus.RUNNING.value, JobStatus.CANCELLING.value):
                     running += 1
