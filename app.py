@@ -10,6 +10,7 @@ from chalicelib import runtime
 from chalicelib.api import (
     admin_stores,
     background_jobs,
+    batches,
     cron_jobs,
     dashboard,
     dead_letters,
@@ -46,6 +47,7 @@ app.register_middleware(correlate, "http")
 app.register_middleware(normalize_error_shape, "http")
 app.register_middleware(flush_metrics_after, "http")  # EMF metrics, one flush per request
 app.register_blueprint(meta.bp, url_prefix="/api")
+app.register_blueprint(batches.bp, url_prefix="/api")  # before the job routes: /batches is no job id
 app.register_blueprint(background_jobs.bp, url_prefix="/api")
 app.register_blueprint(cron_jobs.bp, url_prefix="/api")
 app.register_blueprint(dead_letters.bp, url_prefix="/api")  # admin: list and redrive the DLQs

@@ -43,6 +43,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("window_cost", []),
     ("partition_heat", []),
     ("noisy_neighbour", ["--flood", "300"]),
+    ("parallel_import", []),
     ("capacity", []),
 ]
 DEFAULT_LATENESS_MINUTES = 5.0  # five minutes; shorter for a quicker look

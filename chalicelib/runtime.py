@@ -15,6 +15,8 @@ from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.aws.secrets import SecretResolver
 from chalicelib.aws.send_batches import DEFAULT_LINGER_S, BatchingQueues
 from chalicelib.aws.store_secrets import StoreSecrets
+from chalicelib.batches.service import BatchService
+from chalicelib.batches.store import DynamoBatchStore
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings
 from chalicelib.crons.gate import CronRunGate
@@ -25,6 +27,7 @@ from chalicelib.errors import ServiceUnavailableError
 from chalicelib.jobs.finished import FinishedJobs
 from chalicelib.jobs.job_metrics import JobMetrics
 from chalicelib.jobs.manager import JobManager
+from chalicelib.jobs.model import Job
 from chalicelib.jobs.rate_limit import ScheduleRateLimiter
 from chalicelib.jobs.registry import JobTypeRegistry
 from chalicelib.jobs.service import JobService
@@ -110,6 +113,18 @@ class Runtime:
     def cron_outcomes(self) -> CronOutcomeRecorder:
         return CronOutcomeRecorder(self.cron_store, self.clock)
 
+    def job_finished(self, job: Job) -> None:
+        """Every listener of a job's final status: its cron job's count, its batch's count."""
+        try:
+            self.cron_outcomes(job)
+        finally:
+            if job.batch_id is not None:
+                self.batches(job)
+
+    @cached_property
+    def batches(self) -> BatchService:
+        return BatchService(store=DynamoBatchStore(self._jobs_table), jobs=self.jobs, clock=self.clock)
+
     @cached_property
     def jobs(self) -> JobService:
         return self._job_service(self.queues)
@@ -121,7 +136,7 @@ class Runtime:
             registry=registry,
             clock=self.clock,
             settings=self.settings,
-            on_finished=self.cron_outcomes,
+            on_finished=self.job_finished,
             metrics=self.job_metrics,
             rate_limiter=ScheduleRateLimiter(
                 self._jobs_table, self.clock, per_minute=self.settings.max_jobs_per_minute_per_store
@@ -137,7 +152,7 @@ class Runtime:
             clock=self.clock,
             settings=self.settings,
             platform=self,
-            on_finished=self.cron_outcomes,
+            on_finished=self.job_finished,
             metrics=self.job_metrics,
             cron_gate=CronRunGate(self.cron_store),
             store_gate=StoreGate(
@@ -187,6 +202,7 @@ class Runtime:
             heartbeat=self.tick_heartbeat.beat,
             stats=self.stats,
             depths=self.queue_depths,
+            batches=self.batches.sweep,
         )
 
     def queue_depths(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ LIST_QUERY = (
     QueryParam("status", "Only jobs in this status.", {"type": "string", "enum": [s.value for s in JobStatus]}),
     QueryParam("type", "Only jobs of this type."),
     PLUGIN_ID,
+    QueryParam("batch_id", "Only the children of this batch."),
     LIMIT,
     NEXT_TOKEN,
 )
@@ -84,6 +85,7 @@ def list_jobs(call: Call) -> Response:
         status=status,
         type=call.query("type"),
         plugin_id=call.query("plugin_id") or call.query("pluginId"),
+        batch_id=call.query("batch_id") or call.query("batchId"),
     )
     page = runtime.current().jobs.list(
         call.principal, job_filter, limit=call.page_size(), next_token=call.query("next_token")

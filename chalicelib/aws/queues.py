@@ -59,6 +59,10 @@ def tenant_of(message: JobMessage) -> dict[str, str]:
     return {"MessageGroupId": message.store_id} if message.store_id else {}
 
 
+class SendRefusedError(Exception):
+    """SQS refused some messages of a SendMessageBatch (the others went)."""
+
+
 class QueueGoneError(Exception):
     """Raised when a receipt handle no longer names a message (deleted or expired)."""
 
@@ -97,6 +101,34 @@ class SqsPriorityQueues:
             **trace_of(message),
         )
         return answer["MessageId"]
+
+    def send_many(self, priority: Priority, messages: list[tuple[JobMessage, int]]) -> None:
+        """Send ``messages`` (each with its delay in seconds), ten to a SendMessageBatch.
+
+        Raises SendRefusedError, after trying every batch, if SQS refused any message: the
+        caller's sweep sends again, and a second message for a job is harmless (its claim is
+        conditional).
+        """
+        refused: list[str] = []
+        url = self.url_for(priority)
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            chunk = messages[start : start + SQS_MAX_BATCH]
+            answer = self._client.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": message.model_dump_json(exclude_none=True),
+                        "DelaySeconds": max(0, min(int(delay_s), SQS_MAX_DELAY_S)),
+                        **tenant_of(message),
+                        **trace_of(message),
+                    }
+                    for index, (message, delay_s) in enumerate(chunk)
+                ],
+            )
+            refused += [f"{f.get('Code')}: {f.get('Message')}" for f in answer.get("Failed", [])]
+        if refused:
+            raise SendRefusedError(f"SQS refused {len(refused)} message(s): {refused[0]}")
 
     def forward_to_dead_letter(self, source_queue_name: str, body: str, reason: str) -> None:
         """Park a message no attempt can ever run (unreadable, or its job is gone).

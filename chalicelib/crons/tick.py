@@ -92,7 +92,9 @@ class MinuteTick:
         heartbeat: Callable[[datetime], None] | None = None,
         stats: StatsRecorder | None = None,
         depths: Callable[[], dict[str, int]] | None = None,
+        batches: Callable[[datetime], int] | None = None,
     ) -> None:
+        self._batches = batches  # settles batches a crash left unfinished (chalicelib/batches/)
         self.stats = stats  # the overview's counters: lateness and queue depths, one write per tick
         self._depths = depths
         self.metrics = metrics  # flushed once per tick, with the jobs its firing scheduled
@@ -162,6 +164,11 @@ class MinuteTick:
                 report.deferred,
             )
         report.requeued = self.requeue_lost_leases(scheduled_at, paused) + self.requeue_unsent(scheduled_at, paused)
+        if self._batches is not None:
+            try:
+                self._batches(scheduled_at)
+            except Exception:
+                logger.exception("tick %s: the batch sweep failed; the next tick sweeps again", to_iso(scheduled_at))
         self._record(report, (self._monotonic() - began) * 1000)
         self._record_stats(report, scheduled_at)
         self._beat()

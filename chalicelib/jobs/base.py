@@ -32,6 +32,7 @@ class BaseJobHandler:
     def __init__(self, job: Job, context: JobRunContext) -> None:
         self.job = job
         self._context = context
+        self._batches_asked = 0
         #: The state last passed to ``checkpoint()`` by this job (None on a first run): a job
         #: resumed in a fresh invocation, or retried after a crash, starts from here.
         self.checkpoint_state: Any = job.checkpoint
@@ -59,6 +60,36 @@ class BaseJobHandler:
         """
         self.checkpoint_state = state
         self._context.checkpoint(state)
+
+    def schedule_batch(
+        self,
+        jobs: list[dict[str, Any]],
+        *,
+        on_complete: dict[str, Any] | None = None,
+        on_success: dict[str, Any] | None = None,
+        description: str | None = None,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Schedule ``jobs`` (schedule bodies, 1 to 1,000) as one batch of this job's store, with
+        callbacks (``{"type", "payload"?, "priority"?}``) when they have all ended; answers the
+        batch (``id``, ``status``, counts). See docs/plugin-guide.md.
+
+        The batch acts with this job's rights, exactly those of whoever created the job. Its
+        idempotency key is derived from this job and ``key`` (by default, the order of this call
+        among the attempt's batches): an attempt that runs again gets the batch it made before.
+        """
+        from chalicelib import runtime  # the handler runs in a worker whose runtime is built
+
+        self._batches_asked += 1
+        body: dict[str, Any] = {
+            "store_id": self.job.store_id,
+            "jobs": jobs,
+            "on_complete": on_complete,
+            "on_success": on_success,
+            "description": description,
+            "idempotency_key": f"job:{self.job.id}:batch:{key or self._batches_asked}",
+        }
+        return runtime.current().batches.create_for_job(self.job, {k: v for k, v in body.items() if v is not None})
 
     @property
     def idempotency_key(self) -> str:

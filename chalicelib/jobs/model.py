@@ -201,6 +201,7 @@ JOB_PRIVATE_FIELDS = frozenset(
         "checkpoint",
         "rights",
         "outcome_recorded",
+        "batch_counted",
         *(ref_attribute(field) for field in VALUE_FIELDS),
     }
 )
@@ -257,6 +258,9 @@ class Job(BaseModel):
     rights: Rights | None = None
     # A cron run's outcome is counted on its cron job exactly once (crons/store.py record_outcome).
     outcome_recorded: bool = False
+    # The batch it belongs to (chalicelib/batches/), and whether its end was counted there: once.
+    batch_id: str | None = None
+    batch_counted: bool = False
     # Who created, cancelled or retried it, and when (chalicelib/audit.py).
     audit: list[AuditEntry] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)

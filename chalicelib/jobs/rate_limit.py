@@ -61,6 +61,28 @@ class ScheduleRateLimiter:
             with self._lock:
                 self._known[key] = total
 
+    def admit_many(self, store_id: str, count: int) -> None:
+        """Count ``count`` jobs at once (a batch), all or none: one conditional ADD, exact whatever
+        the limit (429 when they do not all fit in the store's minute)."""
+        if self.per_minute <= 0 or count <= 0:
+            return
+        now = self._clock.now()
+        key = f"{KEY_PREFIX}{store_id}#{now:%Y%m%d%H%M}"
+        if count > self.per_minute:
+            raise self._full(store_id, now, asked=count)
+        try:
+            self._table.update_item(
+                Key={"id": key},
+                UpdateExpression="ADD #count :n SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(#count) OR #count <= :room",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":n": count, ":room": self.per_minute - count, ":expires": _expiry(now)},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise self._full(store_id, now, asked=count) from None
+            raise
+
     def _add_exactly_one(self, key: str, now: datetime, store_id: str) -> None:
         try:
             self._table.update_item(
@@ -90,8 +112,14 @@ class ScheduleRateLimiter:
             self._known.pop(stale, None)
             self._pending.pop(stale, None)
 
-    def _full(self, store_id: str, now: datetime) -> TooManyRequestsError:
+    def _full(self, store_id: str, now: datetime, *, asked: int = 1) -> TooManyRequestsError:
         retry_after = 60 - now.second
+        if asked > self.per_minute:
+            return TooManyRequestsError(
+                f"{asked} jobs at once is more than store {store_id!r} may schedule in a minute ({self.per_minute}).",
+                code="rate_limited",
+                details=[{"field": "jobs", "message": f"at most {self.per_minute} jobs a minute"}],
+            )
         return TooManyRequestsError(
             f"Store {store_id!r} has scheduled {self.per_minute} jobs this minute, its limit; "
             f"try again in {retry_after} s.",

@@ -84,9 +84,48 @@ class JobService:
     def schedule(
         self, request: ScheduleJobRequest, principal: Principal, *, cron_job_id: str | None = None
     ) -> ScheduleOutcome:
+        job = self.build_job(request, principal, cron_job_id=cron_job_id, admit=True)
+        now = from_iso(job.created_at)
+        if request.debounce is None and request.dedup is None:
+            return self.submit(job, now, principal)
+        if request.debounce is not None:
+            windowed = self.windows.debounce(job, request.debounce, now)
+        else:
+            windowed = self.windows.dedup(job, request.dedup, now)  # type: ignore[arg-type]
+        if windowed.created and self.metrics is not None:
+            self.metrics.count(Metric.JOBS_SCHEDULED, windowed.job)
+        return ScheduleOutcome(
+            job=windowed.job,
+            created=windowed.created,
+            debounced=windowed.debounced,
+            deduplicated=windowed.deduplicated,
+        )
+
+    def build_job(
+        self,
+        request: ScheduleJobRequest,
+        principal: Principal,
+        *,
+        cron_job_id: str | None = None,
+        admit: bool,
+        job_id: str | None = None,
+        batch_id: str | None = None,
+    ) -> Job:
+        """The job ``request`` asks for, checked as schedule checks it (rights, sizes, payload),
+        not stored; ``admit`` counts it against its store's rate limit (a batch counts its
+        children at once)."""
         job_type = self.registry.get(request.type)
         self.require_type_rights(request.type, principal)
         check_window_request(request)
+        if batch_id is not None and (request.debounce is not None or request.dedup is not None):
+            # A batch counts each child it made: a child collapsed into another job has no end of its own.
+            raise BadRequestError(
+                "A batch's jobs take no debounce nor dedup window.",
+                code="validation_error",
+                details=[
+                    {"field": "debounce" if request.debounce is not None else "dedup", "message": "not in a batch"}
+                ],
+            )
         store_id = principal.store_for_new_job(request.store_id)
         plugin_id = principal.plugin_for_new_job(request.effective_plugin_id())
         self._check_sizes(request)
@@ -108,14 +147,16 @@ class JobService:
         now = self.clock.now()
         scheduled = self._scheduled_at(request, now)
         start_by = self._start_by(request, now, scheduled)
-        self.admit(store_id)
-        job_id = (
-            str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
-            if request.idempotency_key
-            else str(uuid.uuid4())
-        )
+        if admit:
+            self.admit(store_id)
+        if job_id is None:
+            job_id = (
+                str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{store_id}\n{request.idempotency_key}"))
+                if request.idempotency_key
+                else str(uuid.uuid4())
+            )
         stamp = to_iso(now)
-        job = Job(
+        return Job(
             id=job_id,
             type=request.type,
             priority=request.priority,
@@ -136,20 +177,7 @@ class JobService:
             created_by=principal.label,
             rights=Rights.of(principal),
             audit=appended([], "created", principal.label, stamp),
-        )
-        if request.debounce is None and request.dedup is None:
-            return self.submit(job, now, principal)
-        if request.debounce is not None:
-            windowed = self.windows.debounce(job, request.debounce, now)
-        else:
-            windowed = self.windows.dedup(job, request.dedup, now)  # type: ignore[arg-type]
-        if windowed.created and self.metrics is not None:
-            self.metrics.count(Metric.JOBS_SCHEDULED, windowed.job)
-        return ScheduleOutcome(
-            job=windowed.job,
-            created=windowed.created,
-            debounced=windowed.debounced,
-            deduplicated=windowed.deduplicated,
+            batch_id=batch_id,
         )
 
     @staticmethod
@@ -313,7 +341,13 @@ class JobService:
             if plugin_id not in (None, principal.plugin_id):
                 return JobPage(jobs=[], next_token=None)
             plugin_id = principal.plugin_id
-        scoped = JobFilter(store_id=store_id, status=job_filter.status, type=job_filter.type, plugin_id=plugin_id)
+        scoped = JobFilter(
+            store_id=store_id,
+            status=job_filter.status,
+            type=job_filter.type,
+            plugin_id=plugin_id,
+            batch_id=job_filter.batch_id,
+        )
         return self.store.list(scoped, limit=limit, next_token=next_token)
 
     def stats(self, principal: Principal, store_id: str | None) -> dict[str, Any]:
@@ -357,6 +391,11 @@ class JobService:
     def retry(self, job_id: str, principal: Principal) -> Job:
         job = self.get(job_id, principal)
         self.require_type_rights(job.type, principal)
+        if job.batch_id is not None:
+            # Its end is counted on its batch once; running it again would leave that count wrong.
+            raise JobStateError(
+                f"Job {job_id} belongs to batch {job.batch_id}; schedule a new batch for its failures instead."
+            )
         if job.status not in RETRYABLE_BY_USER_STATUSES:
             raise JobStateError(f"Job {job_id} is {job.status.value}; only failed or cancelled jobs can be retried.")
         self.admit(job.store_id)

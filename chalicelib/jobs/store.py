@@ -51,6 +51,9 @@ BY_STORE_INDEX = "by_store"  # store_id, created_at: a store's jobs, newest firs
 BY_STATUS_INDEX = "by_status_shard"
 BY_STORE_STATUS_INDEX = "by_store_status"  # store_id, status: counts for stats
 BY_CRON_INDEX = "by_cron"  # cron_job_id, created_at: a cron job's executions (sparse)
+# batch_id, created_at: a batch's children, and the unfinished batches' own items under
+# "unfinished#<nn>" keys (sparse; chalicelib/batches/store.py).
+BY_BATCH_INDEX = "by_batch"
 # A finished job's expiry in epoch seconds: the table's TTL (deploy/template.py) deletes it
 # some time after. A job that runs again (retry) loses it.
 TTL_ATTRIBUTE = "expires_at"
@@ -125,6 +128,7 @@ class JobFilter:
     status: JobStatus | None = None
     type: str | None = None
     plugin_id: str | None = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": SHARD_ATTRIBUTE, "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "cron_job_id", "AttributeType": "S"},
+            {"AttributeName": "batch_id", "AttributeType": "S"},
             {"AttributeName": TENANT_SHARD_ATTRIBUTE, "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
@@ -186,6 +191,14 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
                 "IndexName": BY_CRON_INDEX,
                 "KeySchema": [
                     {"AttributeName": "cron_job_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_BATCH_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "batch_id", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
@@ -249,13 +262,18 @@ class DynamoJobStore:
 
     def list(self, job_filter: JobFilter, *, limit: int, next_token: str | None) -> JobPage:
         filters = self._filter_expression(job_filter)
-        if job_filter.status is not None and job_filter.store_id is None and job_filter.cron_job_id is None:
+        if job_filter.status is not None and (job_filter.store_id, job_filter.cron_job_id, job_filter.batch_id) == (
+            None,
+            None,
+            None,
+        ):
             return self._list_status(job_filter, filters, limit=limit, next_token=next_token)
         request: dict[str, Any] = {}
         if filters is not None:
             request["FilterExpression"] = filters
         # The most selective key names the index; the rest are filters (_filter_expression).
         keyed = (
+            (BY_BATCH_INDEX, "batch_id", job_filter.batch_id),
             (BY_CRON_INDEX, "cron_job_id", job_filter.cron_job_id),
             (BY_STORE_INDEX, "store_id", job_filter.store_id),
         )
@@ -334,13 +352,15 @@ class DynamoJobStore:
     @staticmethod
     def _filter_expression(job_filter: JobFilter) -> ConditionBase | None:
         parts: list[ConditionBase] = []
-        # Without a store or cron the status is the index key (see list): no filter needed.
-        if job_filter.status is not None and (job_filter.store_id or job_filter.cron_job_id) is not None:
+        # Without a store, cron or batch the status is the index key (see list): no filter needed.
+        if job_filter.status is not None and (job_filter.store_id or job_filter.cron_job_id or job_filter.batch_id):
             parts.append(Attr("status").eq(job_filter.status.value))
-        if job_filter.cron_job_id is not None and job_filter.store_id is not None:
+        if (job_filter.cron_job_id or job_filter.batch_id) is not None and job_filter.store_id is not None:
             parts.append(Attr("store_id").eq(job_filter.store_id))
         if job_filter.type is not None:
             parts.append(Attr("type").eq(job_filter.type))
+        elif job_filter.batch_id is not None:
+            parts.append(Attr("type").exists())  # by_batch also holds unfinished batches' own items
         if job_filter.plugin_id is not None:
             parts.append(Attr("plugin_id").eq(job_filter.plugin_id))
         condition: ConditionBase | None = None
@@ -479,22 +499,23 @@ class DynamoJobStore:
                 return report
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def create_many(self, jobs: list[Job]) -> None:
+        """Store new jobs in BatchWriteItems of 25 (boto3 re-sends what DynamoDB left unprocessed).
+
+        Unconditional puts: only for ids nobody else can have made (a batch's children, derived
+        from a batch id whose own conditional put this caller won).
+        """
+        with self._table.batch_writer() as writer:
+            for job in jobs:
+                writer.put_item(Item=self._new_item(job)[0])
+
     def create(self, job: Job, *, along: dict[str, Any] | None = None) -> Job:
         """Store a new job; its large values go to S3 first, and the answer names where.
 
         ``along``: a transaction Put (TableName, Item, ConditionExpression...) written in the same
         transaction; its refusal raises CompanionRefusedError and stores neither.
         """
-        item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
-        placed: dict[str, Any] = {}
-        for field in VALUE_FIELDS:
-            if getattr(job, field) is not None and getattr(job, ref_attribute(field)) is None:
-                placed.update(self.values.item_changes(job.id, field, getattr(job, field)))
-        item.update(placed)
-        item = {name: value for name, value in item.items() if value is not None}
-        refs = {name: value for name, value in placed.items() if name.endswith("_ref") and value is not None}
-        if refs:
-            job = job.with_values(**{field: getattr(job, field) for field in VALUE_FIELDS}).model_copy(update=refs)
+        item, job = self._new_item(job)
         # attribute_not_exists: a repeated idempotency key (same derived id) or a repeated
         # cron slot must not overwrite the first job.
         if along is not None:
@@ -507,6 +528,20 @@ class DynamoJobStore:
                 raise JobExistsError(f"Job {job.id} already exists.") from exc
             raise
         return job
+
+    def _new_item(self, job: Job) -> tuple[dict[str, Any], Job]:
+        """A new job's item (its large values put in S3 first), and the job naming where they went."""
+        item = {**job_to_item(job), SHARD_ATTRIBUTE: status_shard(job.status.value, job.id)}
+        placed: dict[str, Any] = {}
+        for field in VALUE_FIELDS:
+            if getattr(job, field) is not None and getattr(job, ref_attribute(field)) is None:
+                placed.update(self.values.item_changes(job.id, field, getattr(job, field)))
+        item.update(placed)
+        item = {name: value for name, value in item.items() if value is not None}
+        refs = {name: value for name, value in placed.items() if name.endswith("_ref") and value is not None}
+        if refs:
+            job = job.with_values(**{field: getattr(job, field) for field in VALUE_FIELDS}).model_copy(update=refs)
+        return item, job
 
     def _create_along(self, job_id: str, item: dict[str, Any], along: dict[str, Any]) -> None:
         """Put the job and ``along`` (a transaction's Put of another item, e.g. a window's) at once.
@@ -741,6 +776,10 @@ class DynamoJobStore:
         expected = Attr("status").eq(job.status.value) & Attr("version").eq(job.version)
         remove = ["lease_token", "lease_until", "attempt_started_at"] if status != JobStatus.CANCELLING else []
         return self._update(job.id, values, expected, remove=remove)
+
+    def expiry(self, now: str) -> int | None:
+        """When DynamoDB may delete what finished at ``now`` (a batch's item takes its jobs' expiry)."""
+        return self._expiry(now)
 
     def _expiry(self, now: str) -> int | None:
         """When DynamoDB may delete a job that finished at ``now`` (None: kept for ever)."""

@@ -301,8 +301,9 @@ class JobWorker:
     ) -> RecordResult:
         now = self.clock.now()
         if is_terminal(job.status):
-            if job.cron_job_id and not job.outcome_recorded:
-                # Whoever finished it died before counting it on its cron job: count it now.
+            if (job.cron_job_id and not job.outcome_recorded) or job.batch_id:
+                # Whoever finished it may have died before counting it on its cron job or its
+                # batch (or before ending the batch): count it now; a count made is not repeated.
                 self._notify_finished(job)
             return RecordResult(Outcome.DONE, f"already {job.status.value}")
         if job.status in CLAIMABLE_STATUSES and job.attempt_started_at is None and is_expired(job.start_by, now):

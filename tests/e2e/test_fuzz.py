@@ -128,7 +128,7 @@ def tokens(embedded_stack: RunningStack) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def real_ids(embedded_stack: RunningStack, tokens: dict[str, str]) -> dict[str, dict[str, str]]:
-    """A job and a cron job per role, so fuzzed requests reach past the 404 of a random id."""
+    """A job, a cron job and a batch per role, so fuzzed requests reach past the 404 of a random id."""
     ids: dict[str, dict[str, str]] = {}
     for role, tok in tokens.items():
         headers = embedded_stack.headers(tok)
@@ -151,7 +151,18 @@ def real_ids(embedded_stack: RunningStack, tokens: dict[str, str]) -> dict[str, 
             timeout=10,
         )
         assert cron.status_code == 201, cron.text
-        ids[role] = {"job_id": job.json()["job"]["id"], "cron_id": cron.json()["job"]["id"]}
+        batch = requests.post(
+            embedded_stack.url("/api/background-jobs/batches"),
+            json={"store_id": OWNER_STORE, "jobs": [{"type": "plugin:my-plugin:import", "delay": 3600}]},
+            headers=headers,
+            timeout=10,
+        )
+        assert batch.status_code == 201, batch.text
+        ids[role] = {
+            "job_id": job.json()["job"]["id"],
+            "cron_id": cron.json()["job"]["id"],
+            "batch_id": batch.json()["batch"]["id"],
+        }
     return ids
 
 

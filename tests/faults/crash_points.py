@@ -44,6 +44,8 @@ import app as app_module
 from chalicelib import runtime
 from chalicelib.auth import Role, mint_token
 from chalicelib.aws.provision import provision
+from chalicelib.batches.model import BatchState, Callback, callback_id
+from chalicelib.batches.store import batch_from_item
 from chalicelib.clock import ManualClock
 from chalicelib.config import Settings, queue_name
 from chalicelib.crons.tick import LOST_LEASE_GRACE_S
@@ -166,6 +168,7 @@ class Outcome:
     requeued_by_sweeps: int
     rounds: int
     settled: bool
+    batches: list[Any] = field(default_factory=list)
 
 
 class World:
@@ -245,6 +248,18 @@ class World:
         response = self.api("POST", "/api/background-jobs/schedule", body)
         return response.json_body["job"]["id"] if response is not None and response.status_code < 300 else None
 
+    def create_batch(self) -> str | None:
+        """POST a batch of BATCH_SIZE effect jobs with both callbacks (its id, if the API answered)."""
+        body = {
+            "store_id": "store-c",
+            "jobs": [{"type": JOB_TYPE, "payload": {"child": n}} for n in range(BATCH_SIZE)],
+            "on_complete": {"type": JOB_TYPE, "payload": {"callback": "on_complete"}},
+            "on_success": {"type": JOB_TYPE, "payload": {"callback": "on_success"}},
+        }
+        with mock.patch("chalicelib.batches.model.uuid.uuid4", return_value=BATCH_ID):
+            response = self.api("POST", "/api/background-jobs/batches", body)
+        return response.json_body["batch"]["id"] if response is not None and response.status_code < 300 else None
+
     def cancel(self, job_id: str) -> None:
         response = self.api("POST", f"/api/background-jobs/{job_id}/cancel")
         if response is not None and response.status_code == 200:
@@ -306,6 +321,15 @@ class World:
                 return [job_from_item(i) for i in items]
             request = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
+    def batches(self) -> list[Any]:
+        items, request = [], {}
+        while True:
+            page = self.table.scan(**request)
+            items += [i for i in page["Items"] if i.get("kind") == "batch"]
+            if "LastEvaluatedKey" not in page:
+                return [batch_from_item(i) for i in items]
+            request = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def queues_empty(self) -> bool:
         names = [
             "ApproximateNumberOfMessages",
@@ -319,7 +343,8 @@ class World:
         return True
 
     def settled(self) -> bool:
-        return all(is_terminal(job.status) for job in self.jobs()) and self.queues_empty()
+        batches_done = all(b.is_final and b.callbacks_sent for b in self.batches())
+        return all(is_terminal(job.status) for job in self.jobs()) and self.queues_empty() and batches_done
 
     def quiesce(self) -> tuple[int, bool]:
         """Restart, then redeliver, run ticks and drain until every job is terminal and queues are empty."""
@@ -398,6 +423,14 @@ def _expiring_job(world: World) -> None:
     world.clock.advance(11)
 
 
+BATCH_ID = uuid.UUID("3d0b5e8a-6c1f-4f7e-9b2a-5e4d3c2b1a09")
+BATCH_SIZE = 2
+
+
+def _open_batch(world: World) -> None:
+    assert world.create_batch() is not None
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -440,6 +473,20 @@ SCENARIOS = {
             _running_job,
             lambda w: _run(w, w.drain),
             "a worker runs the job; mid-run the API cancels it; the handler's next report sees it",
+        ),
+        Scenario(
+            "batch_life",
+            lambda w: None,
+            lambda w: (w.create_batch(), _run(w, w.drain)),
+            "POST a batch of two jobs with on_complete and on_success; a worker runs the children, counts "
+            "each end on the batch, ends it and queues the callbacks, then runs them",
+        ),
+        Scenario(
+            "batch_cancel",
+            _open_batch,
+            lambda w: (w.api("POST", f"/api/background-jobs/batches/{BATCH_ID}/cancel"), _run(w, w.drain)),
+            "POST cancel of an open batch whose two children are pending: each cancelled and counted, the "
+            "batch ends, on_complete is queued and runs",
         ),
         Scenario(
             "retry",
@@ -520,6 +567,7 @@ def run_scenario(name: str, crash: CrashPoint | None) -> Outcome:
                 requeued_by_sweeps=world.requeued,
                 rounds=rounds,
                 settled=settled,
+                batches=world.batches(),
             )
         finally:
             World.current = None
@@ -553,6 +601,47 @@ def violations(outcome: Outcome) -> list[str]:
         f"job {j.id} ran, then expired" for j in outcome.jobs if j.status == JobStatus.EXPIRED and outcome.runs[j.id]
     ]
     found += [f"the API answered {status}" for status in outcome.api_statuses if status >= 500]
+    found += batch_violations(outcome)
+    return found
+
+
+def batch_violations(outcome: Outcome) -> list[str]:
+    """Each batch: its counts are its children's statuses; on_complete ran exactly once once every
+    child ended; on_success ran exactly once if every child completed, and never otherwise."""
+    found = []
+    by_id = {job.id: job for job in outcome.jobs}
+    for batch in outcome.batches:
+        children = [job for job in outcome.jobs if job.batch_id == batch.id]
+        statuses = Counter(job.status for job in children)
+        counted = (batch.total, batch.completed, batch.failed, batch.cancelled, batch.expired)
+        actual = (
+            len(children),
+            statuses[JobStatus.COMPLETED],
+            statuses[JobStatus.FAILED],
+            statuses[JobStatus.CANCELLED],
+            statuses[JobStatus.EXPIRED],
+        )
+        if counted != actual:
+            found.append(
+                f"batch {batch.id[:8]} counts (total, completed, failed, cancelled, expired) {counted} != {actual}"
+            )
+        if any(not job.batch_counted for job in children if is_terminal(job.status)):
+            found.append(f"batch {batch.id[:8]} has an ended child never counted")
+        finished = all(is_terminal(job.status) for job in children)
+        for which in Callback:
+            callback = by_id.get(callback_id(batch.id, which))
+            due = batch.is_final and (which == Callback.ON_COMPLETE or batch.state == BatchState.SUCCEEDED)
+            if due and (callback is None or outcome.effects[callback.id] != 1):
+                found.append(f"batch {batch.id[:8]}: {which.value} did not run exactly once")
+            if not due and callback is not None:
+                found.append(f"batch {batch.id[:8]}: {which.value} ran though not due")
+        all_completed = len(children) == BATCH_SIZE and statuses[JobStatus.COMPLETED] == BATCH_SIZE
+        if batch.state == BatchState.SUCCEEDED and not all_completed:
+            found.append(f"batch {batch.id[:8]} succeeded, yet not every child it was asked for completed")
+        if batch.is_final and all_completed and batch.state != BatchState.SUCCEEDED:
+            found.append(f"batch {batch.id[:8]}: every child completed, yet it is {batch.state.value}")
+        if finished and not batch.is_final:
+            found.append(f"batch {batch.id[:8]}: every child ended, yet it is {batch.state.value}")
     return found
 
 
@@ -569,18 +658,24 @@ def restart_summary(outcome: Outcome) -> str:
         if job.id in outcome.cancel_acknowledged:
             text += ", cancel acknowledged"
         parts.append(text)
+    for batch in outcome.batches:
+        ran = [w.value for w in Callback if outcome.runs[callback_id(batch.id, w)]]
+        text = f"batch {batch.state.value} {batch.completed}/{batch.total}"
+        if batch.note:
+            text += " (creation cut short)"
+        parts.append(text + (f", {' and '.join(ran)} ran" if ran else ""))
     if outcome.requeued_by_sweeps:
         parts.append(f"sweep re-sent {outcome.requeued_by_sweeps} message(s)")
     parts.append(f"quiet after {outcome.rounds} round(s)")
     return "; ".join(parts)
 
 
-def table() -> str:
+def table(names: list[str] | None = None) -> str:
     lines = [
         "| scenario | # | process | AWS call | crash | on restart | invariants |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in SCENARIOS:
+    for name in names or SCENARIOS:
         for index, (role, operation) in enumerate(recorded_calls(name)):
             for when in WHENS:
                 outcome = run_scenario(name, CrashPoint(index, when))
@@ -596,4 +691,6 @@ if __name__ == "__main__":
     from devstack.moto_lock import serialize_moto_requests
 
     serialize_moto_requests()  # as tests/conftest.py does: conditional writes atomic
-    print(table())
+    import sys
+
+    print(table(sys.argv[1:] or None))

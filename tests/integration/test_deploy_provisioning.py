@@ -90,7 +90,7 @@ def test_the_templates_tables_and_queues_are_what_provision_creates(
         )
         deployed = _describe(session, stage_settings)
     assert deployed == provisioned
-    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 5
+    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 6
     assert deployed["queues"]["tickwork-prod-urgent"]["deadLetterTarget"] == "tickwork-prod-urgent-dlq"
 
 
@@ -126,6 +126,13 @@ def test_the_policy_allows_every_call_the_app_makes_and_nothing_else(
     mail = stack.schedule(admin, type="email", payload={"to": "ops@example.com", "subject": "hi", "body": "done"})
     # A payload too large for its item: put in the values bucket, read back by the worker and the API.
     large = stack.schedule(admin, type="plugin:test-kit:chatty", payload={"pad": "p" * 4096})
+    # A batch: its children in a BatchWriteItem and a SendMessageBatch, each end counted in a transaction.
+    batch = {
+        "store_id": "store-a",
+        "jobs": [{"type": "plugin:my-plugin:import"}] * 2,
+        "on_complete": {"type": "plugin:my-plugin:import"},
+    }
+    assert stack.post("/api/background-jobs/batches", batch, admin).status_code == 201
     assert stack.poller.drain() >= 1
     assert stack.get(f"/api/background-jobs/{done['id']}", admin).status_code == 200
     assert stack.post(f"/api/background-jobs/{later['id']}/cancel", {}, admin).status_code == 200

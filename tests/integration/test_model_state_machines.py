@@ -28,6 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
 
 from chalicelib import runtime
+from chalicelib.batches.model import BatchState, Callback, callback_id
+from chalicelib.batches.store import batch_from_item
 from chalicelib.clock import ManualClock, from_iso
 from chalicelib.config import Settings
 from chalicelib.jobs.base import BaseJobHandler
@@ -77,6 +79,7 @@ class World:
     jobs: set[str] = field(default_factory=set)
     crons: set[str] = field(default_factory=set)
     server_errors: list[str] = field(default_factory=list)
+    batches: set[str] = field(default_factory=set)
     cancel_midway: Any = None  # the machine's cancel, for handlers that cancel themselves
     # Windows (jobs/windows.py): each debounce key's current job and the last payload given to
     # each debounce job; each dedup key's job and when its window ends; what callers were told amiss.
@@ -165,6 +168,7 @@ crashes = st.none() | st.builds(Crash, st.integers(1, 8), st.booleans())
 class JobsAndCrons(RuleBasedStateMachine):
     jobs = Bundle("jobs")
     crons = Bundle("crons")
+    batches = Bundle("batches")
 
     def __init__(self) -> None:
         super().__init__()
@@ -336,6 +340,55 @@ class JobsAndCrons(RuleBasedStateMachine):
         if job is not None:
             self.stack.runtime.queues.send(job.priority, JobMessage(job_id=job_id), delay_s=0)
 
+    # --- rules: batches -------------------------------------------------------------------
+
+    @rule(
+        target=batches,
+        behaviours=st.lists(st.sampled_from(BEHAVIOURS), min_size=1, max_size=4),
+        owner=st.booleans(),
+        crash=crashes,
+    )
+    def create_batch(self, behaviours: list[str], owner: bool, crash: Crash | None) -> Any:
+        """A batch of model jobs with both callbacks; the API may die at any of its AWS calls."""
+        body = {
+            "store_id": "store-a",
+            "jobs": [{"type": MODEL_TYPE, "payload": {"behaviour": b}, "max_retries": 1} for b in behaviours],
+            "on_complete": {"type": MODEL_TYPE, "payload": {"behaviour": "ok"}},
+            "on_success": {"type": MODEL_TYPE, "payload": {"behaviour": "ok"}},
+        }
+        answers: list[Any] = []
+        self._with_crash(
+            crash,
+            lambda: answers.append(self.api("POST", "/api/background-jobs/batches", body, OWNER if owner else ADMIN)),
+        )
+        if not answers:
+            return multiple()  # died before answering: the sweep settles what it stored
+        assert answers[0].status_code == 201, answers[0].json_body
+        batch_id = str(answers[0].json_body["batch"]["id"])
+        WORLD.batches.add(batch_id)
+        return batch_id
+
+    @rule(batch_id=batches)
+    def cancel_batch(self, batch_id: str) -> None:
+        answer = self.api("POST", f"/api/background-jobs/batches/{batch_id}/cancel", {})
+        assert answer.status_code in (200, 409), answer.json_body
+        if answer.status_code == 200:
+            for child in self._children(batch_id):
+                if child.status in (JobStatus.CANCELLED, JobStatus.CANCELLING):
+                    WORLD.cancel_acknowledged.add(child.id)
+
+    @rule(batch_id=batches, n=st.integers(0, 3), twice=st.booleans())
+    def touch_child(self, batch_id: str, n: int, twice: bool) -> None:
+        """Cancel one child (its siblings go on), or deliver its message a second time."""
+        children = sorted(self._children(batch_id), key=lambda job: job.id)
+        if not children:
+            return
+        child = children[n % len(children)]
+        if twice:
+            self.stack.runtime.queues.send(child.priority, JobMessage(job_id=child.id), delay_s=0)
+        else:
+            self._cancel_from_inside(child.id)
+
     # --- rules: the worker, the tick, time ------------------------------------------------
 
     @rule(crash=crashes)
@@ -469,6 +522,26 @@ class JobsAndCrons(RuleBasedStateMachine):
     # --- quiescence -----------------------------------------------------------------------
 
     @invariant()
+    def each_batch_counts_its_counted_children_and_calls_back_only_when_due(self) -> None:
+        jobs = self._jobs()
+        for batch in self._batches():
+            children = [job for job in jobs.values() if job.batch_id == batch.id]
+            counted = Counter(job.status for job in children if job.batch_counted)
+            assert (batch.completed, batch.failed, batch.cancelled, batch.expired) == (
+                counted[JobStatus.COMPLETED],
+                counted[JobStatus.FAILED],
+                counted[JobStatus.CANCELLED],
+                counted[JobStatus.EXPIRED],
+            ), (batch, counted)
+            on_complete = jobs.get(callback_id(batch.id, Callback.ON_COMPLETE))
+            on_success = jobs.get(callback_id(batch.id, Callback.ON_SUCCESS))
+            if on_complete is not None or on_success is not None:
+                assert batch.is_final and all(job.status in TERMINAL_STATUSES for job in children), batch
+            if on_success is not None:
+                assert batch.state == BatchState.SUCCEEDED, batch
+                assert all(job.status == JobStatus.COMPLETED for job in children), batch
+
+    @invariant()
     def no_store_holds_fewer_than_no_slots(self) -> None:
         for item in self._store_items():
             assert int(item.get("running", 0)) >= 0, item  # a slot given back twice
@@ -486,7 +559,8 @@ class JobsAndCrons(RuleBasedStateMachine):
             if answer.status_code == 200:
                 WORLD.paused_since.setdefault(cron_id, (self.clock.now(), next(WORLD.events)))
         for _ in range(12):
-            if all(job.status in TERMINAL_STATUSES for job in self._jobs().values()):
+            batches_done = all(batch.is_final and batch.callbacks_sent for batch in self._batches())
+            if batches_done and all(job.status in TERMINAL_STATUSES for job in self._jobs().values()):
                 break
             self.clock.advance(301)
             minute = self.clock.now().replace(second=0, microsecond=0)
@@ -504,6 +578,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         self._log_lines_follow_the_attempts(jobs)
         self._every_slot_is_given_back_or_lapsed()
         self._windows_ran_their_latest_payload(jobs)
+        self._every_batch_ended_and_called_back_once(jobs)
 
     def _windows_ran_their_latest_payload(self, jobs: dict[str, Any]) -> None:
         """A debounce window's run had the last payload any of its callers gave; an expired job never started."""
@@ -514,6 +589,30 @@ class JobsAndCrons(RuleBasedStateMachine):
                 assert WORLD.ran_with[job_id] == WORLD.last_given[job_id], (job_id, WORLD.ran_with[job_id])
             if job.status == JobStatus.EXPIRED:
                 assert job.start_by is not None, job
+
+    def _every_batch_ended_and_called_back_once(self, jobs: dict[str, Any]) -> None:
+        """Counts match the children's statuses; on_complete ran (completed, once) iff every child
+        ended, on_success iff every child it was asked for completed."""
+        for batch in self._batches():
+            children = [job for job in jobs.values() if job.batch_id == batch.id]
+            statuses = Counter(job.status for job in children)
+            assert batch.total == len(children), (batch, len(children))
+            assert (batch.completed, batch.failed, batch.cancelled, batch.expired) == (
+                statuses[JobStatus.COMPLETED],
+                statuses[JobStatus.FAILED],
+                statuses[JobStatus.CANCELLED],
+                statuses[JobStatus.EXPIRED],
+            ), (batch, statuses)
+            assert batch.is_final and batch.callbacks_sent, batch
+            on_complete = jobs.get(callback_id(batch.id, Callback.ON_COMPLETE))
+            assert on_complete is not None and on_complete.status == JobStatus.COMPLETED, (batch, on_complete)
+            all_completed = batch.note is None and statuses[JobStatus.COMPLETED] == len(children)
+            on_success = jobs.get(callback_id(batch.id, Callback.ON_SUCCESS))
+            assert (batch.state == BatchState.SUCCEEDED) == all_completed, (batch, statuses)
+            if all_completed:
+                assert on_success is not None and on_success.status == JobStatus.COMPLETED, (batch, on_success)
+            else:
+                assert on_success is None, batch
 
     def _every_slot_is_given_back_or_lapsed(self) -> None:
         """Nothing runs now: what a store still counts is held by workers that died (and lapses)."""
@@ -558,6 +657,14 @@ class JobsAndCrons(RuleBasedStateMachine):
         jobs = {item["id"]: job_from_item(item) for item in items}
         WORLD.jobs.update(jobs)
         return jobs
+
+    def _batches(self) -> list[Any]:
+        table = self.stack.runtime.store._table
+        items = table.scan(ConsistentRead=True, FilterExpression=Attr("kind").eq("batch"))["Items"]
+        return [batch_from_item(item) for item in items]
+
+    def _children(self, batch_id: str) -> list[Any]:
+        return [job for job in self._jobs().values() if job.batch_id == batch_id]
 
     def _with_crash(self, crash: Crash | None, step: Any) -> bool:
         """Run ``step``, killed as ``crash`` says; False if the process died (it is restarted)."""

@@ -94,6 +94,32 @@ def test_background_job_answers_match_the_spec(conformance: Conformance, admin: 
     assert wrong_type.status_code == 415
 
 
+def test_batch_answers_match_the_spec(conformance: Conformance, admin: str, owner_a: str) -> None:
+    c = conformance
+    child = {"type": "plugin:my-plugin:import", "payload": {"count": 1}}
+    body = {
+        "store_id": "store-a",
+        "jobs": [child, child],
+        "on_complete": {"type": "plugin:my-plugin:import"},
+        "description": "two",
+        "idempotency_key": "b1",
+    }
+    batch = c.call("POST", "/api/background-jobs/batches", owner_a, body).json_body["batch"]
+    assert c.call("POST", "/api/background-jobs/batches", owner_a, body).status_code == 200  # repeated key
+    c.call("GET", "/api/background-jobs/batches/{batch_id}", owner_a, batch_id=batch["id"])
+    c.call("GET", "/api/background-jobs/batches/{batch_id}/jobs?limit=1", owner_a, batch_id=batch["id"])
+    c.call("GET", "/api/background-jobs/batches/{batch_id}/jobs?status=pending", admin, batch_id=batch["id"])
+    cancelled = c.call("POST", "/api/background-jobs/batches/{batch_id}/cancel", owner_a, batch_id=batch["id"])
+    assert cancelled.json_body["batch"]["status"] == "finished"
+    assert c.call("POST", "/api/background-jobs/batches", owner_a, {**body, "jobs": []}).status_code == 400
+    foreign = {**body, "store_id": "store-b", "idempotency_key": None}
+    assert c.call("POST", "/api/background-jobs/batches", owner_a, foreign).status_code == 403
+    missing = c.call("GET", "/api/background-jobs/batches/{batch_id}", owner_a, batch_id="nope")
+    assert missing.status_code == 404
+    wrong = c.call("GET", "/api/background-jobs/batches/{batch_id}/jobs?status=x", owner_a, batch_id=batch["id"])
+    assert wrong.status_code == 400
+
+
 def test_cron_job_answers_match_the_spec(conformance: Conformance, admin: str, owner_a: str) -> None:
     c = conformance
     fields = {

@@ -44,6 +44,10 @@ OPERATIONS = [
     "job.list",
     "job.cancel",
     "job.retry",
+    "batch.create",
+    "batch.get",
+    "batch.jobs",
+    "batch.cancel",
     "cron.create",
     "cron.read",
     "cron.list",
@@ -78,6 +82,10 @@ SEES = {
     "job.list": (200, "visible"),
     "job.cancel": 200,
     "job.retry": 202,
+    "batch.create": 201,
+    "batch.get": 200,
+    "batch.jobs": (200, "visible"),
+    "batch.cancel": 200,
     "cron.create": 201,
     "cron.read": 200,
     "cron.list": (200, "visible"),
@@ -97,6 +105,7 @@ FOREIGN_STORE = {
     **{op: 404 for op in OPERATIONS},
     "job.create": 403,
     "job.create_admin_type": 403,
+    "batch.create": 403,
     "cron.create": 403,
     # Naming a store the token may not act on is refused, as scheduling there is: 403 says
     # nothing about what the store holds, and a job acting with these rights fails loudly.
@@ -111,6 +120,7 @@ OTHER_PLUGIN = {
     **{op: 404 for op in OPERATIONS},
     "job.create": 201,  # its own job, in a store it may act on
     "job.create_admin_type": 403,
+    "batch.create": 201,
     "cron.create": 201,
     "job.list": (200, "hidden"),
     "cron.list": (200, "hidden"),
@@ -172,6 +182,9 @@ def cron_body(**fields: Any) -> dict[str, Any]:
 def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, role: str) -> None:
     plugin_p = TOKENS["plugin_p"]()
     job_id = stack.schedule(plugin_p)["id"]
+    batch_body = {"store_id": "store-a", "jobs": [{"type": IMPORT}, {"type": IMPORT}]}
+    batch_id = stack.post("/api/background-jobs/batches", batch_body, plugin_p).json_body["batch"]["id"]
+    child_id = stack.get(f"/api/background-jobs/batches/{batch_id}/jobs", plugin_p).json_body["jobs"][0]["id"]
     cron_id = stack.post("/api/cron-jobs", cron_body(), plugin_p).json_body["job"]["id"]
     tok = TOKENS[role]()
     job_path, cron_path = f"/api/background-jobs/{job_id}", f"/api/cron-jobs/{cron_id}"
@@ -187,6 +200,10 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "job.list": ("GET", "/api/background-jobs?store_id=store-a", None),
         "job.cancel": ("POST", f"{job_path}/cancel", {}),
         "job.retry": ("POST", f"{job_path}/retry", {}),
+        "batch.create": ("POST", "/api/background-jobs/batches", batch_body),
+        "batch.get": ("GET", f"/api/background-jobs/batches/{batch_id}", None),
+        "batch.jobs": ("GET", f"/api/background-jobs/batches/{batch_id}/jobs", None),
+        "batch.cancel": ("POST", f"/api/background-jobs/batches/{batch_id}/cancel", {}),
         "cron.create": ("POST", "/api/cron-jobs", cron_body(name="another")),
         "cron.read": ("GET", cron_path, None),
         "cron.list": ("GET", "/api/cron-jobs?store_id=store-a", None),
@@ -208,13 +225,14 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
     got = {}
     for operation in OPERATIONS:
         method, path, body = requests[operation]
-        listed = {"job.list": job_id, "cron.list": cron_id}.get(operation)
+        listed = {"job.list": job_id, "cron.list": cron_id, "batch.jobs": child_id}.get(operation)
         got[operation] = answer(call(stack, tok, method, path, body), listed)
     assert got == EXPECTED[role]
     # Whatever the role did, nobody but those who may see them changed P's things.
     if role in ("owner_b", "plugin_q") or role in ("no_token", "expired", "other_secret", "alg_none"):
         assert stack.job(job_id).status.value == "pending"
         assert stack.runtime.cron_store.get(cron_id) is not None
+        assert stack.runtime.batches.store.get(batch_id).state.value == "open"
     if role != "admin":  # and only an admin paused or resumed anything
         assert stack.runtime.store_slots.state("store-a").get("limits_version") is None
 

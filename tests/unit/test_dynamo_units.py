@@ -122,6 +122,7 @@ def test_a_table_shape_reads_a_create_table_request() -> None:
         "by_store": "ALL",
         "by_status_shard": "ALL",
         "by_cron": "ALL",
+        "by_batch": "ALL",
         "by_store_status": "KEYS_ONLY",
         "by_tenant_shard": "INCLUDE",
     }

@@ -54,6 +54,7 @@ AWS_IMPORTERS = {
     "chalicelib/stores/backlog.py",
     "chalicelib/jobs/rate_limit.py",
     "chalicelib/crons/store.py",
+    "chalicelib/batches/store.py",
     "chalicelib/stats/store.py",
     "chalicelib/runtime.py",
     "chalicelib/jobs/builtin/email_job.py",  # SES's refusals, told apart by their code

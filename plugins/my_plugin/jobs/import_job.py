@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,11 @@ class ImportPayload(BaseModel):
     filters: dict[str, Any] = Field(default_factory=dict)
     items: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_ITEMS)
     count: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
+    # A slice of the catalogue, [start, stop): one chunk of a parallel import (parallel_import.py).
+    start: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
+    stop: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
+    # The external system's latency per item, simulated (bench/parallel_import.py): 0 by default.
+    item_ms: float = Field(default=0, ge=0, le=1000)
 
 
 class ItemImportError(Exception):
@@ -66,13 +72,18 @@ class MyImportJob(BaseJobHandler):
             items = list(payload["items"])
         else:
             category = filters.get("category", "general")
+            count = int(payload.get("count") or 0)
+            start = int(payload.get("start") or 0)
+            stop = min(count, int(payload["stop"])) if payload.get("stop") is not None else count
             items = [
                 {"sku": f"{source}-{n:06d}", "name": f"{category} item {n}", "category": category}
-                for n in range(int(payload.get("count") or 0))
+                for n in range(start, stop)
             ]
         return [item for item in items if all(item.get(k, v) == v for k, v in filters.items())]
 
     def import_item(self, item: dict[str, Any]) -> None:
+        if self.job.payload.get("item_ms"):
+            time.sleep(float(self.job.payload["item_ms"]) / 1000)
         if not item.get("name"):
             raise ItemImportError("item has no name")
         if item.get("fail"):

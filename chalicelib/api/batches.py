@@ -1,0 +1,88 @@
+"""``/api/background-jobs/batches``: create a batch, read it, list its children, cancel it."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib import runtime
+from chalicelib.api.background_jobs import shown_all
+from chalicelib.api.batch_schemas import BatchAnswer, BatchJobPageAnswer, CreatedBatchAnswer
+from chalicelib.api.docs import LIMIT, NEXT_TOKEN, QueryParam
+from chalicelib.api.http import Call, endpoint, ok
+from chalicelib.batches.model import Batch, BatchRequest, shown
+from chalicelib.errors import BadRequestError
+from chalicelib.jobs.lifecycle import JobStatus
+from chalicelib.jobs.model import parse_model
+
+bp = Blueprint(__name__)
+
+
+def view(batch: Batch) -> dict[str, object]:
+    return shown(batch, runtime.current().batches.live(batch))
+
+
+@endpoint(
+    bp,
+    "/background-jobs/batches",
+    ["POST"],
+    summary="Schedule up to 1,000 jobs as one batch, with callbacks when all have ended.",
+    body=BatchRequest,
+    response=CreatedBatchAnswer,
+    status=(201, 200),
+    errors=(403, 409, 413, 429),
+)
+def create_batch(call: Call) -> Response:
+    request = parse_model(BatchRequest, call.json_body())
+    batch, created = runtime.current().batches.create(request, call.principal)
+    return ok({"batch": view(batch), "created": created}, 201 if created else 200)
+
+
+@endpoint(
+    bp,
+    "/background-jobs/batches/{batch_id}",
+    ["GET"],
+    summary="A batch: counts of its children's ends, those waiting and running, its progress.",
+    response=BatchAnswer,
+)
+def get_batch(call: Call, batch_id: str) -> Response:
+    return ok({"batch": view(runtime.current().batches.get(batch_id, call.principal))})
+
+
+@endpoint(
+    bp,
+    "/background-jobs/batches/{batch_id}/jobs",
+    ["GET"],
+    summary="A batch's children, a page at a time.",
+    query=(
+        QueryParam("status", "Only children in this status.", {"type": "string", "enum": [s.value for s in JobStatus]}),
+        LIMIT,
+        NEXT_TOKEN,
+    ),
+    response=BatchJobPageAnswer,
+)
+def batch_jobs(call: Call, batch_id: str) -> Response:
+    status_text = call.query("status")
+    try:
+        status = JobStatus(status_text) if status_text else None
+    except ValueError:
+        raise BadRequestError(
+            f"status must be one of {', '.join(s.value for s in JobStatus)}.",
+            code="validation_error",
+            details=[{"field": "status", "message": "unknown status"}],
+        ) from None
+    page = runtime.current().batches.children(
+        batch_id, call.principal, status=status, limit=call.page_size(), next_token=call.query("next_token")
+    )
+    return ok({"jobs": shown_all(page.jobs), "next_token": page.next_token})
+
+
+@endpoint(
+    bp,
+    "/background-jobs/batches/{batch_id}/cancel",
+    ["POST"],
+    summary="Cancel a batch's unfinished children (each as its own cancel would); finished ones stay.",
+    response=BatchAnswer,
+    errors=(403, 409),
+)
+def cancel_batch(call: Call, batch_id: str) -> Response:
+    return ok({"batch": view(runtime.current().batches.cancel(batch_id, call.principal))})
