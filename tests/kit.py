@@ -16,7 +16,7 @@ import boto3
 import app as app_module
 from chalicelib.aws.objects import S3Objects, ensure_bucket
 from chalicelib.aws.provision import ensure_table
-from chalicelib.clock import to_iso
+from chalicelib.clock import ManualClock, to_iso
 from chalicelib.config import Settings
 from chalicelib.crons.slots import slot_job_id
 from chalicelib.jobs.store import DynamoJobStore, JobFilter, jobs_table_definition
@@ -201,3 +201,18 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@contextmanager
+def sqs_follows(clock: ManualClock) -> Iterator[None]:
+    """moto's SQS reads ``clock`` for delays and visibility: a hidden message comes back when the
+    clock moves past its time, never after a real wait."""
+    import moto.sqs.models as moto_sqs
+
+    real = moto_sqs.unix_time, moto_sqs.unix_time_millis
+    moto_sqs.unix_time = lambda dt=None: clock.now().timestamp()
+    moto_sqs.unix_time_millis = lambda dt=None: clock.now().timestamp() * 1000
+    try:
+        yield
+    finally:
+        moto_sqs.unix_time, moto_sqs.unix_time_millis = real

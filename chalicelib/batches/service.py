@@ -64,6 +64,24 @@ SWEEP_LIMIT = 20
 MAX_WRITE_ATTEMPTS = 8
 
 
+# A batch larger than what is left of its store's minute of schedules starts the rest in the next
+# minutes, up to this many (1,000 children fit at a limit of 100 a minute).
+SPREAD_MINUTES = 10
+
+
+def spread_over_minutes(children: list[Job], shares: list[int], now: datetime) -> list[Job]:
+    """The children in order, those past the first minute's share due no earlier than the start
+    of the minute that admitted them (the rate limit counts runs, and they run then)."""
+    spread: list[Job] = []
+    minute_start = now.replace(second=0, microsecond=0)
+    for offset, share in enumerate(shares):
+        not_before = to_iso(minute_start + timedelta(minutes=offset))
+        for child in children[len(spread) : len(spread) + share]:
+            later = offset > 0 and child.scheduled_at < not_before
+            spread.append(child.model_copy(update={"scheduled_at": not_before}) if later else child)
+    return spread + children[len(spread) :]
+
+
 class BatchNotFoundError(NotFoundError):
     code = "batch_not_found"
 
@@ -86,8 +104,9 @@ class BatchService:
         for field, callback in callbacks.items():
             if callback is not None:
                 self._check_callback(field, callback, store_id, principal)
-        self._admit(store_id, len(children) + sum(c is not None for c in callbacks.values()))
+        shares = self._admit(store_id, len(children) + sum(c is not None for c in callbacks.values()))
         now = self.clock.now()
+        children = spread_over_minutes(children, shares, now)
         stamp = to_iso(now)
         batch = Batch(
             id=batch_id,
@@ -178,12 +197,13 @@ class BatchService:
             error.details = [_under(field, detail) for detail in error.details] or [{"field": field}]
             raise
 
-    def _admit(self, store_id: str, count: int) -> None:
+    def _admit(self, store_id: str, count: int) -> list[int]:
+        """How many jobs each minute from now admits (the store's rate limit; the callbacks last)."""
         limiter = self.jobs.rate_limiter
         if limiter is None:
-            return
+            return [count]
         try:
-            limiter.admit_many(store_id, count)
+            return limiter.admit_spread(store_id, count, minutes=SPREAD_MINUTES)
         except TooManyRequestsError:
             if self.jobs.metrics is not None:
                 self.jobs.metrics.metrics.count(Metric.RATE_LIMIT_REFUSALS, store_id=store_id)

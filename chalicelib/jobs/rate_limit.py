@@ -10,12 +10,12 @@ batch per container. Under 100 a minute the count is exact: one conditional ADD 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aws.dynamo import is_condition_failure
+from chalicelib.aws.dynamo import is_condition_failure, old_item
 from chalicelib.clock import Clock
 from chalicelib.errors import TooManyRequestsError
 
@@ -61,27 +61,58 @@ class ScheduleRateLimiter:
             with self._lock:
                 self._known[key] = total
 
-    def admit_many(self, store_id: str, count: int) -> None:
-        """Count ``count`` jobs at once (a batch), all or none: one conditional ADD, exact whatever
-        the limit (429 when they do not all fit in the store's minute)."""
+    def admit_spread(self, store_id: str, count: int, *, minutes: int) -> list[int]:
+        """Count ``count`` jobs at once (a batch) in this minute and, for what does not fit, the
+        next ones: how many each minute admits, this minute first. The jobs past the first
+        minute's share are to start in their minute; a batch is never refused for being larger
+        than what is left of a minute. 429 when they do not fit in ``minutes`` minutes (what was
+        counted is given back). One conditional ADD per minute used, plus one per minute found
+        fuller than read.
+        """
         if self.per_minute <= 0 or count <= 0:
-            return
+            return [count]
         now = self._clock.now()
-        key = f"{KEY_PREFIX}{store_id}#{now:%Y%m%d%H%M}"
-        if count > self.per_minute:
-            raise self._full(store_id, now, asked=count)
-        try:
-            self._table.update_item(
-                Key={"id": key},
-                UpdateExpression="ADD #count :n SET expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression="attribute_not_exists(#count) OR #count <= :room",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":n": count, ":room": self.per_minute - count, ":expires": _expiry(now)},
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise self._full(store_id, now, asked=count) from None
-            raise
+        if count > self.per_minute * minutes:
+            raise self._full(store_id, now, asked=count, minutes=minutes)
+        shares: list[int] = []
+        left = count
+        for offset in range(minutes):
+            minute = now + timedelta(minutes=offset)
+            taken = self._take_up_to(f"{KEY_PREFIX}{store_id}#{minute:%Y%m%d%H%M}", left, minute)
+            shares.append(taken)
+            left -= taken
+            if left == 0:
+                return shares
+        for offset, taken in enumerate(shares):
+            if taken:
+                minute = now + timedelta(minutes=offset)
+                self._add(f"{KEY_PREFIX}{store_id}#{minute:%Y%m%d%H%M}", -taken, minute)
+        raise self._full(store_id, now, asked=count, minutes=minutes)
+
+    def _take_up_to(self, key: str, wanted: int, minute: datetime) -> int:
+        """Up to ``wanted`` of the minute's room, in conditional ADDs (a race re-reads the room)."""
+        room = min(wanted, self.per_minute)
+        while room > 0:
+            try:
+                self._table.update_item(
+                    Key={"id": key},
+                    UpdateExpression="ADD #count :n SET expires_at = if_not_exists(expires_at, :expires)",
+                    ConditionExpression="attribute_not_exists(#count) OR #count <= :room",
+                    ExpressionAttributeNames={"#count": "count"},
+                    ExpressionAttributeValues={
+                        ":n": room,
+                        ":room": self.per_minute - room,
+                        ":expires": _expiry(minute),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return room
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                counted = int((old_item(exc) or {}).get("count", 0))
+                room = min(wanted, self.per_minute - counted)
+        return 0
 
     def _add_exactly_one(self, key: str, now: datetime, store_id: str) -> None:
         try:
@@ -112,11 +143,12 @@ class ScheduleRateLimiter:
             self._known.pop(stale, None)
             self._pending.pop(stale, None)
 
-    def _full(self, store_id: str, now: datetime, *, asked: int = 1) -> TooManyRequestsError:
+    def _full(self, store_id: str, now: datetime, *, asked: int = 1, minutes: int = 1) -> TooManyRequestsError:
         retry_after = 60 - now.second
-        if asked > self.per_minute:
+        if asked > 1:
             return TooManyRequestsError(
-                f"{asked} jobs at once is more than store {store_id!r} may schedule in a minute ({self.per_minute}).",
+                f"{asked} jobs at once do not fit in what store {store_id!r} may schedule in the next "
+                f"{minutes} minutes ({self.per_minute} a minute); try again in {retry_after} s.",
                 code="rate_limited",
                 details=[{"field": "jobs", "message": f"at most {self.per_minute} jobs a minute"}],
             )

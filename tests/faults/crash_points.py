@@ -57,6 +57,7 @@ from chalicelib.jobs.store import job_from_item
 from chalicelib.runtime import Runtime
 from devstack.pollers import LambdaContext, sqs_event
 from tests.faults.kit import SimulatedCrash
+from tests.kit import sqs_follows
 
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -517,20 +518,6 @@ SCENARIOS = {
 }
 
 
-@contextlib.contextmanager
-def _sqs_follows(clock: ManualClock) -> Any:
-    """moto's SQS reads ``clock`` for delays and visibility: a delayed message is due when the clock says."""
-    import moto.sqs.models as moto_sqs
-
-    real = moto_sqs.unix_time, moto_sqs.unix_time_millis
-    moto_sqs.unix_time = lambda dt=None: clock.now().timestamp()
-    moto_sqs.unix_time_millis = lambda dt=None: clock.now().timestamp() * 1000
-    try:
-        yield
-    finally:
-        moto_sqs.unix_time, moto_sqs.unix_time_millis = real
-
-
 def _run(world: World, step: Callable[[], None]) -> None:
     """A worker or tick process: its crash ends it, and only it."""
     with contextlib.suppress(SimulatedCrash):
@@ -544,7 +531,7 @@ def run_scenario(name: str, crash: CrashPoint | None) -> Outcome:
         world = World(recorder)
         World.current = world
         if scenario.clocked_sqs:
-            clocked.enter_context(_sqs_follows(world.clock))
+            clocked.enter_context(sqs_follows(world.clock))
         try:
             scenario.setup(world)
             recorder.active = True

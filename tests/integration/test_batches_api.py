@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.batches.model import unfinished_key
 from chalicelib.batches.service import SETTLE_AFTER_S
+from chalicelib.clock import ManualClock, to_iso
+from chalicelib.config import Settings
 from chalicelib.jobs.lifecycle import JobStatus
-from tests.conftest import Stack, assert_error, token
+from tests.conftest import T0, Stack, assert_error, built_stack, token
 from tests.handlers import completions
+from tests.kit import sqs_follows
 
 OWNER = token("store_owner", stores=["store-a"])
 FLAKY = "plugin:test-kit:flaky"
@@ -143,18 +147,40 @@ def test_a_child_of_a_batch_cannot_be_retried(stack: Stack) -> None:
     assert_error(stack.post(f"/api/background-jobs/{job['id']}/retry", {}, OWNER), 409, "invalid_job_state")
 
 
-def test_a_batch_counts_against_the_store_rate_limit_all_or_nothing(
+def test_a_batch_larger_than_its_minute_starts_the_rest_in_the_next_minutes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(T0)
+    with built_stack(settings, clock, clocked_pollers=True) as stack, sqs_follows(clock):
+        spread_a_batch(stack, monkeypatch)
+
+
+def spread_a_batch(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.configure(monkeypatch, max_jobs_per_minute_per_store=10)
+    assert create(stack, {"jobs": [child() for _ in range(4)]}).status_code == 201  # 6 places left
+    batch = create(stack, {"jobs": [child() for _ in range(25)], "on_complete": {"type": FLAKY}}).json_body["batch"]
+    children = stack.get(f"/api/background-jobs/batches/{batch['id']}/jobs?limit=100", OWNER).json_body["jobs"]
+    minute = stack.clock.now().replace(second=0, microsecond=0)  # type: ignore[union-attr]
+    starts = sorted(job["scheduled_at"] for job in children)
+    later = [to_iso(minute + timedelta(minutes=k)) for k in (1, 2)]
+    # 6 now, 10 at the next minute, 9 (and the callback's place) at the one after.
+    assert sum(s < later[0] for s in starts) == 6 and starts.count(later[0]) == 10 and starts.count(later[1]) == 9
+    single = stack.post("/api/background-jobs/schedule", {"store_id": "store-a", **child()}, OWNER)
+    assert_error(single, 429, "rate_limited")  # this minute is full
+    stack.clock.advance(180)  # type: ignore[union-attr]
+    for _ in range(3):
+        stack.poller.drain()
+    shown = stack.get(f"/api/background-jobs/batches/{batch['id']}", OWNER).json_body["batch"]
+    assert (shown["status"], shown["completed"]) == ("succeeded", 25)
+
+
+def test_a_batch_that_fits_in_no_ten_minutes_is_refused_and_counts_nothing(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.configure(monkeypatch, max_jobs_per_minute_per_store=10)
-    too_many = assert_error(create(stack, {"jobs": [child() for _ in range(11)]}), 429, "rate_limited")
+    stack.configure(monkeypatch, max_jobs_per_minute_per_store=2)
+    too_many = assert_error(create(stack, {"jobs": [child() for _ in range(21)]}), 429, "rate_limited")
     assert too_many["details"][0]["field"] == "jobs"
-    # Eight children and one callback fit; then the minute has one place left, not two.
-    assert create(stack, {"jobs": [child() for _ in range(8)], "on_complete": {"type": FLAKY}}).status_code == 201
-    assert_error(create(stack, {"jobs": [child(), child()]}), 429, "rate_limited")
-    assert create(stack, {"jobs": [child()]}).status_code == 201
-    listed = stack.get("/api/background-jobs?store_id=store-a&limit=100", OWNER).json_body["jobs"]
-    assert len(listed) == 9
+    assert create(stack, {"jobs": [child(), child()]}).status_code == 201  # the minute was left whole
 
 
 def test_an_admin_only_child_type_refuses_a_store_owners_batch(stack: Stack) -> None:

@@ -6,13 +6,11 @@ quiet time passes when the test advances the clock, never on a real wait.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import moto.sqs.models as moto_sqs
 import pytest
 
 from chalicelib import runtime
@@ -23,7 +21,7 @@ from chalicelib.jobs.base import BaseJobHandler
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import ScheduleJobRequest
 from tests.conftest import T0, Stack, assert_error, built_stack, token
-from tests.kit import at, create_cron, executions, tick
+from tests.kit import at, create_cron, executions, sqs_follows, tick
 
 SCHEDULE = "/api/background-jobs/schedule"
 RECORD = "plugin:windows-test:record"
@@ -41,18 +39,6 @@ class RecordRun(BaseJobHandler):
 
 
 runtime.registry.register(RECORD, RecordRun)
-
-
-@contextlib.contextmanager
-def sqs_follows(clock: ManualClock) -> Iterator[None]:
-    """SQS's timers (delays, visibility) read ``clock``: a hidden message comes back when it moves."""
-    real_seconds, real_millis = moto_sqs.unix_time, moto_sqs.unix_time_millis
-    moto_sqs.unix_time = lambda dt=None: clock.now().timestamp()
-    moto_sqs.unix_time_millis = lambda dt=None: clock.now().timestamp() * 1000
-    try:
-        yield
-    finally:
-        moto_sqs.unix_time, moto_sqs.unix_time_millis = real_seconds, real_millis
 
 
 @pytest.fixture

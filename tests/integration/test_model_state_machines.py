@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import moto.sqs.models as moto_sqs
 from boto3.dynamodb.conditions import Attr
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -38,6 +37,7 @@ from chalicelib.jobs.model import JobMessage, job_from_item
 from chalicelib.jobs.store import JobFilter
 from chalicelib.runtime import Runtime
 from tests.conftest import SECRET, T0, built_stack, token
+from tests.kit import sqs_follows
 
 MODEL_TYPE = "plugin:model:work"
 ADMIN = token("admin", sub="model-admin")
@@ -181,7 +181,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         self.stack = self._exit.enter_context(built_stack(self.settings, self.clock, clocked_pollers=True))
         # SQS's timers (visibility, delays, retention) follow the injected clock, and so does the
         # pollers' queue aging: an example replays the same way however fast the machine is.
-        self._exit.enter_context(_sqs_follows(self.clock))
+        self._exit.enter_context(sqs_follows(self.clock))
 
     def teardown(self) -> None:
         try:
@@ -700,23 +700,6 @@ class JobsAndCrons(RuleBasedStateMachine):
         fresh = Runtime(settings=self.settings, clock=self.clock, session=self.stack.session)
         runtime.use(fresh)
         self.stack.runtime = fresh
-
-
-@contextlib.contextmanager
-def _sqs_follows(clock: ManualClock) -> Any:
-    real_seconds, real_millis = moto_sqs.unix_time, moto_sqs.unix_time_millis
-
-    def seconds(dt: datetime | None = None) -> float:
-        return clock.now().timestamp()
-
-    def millis(dt: datetime | None = None) -> float:
-        return clock.now().timestamp() * 1000
-
-    moto_sqs.unix_time, moto_sqs.unix_time_millis = seconds, millis
-    try:
-        yield
-    finally:
-        moto_sqs.unix_time, moto_sqs.unix_time_millis = real_seconds, real_millis
 
 
 JobsAndCrons.TestCase.settings = settings(
