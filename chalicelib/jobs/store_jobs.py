@@ -9,24 +9,32 @@ attempt that may run it, and the caller looks at it again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamo import is_condition_failure
+from chalicelib.batches.model import ITEM_PREFIX as BATCH_ITEM_PREFIX
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.logs import logs_item_id
 from chalicelib.jobs.store import BY_STORE_INDEX, DynamoJobStore
+from chalicelib.jobs.windows import window_item_ids
 
 
 @dataclass(frozen=True)
 class StoreJobsPage:
-    """A page of (job id, status as the index showed it); ``after`` resumes the pass, None at its end."""
+    """A page of (job id, status as the index showed it); ``after`` resumes the pass, None at its end.
+
+    ``companions``: per job, the items kept apart that exist for it (its debounce or dedup
+    window's item, which may name it) and its batch's id, to delete with it.
+    """
 
     jobs: list[tuple[str, JobStatus]]
     after: dict[str, str] | None
+    windows: dict[str, list[str]] = field(default_factory=dict)
+    batches: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,17 +55,48 @@ class StoreJobs:
         request: dict[str, Any] = {
             "IndexName": BY_STORE_INDEX,
             "KeyConditionExpression": Key("store_id").eq(store_id),
-            "ProjectionExpression": "id, #st",
-            "ExpressionAttributeNames": {"#st": "status"},
+            "ProjectionExpression": "id, #st, #ty, plugin_id, batch_id, debounce_key, dedup_key",
+            "ExpressionAttributeNames": {"#st": "status", "#ty": "type"},
             "ScanIndexForward": True,
             "Limit": limit,
         }
         if after:
             request["ExclusiveStartKey"] = after
         answer = self._table.query(**request)
-        jobs = [(str(item["id"]), JobStatus(item["status"])) for item in answer.get("Items", [])]
+        items = answer.get("Items", [])
+        jobs = [(str(item["id"]), JobStatus(item["status"])) for item in items]
+        windows = {
+            str(item["id"]): window_item_ids(
+                store_id,
+                item.get("plugin_id"),
+                str(item.get("type", "")),
+                debounce_key=item.get("debounce_key"),
+                dedup_key=item.get("dedup_key"),
+            )
+            for item in items
+            if item.get("debounce_key") or item.get("dedup_key")
+        }
+        batches = {str(item["id"]): str(item["batch_id"]) for item in items if item.get("batch_id")}
         last = answer.get("LastEvaluatedKey")
-        return StoreJobsPage(jobs=jobs, after={name: str(value) for name, value in last.items()} if last else None)
+        after = {name: str(value) for name, value in last.items()} if last else None
+        return StoreJobsPage(jobs=jobs, after=after, windows=windows, batches=batches)
+
+    def delete_window_item(self, item_id: str, job_id: str) -> bool:
+        """A debounce or dedup window's item, if it still names ``job_id`` (a newer window's stays)."""
+        return self._delete_if(item_id, Attr("job_id").eq(job_id))
+
+    def delete_batch_item(self, batch_id: str) -> bool:
+        """A batch's own item (its children are gone): its description and callbacks' payloads."""
+        return self._delete_if(f"{BATCH_ITEM_PREFIX}{batch_id}", Attr("kind").eq("batch"))
+
+    def _delete_if(self, item_id: str, condition: Any) -> bool:
+        try:
+            self._table.delete_item(Key={"id": item_id}, ConditionExpression=condition)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def delete(self, job_id: str, status: JobStatus) -> Deleted:
         """The job's log item and objects, then the job, if still in ``status`` (a finished one).

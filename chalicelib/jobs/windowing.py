@@ -58,7 +58,7 @@ def check_window_request(request: ScheduleJobRequest) -> None:
 
 def window_scope(job: Job, key: str) -> str:
     """What a window key is scoped to: the store, the plugin (a plugin sees only its own jobs)
-    and the type (a payload is only meaningful to its own type)."""
+    and the type (a payload is only meaningful to its own type). window_item_ids reads it too."""
     return f"{job.plugin_id or ''}\n{job.type}\n{key}"
 
 

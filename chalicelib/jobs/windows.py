@@ -133,3 +133,16 @@ def is_expired(start_by: str | None, now: datetime) -> bool:
 def expired_reason(start_by: str) -> str:
     """The error an expired job records."""
     return f"expired: not started by {start_by}"
+
+
+def window_item_ids(
+    store_id: str, plugin_id: str | None, job_type: str, *, debounce_key: str | None, dedup_key: str | None
+) -> list[str]:
+    """The window items that may name a job with these keys (its store's erase deletes them)."""
+    scope = f"{plugin_id or ''}\n{job_type}\n"
+    ids = []
+    if debounce_key is not None:
+        ids.append(window_item_id(DEBOUNCE_PREFIX, store_id, scope + debounce_key))
+    if dedup_key is not None:
+        ids.append(window_item_id(DEDUP_PREFIX, store_id, scope + dedup_key))
+    return ids

@@ -34,6 +34,12 @@ def fill(stack: Stack, admin: str, store_id: str) -> None:
     stack.schedule(admin, storeId=store_id, type="plugin:test-kit:chatty", payload={"lines": 3, "pad": LARGE})
     stack.schedule(admin, storeId=store_id, type="plugin:test-kit:chatty", payload={"lines": 1})
     stack.schedule(admin, storeId=store_id, delay=3600)  # pending: cancelled, then deleted
+    # A window's item names its job, a batch's item holds its description and callbacks.
+    stack.schedule(admin, storeId=store_id, debounce={"key": "product-1", "seconds": 600})  # pending
+    stack.schedule(admin, storeId=store_id, dedup={"key": "order-1", "seconds": 600})
+    child = {"type": "plugin:my-plugin:import", "payload": {"count": 1}}
+    batch = {"store_id": store_id, "jobs": [child, child], "on_complete": child, "description": "two"}
+    assert stack.post("/api/background-jobs/batches", batch, admin).status_code == 201
     # A yearly slot: no run but the run-now fires while the test runs on the real clock.
     cron = create_cron(stack, admin, store_id=store_id, cron_expression="0 0 1 1 *", configuration={"pad": LARGE})
     assert stack.post(f"/api/cron-jobs/{cron['id']}/run", {}, admin).status_code == 202
@@ -63,8 +69,10 @@ def snapshot(stack: Stack) -> dict[str, Any]:
 def owned_by(world: dict[str, Any], store_id: str) -> dict[str, set[str]]:
     """What of ``world`` is the store's: its jobs with their log items and objects, cron jobs, secrets."""
     jobs = {job_id for job_id, item in world["jobs"].items() if item.get("store_id") == store_id}
+    windows = {key for key in world["jobs"] if key.startswith((f"debounce#{store_id}#", f"dedup#{store_id}#"))}
+    batches = {key for key, item in world["jobs"].items() if item.get("batch_store") == store_id}
     return {
-        "jobs": jobs | {f"joblogs#{job_id}" for job_id in jobs} & set(world["jobs"]),
+        "jobs": jobs | {f"joblogs#{job_id}" for job_id in jobs} & set(world["jobs"]) | windows | batches,
         "cron_jobs": {cron_id for cron_id, item in world["cron_jobs"].items() if item["store_id"] == store_id},
         "objects": {key for key in world["objects"] if key.split("/")[1] in jobs},
         "parameters": {name for name in world["parameters"] if name.startswith(f"/tickwork/dev/stores/{store_id}/")},
@@ -121,11 +129,15 @@ def test_an_erase_deletes_exactly_the_stores_data_and_reports_it(two_stores: Sta
         "store_id": A,
         "deleted": {
             "cron_jobs": 1,
-            "jobs": 4,  # two finished, one cancelled pending, one cron run
-            "log_items": 2,
+            # two finished, one cancelled pending, one cron run, a debounced (pending) and a
+            # deduplicated job, a batch's two children and its on_complete
+            "jobs": 9,
+            "log_items": 6,  # the two chatty jobs' and the four imports' that ran
             "objects": len(mine["objects"]),
             "parameters": 2,
             "secrets": 2,
+            "windows": 2,
+            "batches": 1,
         },
         "left_running": [],
         "cron_jobs_left": 0,
@@ -171,11 +183,13 @@ def test_a_small_page_budget_spreads_the_erase_over_several_invocations(two_stor
     # Each continuation resumed from its checkpoint: nothing was counted twice or missed.
     assert done.result["deleted"] == {
         "cron_jobs": 1,
-        "jobs": 4,
-        "log_items": 2,
+        "jobs": 9,
+        "log_items": 6,
         "objects": len(owned_by(before, A)["objects"]),
         "parameters": 2,
         "secrets": 2,
+        "windows": 2,
+        "batches": 1,
     }
     assert_erased_exactly(before, snapshot(stack), job["id"])
 

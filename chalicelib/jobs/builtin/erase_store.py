@@ -9,8 +9,11 @@ In this order, so that nothing it deletes is made again behind it by what it has
    does, then deleted if that finished them (pending, retrying), else looked at again at the end;
 3. SSM parameters under ``/tickwork/<stage>/stores/<store>/``;
 4. Secrets Manager secrets under ``tickwork/<stage>/stores/<store>/``, without recovery;
+   A deleted job's debounce or dedup window item goes with it (if it still names that job);
 5. the jobs that were still running: deleted if they ended meanwhile, else named in the report
-   (``left_running``) and the run is not ``complete``; another DELETE deletes them once ended.
+   (``left_running``) and the run is not ``complete``; another DELETE deletes them once ended;
+6. the items of the batches its deleted jobs belonged to (descriptions, callbacks' payloads),
+   once none of the store's jobs is left running (a running child still counts on its batch).
 
 Each step is a page, and the state is checkpointed after each one: when the invocation nears its
 end the job continues in a fresh one, and a crash resumes from the last checkpoint, reading again
@@ -32,10 +35,18 @@ from chalicelib.jobs.model import ID_PATTERN
 from chalicelib.jobs.store_jobs import Deleted
 from chalicelib.references import ReferencePolicy
 
-PHASES = ("cron_jobs", "jobs", "parameters", "secrets", "running_jobs", "done")
+PHASES = ("cron_jobs", "jobs", "parameters", "secrets", "running_jobs", "batches", "done")
 # Where each phase starts on the progress bar (a phase's size is unknown until it is done).
-PROGRESS_AT = {"cron_jobs": 0, "jobs": 10, "parameters": 70, "secrets": 80, "running_jobs": 90, "done": 100}
-DELETED_KINDS = ("cron_jobs", "jobs", "log_items", "objects", "parameters", "secrets")
+PROGRESS_AT = {
+    "cron_jobs": 0,
+    "jobs": 10,
+    "parameters": 70,
+    "secrets": 80,
+    "running_jobs": 90,
+    "batches": 95,
+    "done": 100,
+}
+DELETED_KINDS = ("cron_jobs", "jobs", "log_items", "objects", "parameters", "secrets", "windows", "batches")
 # Job ids kept to look at again, at most: the checkpoint holds them and is capped at 64 KB.
 MAX_KEPT_IDS = 1000
 # A job that changes under every read (or a cron job under every delete) is tried this often.
@@ -65,6 +76,7 @@ class ErasureState(BaseModel):
     after: dict[str, str] | None = None  # the jobs pass's place in by_store
     deleted: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(DELETED_KINDS, 0))
     running: list[str] = Field(default_factory=list)  # cancelled while running: looked at again at the end
+    batches: list[str] = Field(default_factory=list)  # of the deleted jobs: their items go last
     left_running: list[str] = Field(default_factory=list)
     cron_jobs_left: int = 0  # changed under every delete: still there
     not_tracked: int = 0  # unfinished jobs past MAX_KEPT_IDS: neither deleted nor named
@@ -96,6 +108,7 @@ class EraseStoreJob(ConfiguredJobHandler[EraseStoreConfig]):
             "parameters": lambda: self._parameters(folder, state, seen),
             "secrets": lambda: self._stored_secrets(folder.removeprefix("/"), state, seen),
             "running_jobs": lambda: self._running_jobs(config, state),
+            "batches": lambda: self._batches(config, state),
         }
         while state.phase != "done":
             if not steps[state.phase]():
@@ -140,6 +153,14 @@ class EraseStoreJob(ConfiguredJobHandler[EraseStoreConfig]):
             gone = status in TERMINAL_STATUSES and self._delete(job_id, status, state)
             if not gone and not self._settle(job_id, state):
                 self._keep(state.running, job_id, state)
+            for item_id in page.windows.get(job_id, []):
+                state.deleted["windows"] += int(self.platform.store_jobs.delete_window_item(item_id, job_id))
+            batch_id = page.batches.get(job_id)
+            if batch_id is not None and batch_id not in state.batches:
+                if len(state.batches) < MAX_KEPT_IDS:
+                    state.batches.append(batch_id)
+                else:
+                    state.not_tracked += 1  # its item is left to its expiry; the report says incomplete
         state.after = page.after
         return page.after is not None
 
@@ -161,6 +182,14 @@ class EraseStoreJob(ConfiguredJobHandler[EraseStoreConfig]):
             if not self._settle(job_id, state):
                 self._keep(state.left_running, job_id, state)
         return bool(state.running)
+
+    def _batches(self, config: EraseStoreConfig, state: ErasureState) -> bool:
+        if state.left_running:
+            return False  # their batches still count them; another DELETE takes both
+        batch, state.batches = state.batches[: config.page_size], state.batches[config.page_size :]
+        for batch_id in batch:
+            state.deleted["batches"] += int(self.platform.store_jobs.delete_batch_item(batch_id))
+        return bool(state.batches)
 
     # --- one job ---------------------------------------------------------------------------
 
