@@ -1,4 +1,4 @@
-"""``/api/background-jobs/batches``: create a batch, read it, list its children, cancel it."""
+"""``/api/background-jobs/batches``: create a batch, list a store's, read one, list its children, cancel it."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.api.background_jobs import shown_all
-from chalicelib.api.batch_schemas import BatchAnswer, BatchJobPageAnswer, CreatedBatchAnswer
+from chalicelib.api.batch_schemas import BatchAnswer, BatchJobPageAnswer, BatchPageAnswer, CreatedBatchAnswer
 from chalicelib.api.docs import LIMIT, NEXT_TOKEN, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
-from chalicelib.batches.model import Batch, BatchRequest, shown
+from chalicelib.batches.model import Batch, BatchRequest, BatchState, shown
+from chalicelib.batches.views import callbacks_shown
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import parse_model
@@ -18,7 +19,8 @@ bp = Blueprint(__name__)
 
 
 def view(batch: Batch) -> dict[str, object]:
-    return shown(batch, runtime.current().batches.live(batch))
+    batches = runtime.current().batches
+    return {**shown(batch, batches.live(batch)), "callbacks": callbacks_shown(batch, batches.callback_jobs(batch))}
 
 
 @endpoint(
@@ -35,6 +37,40 @@ def create_batch(call: Call) -> Response:
     request = parse_model(BatchRequest, call.json_body())
     batch, created = runtime.current().batches.create(request, call.principal)
     return ok({"batch": view(batch), "created": created}, 201 if created else 200)
+
+
+@endpoint(
+    bp,
+    "/background-jobs/batches",
+    ["GET"],
+    summary="A store's batches, newest first, with their children's counted ends (403 for a store it may not see).",
+    query=(
+        QueryParam("store_id", "The store whose batches to list; required unless the token has one store."),
+        QueryParam("status", "Only batches in this status.", {"type": "string", "enum": [s.value for s in BatchState]}),
+        LIMIT,
+        NEXT_TOKEN,
+    ),
+    response=BatchPageAnswer,
+    errors=(403,),
+)
+def list_batches(call: Call) -> Response:
+    state_text = call.query("status")
+    try:
+        state = BatchState(state_text) if state_text else None
+    except ValueError:
+        raise BadRequestError(
+            f"status must be one of {', '.join(s.value for s in BatchState)}.",
+            code="validation_error",
+            details=[{"field": "status", "message": "unknown status"}],
+        ) from None
+    batches, next_token = runtime.current().batches.list(
+        call.principal,
+        store_id=call.query("store_id") or call.query("storeId"),
+        state=state,
+        limit=call.page_size(),
+        next_token=call.query("next_token"),
+    )
+    return ok({"batches": [batch.summary() for batch in batches], "next_token": next_token})
 
 
 @endpoint(
