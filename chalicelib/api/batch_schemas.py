@@ -30,7 +30,6 @@ class BatchView(BaseModel):
     created_at: str
     finished_at: str | None
     note: str | None = Field(description="Why the batch holds fewer children than asked, when it does.")
-    callbacks: list[CallbackView] = Field(description="on_complete, then on_success, those configured.")
 
 
 class CallbackView(BaseModel):
@@ -77,6 +76,16 @@ class BatchPageAnswer(Envelope):
 
 class BatchAnswer(Envelope):
     batch: BatchView
+
+
+class BatchDetailView(BatchView):
+    """A batch as its own route shows it: with its callbacks and their jobs."""
+
+    callbacks: list[CallbackView] = Field(description="on_complete, then on_success, those configured.")
+
+
+class BatchDetailAnswer(Envelope):
+    batch: BatchDetailView
 
 
 class CreatedBatchAnswer(Envelope):

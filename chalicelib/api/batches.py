@@ -6,7 +6,13 @@ from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.api.background_jobs import shown_all
-from chalicelib.api.batch_schemas import BatchAnswer, BatchJobPageAnswer, BatchPageAnswer, CreatedBatchAnswer
+from chalicelib.api.batch_schemas import (
+    BatchAnswer,
+    BatchDetailAnswer,
+    BatchJobPageAnswer,
+    BatchPageAnswer,
+    CreatedBatchAnswer,
+)
 from chalicelib.api.docs import LIMIT, NEXT_TOKEN, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.batches.model import Batch, BatchRequest, BatchState, shown
@@ -19,8 +25,12 @@ bp = Blueprint(__name__)
 
 
 def view(batch: Batch) -> dict[str, object]:
-    batches = runtime.current().batches
-    return {**shown(batch, batches.live(batch)), "callbacks": callbacks_shown(batch, batches.callback_jobs(batch))}
+    return shown(batch, runtime.current().batches.live(batch))
+
+
+def detail(batch: Batch) -> dict[str, object]:
+    """The batch with its callbacks: a final batch's callback jobs are read (up to two GetItems)."""
+    return {**view(batch), "callbacks": callbacks_shown(batch, runtime.current().batches.callback_jobs(batch))}
 
 
 @endpoint(
@@ -77,11 +87,11 @@ def list_batches(call: Call) -> Response:
     bp,
     "/background-jobs/batches/{batch_id}",
     ["GET"],
-    summary="A batch: counts of its children's ends, those waiting and running, its progress.",
-    response=BatchAnswer,
+    summary="A batch: counts of its children's ends, those waiting and running, its progress, its callbacks.",
+    response=BatchDetailAnswer,
 )
 def get_batch(call: Call, batch_id: str) -> Response:
-    return ok({"batch": view(runtime.current().batches.get(batch_id, call.principal))})
+    return ok({"batch": detail(runtime.current().batches.get(batch_id, call.principal))})
 
 
 @endpoint(
