@@ -8,10 +8,11 @@ python -m devstack.cli backfill-status-shards   # after upgrading: key old jobs 
 python -m devstack.cli rotate-signing-key [--drop-previous] [--parameter NAME | --local]
 python -m devstack.cli cron preview '0 3 * * *' --tz Europe/Berlin   # computed here, no server
 python -m devstack.cli jobs list|show ID|follow ID|retry ID|cancel ID
+python -m devstack.cli batches list [--store S]|show ID|jobs ID [--status S]|cancel ID
 python -m devstack.cli cron list|show ID|pause ID|resume ID|run ID
 python -m devstack.cli plugin new acme-sync [--plugins-dir DIR]   # a plugin folder that passes its test
 
-The jobs and cron commands call the HTTP API: --url (default $TICKWORK_API_URL or
+The jobs, batches and cron commands call the HTTP API: --url (default $TICKWORK_API_URL or
 http://127.0.0.1:8000), --token (default $TICKWORK_TOKEN), --json for the API's JSON.
 Exit codes: 0 done; 1 the API refused (its sentence on stderr) or a followed job did not
 complete; 2 a usage error; 3 the API could not be reached.
@@ -31,7 +32,7 @@ from devstack.console.client import DEFAULT_TIMEOUT_S, ApiClient, ApiError, Cons
 
 
 def add_api_commands(subparsers: Any) -> None:
-    """``jobs ...`` and ``cron ...``: each sets ``run`` to the function that carries it out."""
+    """``jobs ...``, ``batches ...`` and ``cron ...``: each sets ``run`` to the function that carries it out."""
     api = argparse.ArgumentParser(add_help=False)
     api.add_argument("--url", help="the API's base URL (default $TICKWORK_API_URL or http://127.0.0.1:8000)")
     api.add_argument("--token", help="a bearer token (default $TICKWORK_TOKEN)")
@@ -65,6 +66,24 @@ def add_api_commands(subparsers: Any) -> None:
     follow.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     follow.set_defaults(run=commands.jobs_follow)
 
+    batches = subparsers.add_parser("batches", help="batches of background jobs").add_subparsers(
+        dest="action", required=True
+    )
+    listing = batches.add_parser("list", parents=[api, paging], help="a store's batches, newest first")
+    listing.add_argument("--store", help="the store (needed unless the token has only one)")
+    listing.add_argument("--status", help="creating, open, succeeded, finished")
+    listing.set_defaults(run=commands.batches_list)
+    show = batches.add_parser("show", parents=[api], help="a batch: progress, children by status, callbacks")
+    show.add_argument("id")
+    show.set_defaults(run=commands.batches_show)
+    children = batches.add_parser("jobs", parents=[api, paging], help="a batch's children")
+    children.add_argument("id")
+    children.add_argument("--status", help="pending, running, retrying, cancelling, completed, failed, cancelled")
+    children.set_defaults(run=commands.batches_jobs)
+    cancel = batches.add_parser("cancel", parents=[api], help="cancel a batch's unfinished children")
+    cancel.add_argument("id")
+    cancel.set_defaults(run=commands.batches_cancel)
+
     cron = subparsers.add_parser("cron", help="cron jobs").add_subparsers(dest="action", required=True)
     listing = cron.add_parser("list", parents=[api, paging], help="list cron jobs")
     listing.add_argument("--store")
@@ -93,7 +112,7 @@ def add_api_commands(subparsers: Any) -> None:
 
 
 def run_api_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Carry out a jobs/cron command; an error is one sentence on stderr and an exit code."""
+    """Carry out a jobs/batches/cron command; an error is one sentence on stderr and an exit code."""
     try:
         if args.command == "cron" and getattr(args, "action", None) == "preview":
             return commands.cron_preview(args, out)
@@ -237,7 +256,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     add_api_commands(subparsers)
     add_plugin_commands(subparsers)
     args = parser.parse_args(argv)
-    if args.command in ("jobs", "cron", "health"):
+    if args.command in ("jobs", "batches", "cron", "health"):
         return run_api_command(args, out or sys.stdout, err or sys.stderr)
 
     if args.command == "token":

@@ -1,4 +1,4 @@
-"""``/api/background-jobs/batches``: create a batch, read it, list its children, cancel it."""
+"""``/api/background-jobs/batches``: create a batch, list a store's, read one, list its children, cancel it."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.api.background_jobs import shown_all
-from chalicelib.api.batch_schemas import BatchAnswer, BatchJobPageAnswer, CreatedBatchAnswer
+from chalicelib.api.batch_schemas import (
+    BatchAnswer,
+    BatchDetailAnswer,
+    BatchJobPageAnswer,
+    BatchPageAnswer,
+    CreatedBatchAnswer,
+)
 from chalicelib.api.docs import LIMIT, NEXT_TOKEN, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
-from chalicelib.batches.model import Batch, BatchRequest, shown
+from chalicelib.batches.model import Batch, BatchRequest, BatchState, shown
+from chalicelib.batches.views import callbacks_shown
 from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import parse_model
@@ -19,6 +26,11 @@ bp = Blueprint(__name__)
 
 def view(batch: Batch) -> dict[str, object]:
     return shown(batch, runtime.current().batches.live(batch))
+
+
+def detail(batch: Batch) -> dict[str, object]:
+    """The batch with its callbacks: a final batch's callback jobs are read (up to two GetItems)."""
+    return {**view(batch), "callbacks": callbacks_shown(batch, runtime.current().batches.callback_jobs(batch))}
 
 
 @endpoint(
@@ -39,13 +51,47 @@ def create_batch(call: Call) -> Response:
 
 @endpoint(
     bp,
+    "/background-jobs/batches",
+    ["GET"],
+    summary="A store's batches, newest first, with their children's counted ends (403 for a store it may not see).",
+    query=(
+        QueryParam("store_id", "The store whose batches to list; required unless the token has one store."),
+        QueryParam("status", "Only batches in this status.", {"type": "string", "enum": [s.value for s in BatchState]}),
+        LIMIT,
+        NEXT_TOKEN,
+    ),
+    response=BatchPageAnswer,
+    errors=(403,),
+)
+def list_batches(call: Call) -> Response:
+    state_text = call.query("status")
+    try:
+        state = BatchState(state_text) if state_text else None
+    except ValueError:
+        raise BadRequestError(
+            f"status must be one of {', '.join(s.value for s in BatchState)}.",
+            code="validation_error",
+            details=[{"field": "status", "message": "unknown status"}],
+        ) from None
+    batches, next_token = runtime.current().batches.list(
+        call.principal,
+        store_id=call.query("store_id") or call.query("storeId"),
+        state=state,
+        limit=call.page_size(),
+        next_token=call.query("next_token"),
+    )
+    return ok({"batches": [batch.summary() for batch in batches], "next_token": next_token})
+
+
+@endpoint(
+    bp,
     "/background-jobs/batches/{batch_id}",
     ["GET"],
-    summary="A batch: counts of its children's ends, those waiting and running, its progress.",
-    response=BatchAnswer,
+    summary="A batch: counts of its children's ends, those waiting and running, its progress, its callbacks.",
+    response=BatchDetailAnswer,
 )
 def get_batch(call: Call, batch_id: str) -> Response:
-    return ok({"batch": view(runtime.current().batches.get(batch_id, call.principal))})
+    return ok({"batch": detail(runtime.current().batches.get(batch_id, call.principal))})
 
 
 @endpoint(

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.audit import appended
-from chalicelib.auth import SYSTEM_PRINCIPAL, Principal
+from chalicelib.auth import SYSTEM_PRINCIPAL, Principal, Role
 from chalicelib.batches.model import (
     SUMMARY_KEY,
     Batch,
     BatchRequest,
     BatchState,
+    Callback,
     CallbackRequest,
     LiveCounts,
     batch_id_for,
@@ -38,6 +39,7 @@ from chalicelib.batches.model import (
     unfinished_keys,
 )
 from chalicelib.batches.store import BatchExistsError, DynamoBatchStore
+from chalicelib.batches.views import callback_job_ids
 from chalicelib.clock import Clock, from_iso, to_iso
 from chalicelib.errors import (
     BadRequestError,
@@ -226,6 +228,35 @@ class BatchService:
             # Another tenant's batch answers exactly as a missing one.
             raise BatchNotFoundError(f"No batch {batch_id!r}.")
         return batch
+
+    def list(
+        self,
+        principal: Principal,
+        *,
+        store_id: str | None,
+        state: BatchState | None,
+        limit: int,
+        next_token: str | None,
+    ) -> tuple[list[Batch], str | None]:
+        """A store's batches, newest first: the store named (or the token's only one); a plugin's own only."""
+        if store_id is None:
+            if principal.is_admin or len(principal.stores) != 1:
+                raise BadRequestError(
+                    "Name a store_id: batches are listed a store at a time.",
+                    code="store_id_required",
+                    details=[{"field": "store_id", "message": "required"}],
+                )
+            store_id = next(iter(principal.stores))
+        principal.require_store(store_id)
+        plugin_id = principal.plugin_id if principal.role == Role.PLUGIN else None
+        return self.store.listed(store_id, state=state, plugin_id=plugin_id, limit=limit, next_token=next_token)
+
+    def callback_jobs(self, batch: Batch) -> dict[Callback, Job]:
+        """The callbacks' jobs that exist (none before the batch is final: they are queued then)."""
+        if not batch.is_final:
+            return {}
+        found = {which: self.jobs.store.get(job_id) for which, job_id in callback_job_ids(batch).items()}
+        return {which: job for which, job in found.items() if job is not None}
 
     def live(self, batch: Batch) -> LiveCounts:
         """Its unfinished children now (none to read once the batch is final)."""

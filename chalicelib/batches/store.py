@@ -26,9 +26,12 @@ from chalicelib.batches.model import (
 from chalicelib.errors import StaleWriteError
 from chalicelib.jobs.lifecycle import TERMINAL_STATUSES, JobStatus
 from chalicelib.jobs.model import Job, job_from_item
-from chalicelib.jobs.store import BY_BATCH_INDEX, JOBS_TABLE_SHAPE, MAX_PAGES_PER_LIST
+from chalicelib.jobs.store import BY_BATCH_INDEX, BY_BATCH_STORE_INDEX, JOBS_TABLE_SHAPE, MAX_PAGES_PER_LIST
 from chalicelib.rights import Rights
 
+# Keys to one BatchGetItem, and the rounds it gets to read what DynamoDB left unprocessed.
+BATCH_GET_KEYS = 100
+BATCH_GET_ROUNDS = 5
 # The counters a child's end adds to, by its final status.
 COUNTER = {
     JobStatus.COMPLETED: "completed",
@@ -121,6 +124,55 @@ class DynamoBatchStore:
         if not item or item.get("kind") != "batch":
             return None
         return batch_from_item(item)
+
+    def listed(
+        self, store_id: str, *, state: BatchState | None, plugin_id: str | None, limit: int, next_token: str | None
+    ) -> tuple[list[Batch], str | None]:
+        """A page of a store's batches, newest first (the by_batch_store index), with the token to resume.
+
+        The index holds only the keys, ``state`` and ``batch_plugin`` (what the filters need); the
+        page's items are then read whole, in one BatchGetItem.
+        """
+        request: dict[str, Any] = {
+            "IndexName": BY_BATCH_STORE_INDEX,
+            "KeyConditionExpression": Key("batch_store").eq(store_id),
+            "ScanIndexForward": False,
+        }
+        filters = [Attr("state").eq(state.value)] if state is not None else []
+        if plugin_id is not None:
+            filters.append(Attr("batch_plugin").eq(plugin_id))
+        if filters:
+            expression = filters[0]
+            for condition in filters[1:]:
+                expression = expression & condition
+            request["FilterExpression"] = expression
+        listing = Listing.of(JOBS_TABLE_SHAPE, request)
+        keys, last_key = read_pages(
+            self._table.query, request, limit=limit, start_key=listing.decode(next_token), max_pages=MAX_PAGES_PER_LIST
+        )
+        ids = [str(key["id"]).removeprefix(ITEM_PREFIX) for key in keys]
+        found = self.get_many(ids)
+        # An item gone between the two reads (its TTL ran out) is left out of the page.
+        return [found[batch_id] for batch_id in ids if batch_id in found], listing.encode(last_key)
+
+    def get_many(self, batch_ids: list[str]) -> dict[str, Batch]:
+        """Batches by id (eventually consistent, as the index that named them), BATCH_GET_KEYS a call."""
+        found: dict[str, Batch] = {}
+        client = self._table.meta.client
+        for start in range(0, len(batch_ids), BATCH_GET_KEYS):
+            keys: list[dict[str, Any]] = [item_key(batch_id) for batch_id in batch_ids[start : start + BATCH_GET_KEYS]]
+            for _ in range(BATCH_GET_ROUNDS):
+                answer = client.batch_get_item(RequestItems={self._table.name: {"Keys": keys}})
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    if item.get("kind") == "batch":
+                        batch = batch_from_item(item)
+                        found[batch.id] = batch
+                keys = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+                if not keys:
+                    break
+            else:
+                raise RuntimeError(f"{len(keys)} batches unread after {BATCH_GET_ROUNDS} rounds")
+        return found
 
     def open(self, batch: Batch, *, now: str, total: int | None = None, note: str | None = None) -> Batch:
         """``creating`` -> ``open``: every child is stored and sent (``total``: fewer than asked, when a

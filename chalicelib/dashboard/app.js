@@ -12,6 +12,8 @@
   const PREVIEW_DELAY_MS = 250;
   const REQUEST_TIMEOUT_MS = 15000;
   const PAGE_SIZE = 50;
+  // A batch holds up to 1,000 children: its view shows them a page at a time.
+  const CHILDREN_PAGE_SIZE = 25;
   // Each listed store's backlog costs the API a few queries: fewer stores a page, read less often.
   const STORES_PAGE_SIZE = 25;
   const STORE_LOAD_MS = 10000;
@@ -23,6 +25,9 @@
   const RETRYABLE = new Set(['failed', 'cancelled']);
   const PRIORITIES = ['urgent', 'high', 'normal', 'low'];
   const STATUSES = ['pending', 'running', 'retrying', 'cancelling', 'completed', 'failed', 'cancelled', 'expired'];
+  // A batch counts its children waiting (pending or retrying), running (or cancelling) and ended, by outcome.
+  const BATCH_COUNTS = ['pending', 'running', 'completed', 'failed', 'cancelled', 'expired'];
+  const BATCH_FINAL = new Set(['succeeded', 'finished']);
   // The page is served at <root>/ and the API lives at <root>/api/.
   const API_BASE = new URL('api/', document.baseURI);
 
@@ -75,10 +80,10 @@
     return h('span', { class: `badge s-${String(status || 'unknown').replace(/[^a-z_]/g, '')}` }, status || 'unknown');
   }
 
-  function progressBar(job) {
+  function progressBar(job, what = 'job') {
     const value = Math.max(0, Math.min(100, Number(job.progress) || 0));
     return h('div', { class: 'progress' },
-      h('progress', { max: '100', value: String(value), 'aria-label': `Progress of job ${job.id}` }),
+      h('progress', { max: '100', value: String(value), 'aria-label': `Progress of ${what} ${job.id}` }),
       h('span', { class: 'pct' }, `${value} %`));
   }
 
@@ -179,6 +184,7 @@
 
   const jobPath = (id) => `background-jobs/${encodeURIComponent(id)}`;
   const cronPath = (id) => `cron-jobs/${encodeURIComponent(id)}`;
+  const batchPath = (id) => `background-jobs/batches/${encodeURIComponent(id)}`;
 
   // ---- session ---------------------------------------------------------------------------
 
@@ -245,7 +251,7 @@
 
   // ---- views and polling ---------------------------------------------------------------
 
-  const TABS = ['jobs', 'crons', 'failed', 'queues', 'stores', 'overview'];
+  const TABS = ['jobs', 'batches', 'crons', 'failed', 'queues', 'stores', 'overview'];
   const views = {};
   let pollTimer = null;
   let pollBusy = false;
@@ -438,6 +444,10 @@
         job.debounce_key ? field('Debounced', `${job.debounce_key} (${Number(job.debounce_count) + 1} schedules)`) : [],
         job.dedup_key ? field('Dedup key', job.dedup_key) : [],
         job.cron_job_id ? field('Cron job', h('span', { class: 'mono' }, job.cron_job_id)) : [],
+        job.batch_id ? field('Batch', batchLink(job.batch_id)) : [],
+        job.metadata && job.metadata.callback_of
+          ? field('Callback of', batchLink(job.metadata.callback_of), h('small', {}, ` (${job.metadata.batch_callback || 'callback'})`))
+          : [],
         field('Created by', job.created_by || '—')));
     section(body, 'output', JSON.stringify([job.error, job.result, job.payload]), () => [
       job.error ? [h('h3', {}, 'Error'), h('pre', { class: 'error-text' }, job.error)] : [],
@@ -474,6 +484,192 @@
   }
 
   $('#job-dialog').addEventListener('close', () => { openJobId = null; clearTimeout(jobTimer); });
+
+  // ---- batches -------------------------------------------------------------------------
+
+  const ended = (batch) => (Number(batch.completed) || 0) + (Number(batch.failed) || 0) + (Number(batch.cancelled) || 0);
+
+  function batchLink(id) {
+    return h('button', { type: 'button', class: 'link mono', onclick: () => openBatch(id),
+      'aria-label': `Open batch ${id}`, title: id }, shortId(id));
+  }
+
+  function buildBatchRow(batch) {
+    const done = ended(batch);
+    return h('tr', { dataset: { batchId: batch.id, status: batch.status } },
+      cell('Batch', batchLink(batch.id)),
+      cell('Description', batch.description || h('span', { class: 'muted' }, '—'),
+        batch.note ? [h('br'), h('small', {}, batch.note)] : null),
+      cell('Store', batch.store_id),
+      cell('Status', badge(batch.status)),
+      cell('Ended', h('div', { class: 'progress' },
+        h('progress', { max: String(batch.total || 1), value: String(done), 'aria-label': `Children ended of batch ${batch.id}` }),
+        h('span', { class: 'pct' }, `${done} / ${batch.total}`))),
+      cell('Outcomes', `${batch.completed} completed · ${batch.failed} failed · ${batch.cancelled} cancelled`),
+      cell('Created', when(batch.created_at)));
+  }
+
+  const batchList = pagedList({
+    tbody: $('#batches-table tbody'),
+    empty: $('#batches-empty'),
+    more: $('#batches-more'),
+    key: 'batches',
+    path: (from) => `background-jobs/batches${query({
+      ...Object.fromEntries(new FormData($('#batch-filters')).entries()), limit: String(PAGE_SIZE), next_token: from })}`,
+    build: buildBatchRow,
+  });
+
+  views.batches = {
+    async refresh(force = false) {
+      try {
+        await batchList.refresh(force);
+        $('#batches-need-store').hidden = true;
+      } catch (error) {
+        if (error.code !== 'store_id_required') throw error;
+        // Batches are listed a store at a time: an admin (or a token of several stores) names one.
+        $('#batches-table tbody').replaceChildren();
+        $('#batches-empty').hidden = true;
+        $('#batches-more').hidden = true;
+        $('#batches-need-store').hidden = false;
+      }
+    },
+  };
+
+  $('#batch-filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    views.batches.refresh(true).catch((error) => notify(error.message, 'error'));
+  });
+  $('#batch-filters').addEventListener('reset', () => {
+    setTimeout(() => views.batches.refresh(true).catch((error) => notify(error.message, 'error')), 0);
+  });
+
+  // ---- batch detail: counts, callbacks, children ---------------------------------------
+
+  let openBatchId = null;
+  let batchTimer = null;
+
+  const batchChildren = pagedList({
+    tbody: $('#batch-children-table tbody'),
+    empty: $('#batch-children-empty'),
+    more: $('#batch-children-more'),
+    key: 'jobs',
+    path: (from) => `${batchPath(openBatchId)}/jobs${query({
+      status: $('#batch-children-status').value, limit: String(CHILDREN_PAGE_SIZE), next_token: from })}`,
+    build: (job) => h('tr', { dataset: { jobId: job.id, status: job.status } },
+      cell('Job', jobLink(job)),
+      cell('Type', h('span', { class: 'mono' }, job.type)),
+      cell('Status', badge(job.status)),
+      cell('Progress', progressBar(job)),
+      cell('Message', job.progress_message || (job.error ? h('span', { class: 'error' }, job.error) : '')),
+      cell('Updated', when(job.updated_at))),
+  });
+
+  const CALLBACK_HINTS = {
+    waiting: { on_complete: 'runs once every child has ended', on_success: 'runs if every child completes' },
+    skipped: { on_success: 'not every child completed: it does not run' },
+  };
+
+  function callbackRow(callback) {
+    const hint = (CALLBACK_HINTS[callback.state] || {})[callback.name];
+    return h('tr', { dataset: { callback: callback.name, state: callback.state } },
+      cell('Callback', h('span', { class: 'mono' }, callback.name)),
+      cell('Type', h('span', { class: 'mono' }, callback.type)),
+      cell('State', badge(callback.state), callback.job_status ? [' ', badge(callback.job_status)] : null,
+        hint ? [h('br'), h('small', {}, hint)] : null),
+      cell('Job', callback.job_id ? jobLink({ id: callback.job_id }) : h('span', { class: 'muted' }, '—')),
+      cell('Queued', when(callback.queued_at)),
+      cell('Finished', when(callback.finished_at)));
+  }
+
+  function renderBatch(batch) {
+    $('#batch-dialog-title').textContent = `Batch ${shortId(batch.id)}${batch.description ? ` · ${batch.description}` : ''}`;
+    const body = $('#batch-dialog-body');
+    if (body.dataset.batchId !== batch.id) {
+      body.replaceChildren();
+      body.dataset.batchId = batch.id;
+    }
+    const done = ended(batch);
+    const callbacks = Array.isArray(batch.callbacks) ? batch.callbacks : [];
+    // Cancel only while a child can still be cancelled (a batch being created answers 409).
+    const cancellable = batch.status === 'open' && done < batch.total;
+    section(body, 'progress', JSON.stringify([batch.status, batch.progress, done, batch.total]), () =>
+      h('div', { class: 'detail-progress' }, badge(batch.status), progressBar(batch, 'batch'),
+        h('p', { class: 'message' }, `${done} of ${batch.total} children ended`)));
+    section(body, 'actions', String(cancellable), () => h('div', { class: 'actions' }, cancellable
+      ? button('Cancel', () => act(() => api('POST', `${batchPath(batch.id)}/cancel`),
+        `Batch ${shortId(batch.id)}: its unfinished children are cancelled.`, () => loadBatch(batch.id)),
+      { 'aria-label': `Cancel batch ${batch.id}` })
+      : []));
+    section(body, 'counts', JSON.stringify(BATCH_COUNTS.map((name) => batch[name])), () =>
+      h('ul', { class: 'counts', 'aria-label': 'Children by status' }, BATCH_COUNTS.map((name) =>
+        h('li', { dataset: { status: name } }, h('span', { class: 'count' }, String(batch[name] ?? 0)), badge(name)))));
+    section(body, 'facts', JSON.stringify([batch.finished_at, batch.note, batch.total]), () =>
+      h('dl', { class: 'facts' },
+        field('Id', h('span', { class: 'mono' }, batch.id)),
+        field('Description', batch.description || '—'),
+        field('Store', batch.store_id),
+        field('Plugin', batch.plugin_id || '—'),
+        field('Children', String(batch.total)),
+        field('Created', when(batch.created_at)),
+        field('Finished', when(batch.finished_at)),
+        batch.note ? field('Note', batch.note) : []));
+    section(body, 'callbacks', JSON.stringify(callbacks), () => [
+      h('h3', {}, 'Callbacks'),
+      callbacks.length
+        ? h('table', { class: 'grid compact', id: 'batch-callbacks-table' },
+          h('caption', { class: 'sr-only' }, 'The batch\'s callbacks'),
+          h('thead', {}, h('tr', {}, ['Callback', 'Type', 'State', 'Job', 'Queued', 'Finished']
+            .map((label) => h('th', { scope: 'col' }, label)))),
+          h('tbody', {}, callbacks.map(callbackRow)))
+        : h('p', { class: 'muted' }, 'No callbacks.')]);
+  }
+
+  // Nothing more can change once the batch is final and each callback has ended or will not run.
+  function batchSettled(batch) {
+    return BATCH_FINAL.has(batch.status) && (batch.callbacks || []).every((callback) =>
+      callback.state === 'skipped' || (callback.state === 'queued' && TERMINAL.has(callback.job_status)));
+  }
+
+  async function loadBatch(id, fresh = false) {
+    try {
+      const { batch } = await api('GET', batchPath(id));
+      if (openBatchId !== id) return;
+      renderBatch(batch);
+      await batchChildren.refresh(fresh);
+      if (openBatchId !== id) return;
+      $('#batch-children').hidden = false;
+      clearTimeout(batchTimer);
+      if (!batchSettled(batch)) batchTimer = setTimeout(() => loadBatch(id), DETAIL_POLL_MS);
+    } catch (error) {
+      if (openBatchId === id) {
+        delete $('#batch-dialog-body').dataset.batchId;
+        $('#batch-children').hidden = true;
+        $('#batch-dialog-body').replaceChildren(h('p', { class: 'error', role: 'alert' }, error.message));
+      }
+    }
+  }
+
+  function openBatch(id) {
+    // From a job's view: the batch replaces it.
+    if ($('#job-dialog').open) $('#job-dialog').close();
+    openBatchId = id;
+    clearTimeout(batchTimer);
+    $('#batch-dialog-title').textContent = `Batch ${shortId(id)}`;
+    delete $('#batch-dialog-body').dataset.batchId;
+    $('#batch-dialog-body').replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    $('#batch-children').hidden = true;
+    $('#batch-children-status').value = '';
+    $('#batch-children-table tbody').replaceChildren();
+    const dialog = $('#batch-dialog');
+    if (!dialog.open) dialog.showModal();
+    loadBatch(id, true);
+  }
+
+  $('#batch-dialog').addEventListener('close', () => { openBatchId = null; clearTimeout(batchTimer); });
+  $('#batch-children-status').addEventListener('change', () => {
+    if (openBatchId) batchChildren.refresh(true).catch((error) => notify(error.message, 'error'));
+  });
+  $('#batch-children-filter').addEventListener('submit', (event) => event.preventDefault());
 
   // ---- failed jobs and queues ----------------------------------------------------------
 

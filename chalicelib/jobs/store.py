@@ -54,6 +54,10 @@ BY_CRON_INDEX = "by_cron"  # cron_job_id, created_at: a cron job's executions (s
 # batch_id, created_at: a batch's children, and the unfinished batches' own items under
 # "unfinished#<nn>" keys (sparse; chalicelib/batches/store.py).
 BY_BATCH_INDEX = "by_batch"
+# batch_store, created_at: a store's batches, newest first (sparse: only batch items carry
+# batch_store). It projects only what the listing filters on, so a count's update of a batch
+# (its counters, updated_at) writes nothing to it; the listing reads the items themselves.
+BY_BATCH_STORE_INDEX = "by_batch_store"
 # A finished job's expiry in epoch seconds: the table's TTL (deploy/template.py) deletes it
 # some time after. A job that runs again (retry) loses it.
 TTL_ATTRIBUTE = "expires_at"
@@ -167,6 +171,7 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "created_at", "AttributeType": "S"},
             {"AttributeName": "cron_job_id", "AttributeType": "S"},
             {"AttributeName": "batch_id", "AttributeType": "S"},
+            {"AttributeName": "batch_store", "AttributeType": "S"},
             {"AttributeName": TENANT_SHARD_ATTRIBUTE, "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
@@ -202,6 +207,14 @@ def jobs_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": BY_BATCH_STORE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "batch_store", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state", "batch_plugin"]},
             },
             {
                 "IndexName": BY_STORE_STATUS_INDEX,

@@ -1,4 +1,4 @@
-"""What ``jobs ...`` and ``cron ...`` do: one function per command, returning the exit code.
+"""What ``jobs ...``, ``batches ...`` and ``cron ...`` do: one function per command, returning the exit code.
 
 Each takes the parsed arguments, an ``ApiClient`` and an output stream, so a test can run a
 command against a real server and read what a user would see.
@@ -119,6 +119,48 @@ def jobs_follow(
     return 0 if job.get("status") == "completed" else 1
 
 
+# --- batches -------------------------------------------------------------------------------
+
+
+def batches_list(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
+    body = client.get(
+        "background-jobs/batches",
+        {"store_id": args.store, "status": args.status, "limit": args.limit, "next_token": args.next_token},
+    )
+    emit(out, args, body, page_text(body, render.batch_rows, "no batches", key="batches"))
+    return 0
+
+
+def batches_show(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
+    body = client.get(f"background-jobs/batches/{path_id(args.id)}")
+    emit(out, args, body, render.batch_detail(body["batch"]))
+    return 0
+
+
+def batches_jobs(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
+    body = client.get(
+        f"background-jobs/batches/{path_id(args.id)}/jobs",
+        {"status": args.status, "limit": args.limit, "next_token": args.next_token},
+    )
+    emit(out, args, body, page_text(body, render.job_rows, "no children match"))
+    return 0
+
+
+def batches_cancel(args: argparse.Namespace, client: ApiClient, out: TextIO) -> int:
+    body = client.post(f"background-jobs/batches/{path_id(args.id)}/cancel")
+    batch = body["batch"]
+    # A running child stops when its handler next reports: until then it still counts as running.
+    stopping = f", {batch['running']} still stopping" if batch.get("running") else ""
+    emit(
+        out,
+        args,
+        body,
+        f"batch {batch['id']} is {batch['status']}: {batch['completed']} completed, {batch['failed']} failed, "
+        f"{batch['cancelled']} cancelled{stopping}",
+    )
+    return 0
+
+
 # --- cron jobs -----------------------------------------------------------------------------
 
 
@@ -214,9 +256,11 @@ def _local(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def page_text(body: dict[str, Any], rows: Callable[[list[dict[str, Any]]], str], empty: str) -> str:
+def page_text(
+    body: dict[str, Any], rows: Callable[[list[dict[str, Any]]], str], empty: str, *, key: str = "jobs"
+) -> str:
     """A listing's table, or ``empty``, and how to ask for the next page."""
-    items = body.get("jobs") or []
+    items = body.get(key) or []
     text = rows(items) if items else empty
     if body.get("next_token"):
         text += f"\nmore: --next-token {body['next_token']}"

@@ -1,4 +1,4 @@
-"""Plain-text views of jobs and cron jobs for a terminal: tables, facts, progress bars."""
+"""Plain-text views of jobs, batches and cron jobs for a terminal: tables, facts, progress bars."""
 
 from __future__ import annotations
 
@@ -90,6 +90,73 @@ def job_detail(job: dict[str, Any]) -> str:
     logs = job.get("logs")
     if logs is not None:
         parts.append(f"\nlog ({len(logs)} lines):" + "".join(f"\n  {line}" for line in logs))
+    return "\n".join(parts)
+
+
+BATCH_COUNTS = ("pending", "running", "completed", "failed", "cancelled")
+
+
+def batch_ended(batch: dict[str, Any]) -> int:
+    return sum(int(batch.get(name) or 0) for name in ("completed", "failed", "cancelled"))
+
+
+def batch_rows(batches: Sequence[dict[str, Any]]) -> str:
+    return table(
+        [
+            (
+                b.get("id"),
+                b.get("status"),
+                f"{batch_ended(b)}/{b.get('total')}",
+                b.get("completed"),
+                b.get("failed"),
+                b.get("cancelled"),
+                b.get("store_id"),
+                short_time(b.get("created_at")),
+                b.get("description"),
+            )
+            for b in batches
+        ],
+        ["ID", "STATUS", "ENDED", "COMPLETED", "FAILED", "CANCELLED", "STORE", "CREATED", "DESCRIPTION"],
+    )
+
+
+def batch_detail(batch: dict[str, Any]) -> str:
+    counts = "  ".join(f"{name} {int(batch.get(name) or 0)}" for name in BATCH_COUNTS)
+    parts = [
+        facts(
+            [
+                ("id", batch.get("id")),
+                ("description", batch.get("description")),
+                ("status", batch.get("status")),
+                (
+                    "progress",
+                    f"{progress_bar(batch.get('progress'))}  {batch_ended(batch)} of {batch.get('total')} ended",
+                ),
+                ("children", counts),
+                ("store", batch.get("store_id")),
+                ("plugin", batch.get("plugin_id")),
+                ("created", short_time(batch.get("created_at"))),
+                ("finished", short_time(batch.get("finished_at"))),
+                *([("note", batch["note"])] if batch.get("note") else []),
+            ]
+        )
+    ]
+    callbacks = batch.get("callbacks") or []
+    parts.append("\ncallbacks:")
+    if not callbacks:
+        parts.append("  none")
+    for callback in callbacks:
+        state = callback.get("state")
+        if state == "queued":
+            state = f"queued {short_time(callback.get('queued_at'))}, {callback.get('job_status')}"
+            if callback.get("finished_at"):
+                state += f" {short_time(callback['finished_at'])}"
+            state += f"  (job {callback.get('job_id')})"
+        elif state == "waiting":
+            state = "waiting for every child to end"
+        elif state == "skipped":
+            state = "skipped: not every child completed"
+        parts.append(f"  {callback.get('name'):<12} {callback.get('type')}  {state}")
     return "\n".join(parts)
 
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from devstack.cli import main
-from tests.e2e.conftest import REPO_ROOT, RunningStack, free_port
+from tests.e2e.conftest import REPO_ROOT, RunningStack, free_port, poll_json
 
 IMPORT_TYPE = "plugin:my-plugin:import"
 
@@ -120,6 +120,87 @@ def test_api_refusals_print_the_api_sentence_and_exit_1(embedded_stack: RunningS
     forged = cli(embedded_stack, "cron", "list", token="not.a.token")
     assert forged.code == 1
     assert forged.err.endswith("(HTTP 401, invalid_token)\n")
+
+
+def test_a_batch_is_listed_shown_with_its_children_and_cancelled(embedded_stack: RunningStack) -> None:
+    store = "store-cli-batch"
+    quick = {"type": IMPORT_TYPE, "payload": {"count": 1}}
+    body = {
+        "store_id": store,
+        "jobs": [quick, quick, {**quick, "delay": 3600}],
+        "on_complete": {"type": IMPORT_TYPE, "payload": {"count": 1}},
+        "on_success": {"type": IMPORT_TYPE},
+        "description": "cli batch",
+    }
+    answer = requests.post(
+        embedded_stack.url("/api/background-jobs/batches"), json=body, headers=embedded_stack.headers(), timeout=10
+    )
+    assert answer.status_code == 201, answer.text
+    batch_id = answer.json()["batch"]["id"]
+    batch_url = embedded_stack.url(f"/api/background-jobs/batches/{batch_id}")
+    poll_json(batch_url, embedded_stack.headers(), lambda got: got["batch"]["completed"] == 2)  # type: ignore[index]
+
+    listed = cli(embedded_stack, "batches", "list", "--store", store)
+    assert listed.code == 0, listed.err
+    header, row = listed.out.splitlines()
+    assert header.split() == [
+        "ID",
+        "STATUS",
+        "ENDED",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "STORE",
+        "CREATED",
+        "DESCRIPTION",
+    ]
+    assert row.split()[:7] == [batch_id, "open", "2/3", "2", "0", "0", store] and row.endswith("cli batch")
+
+    shown = cli(embedded_stack, "batches", "show", batch_id)
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    # Two of three ended (100 each), the delayed one at 0: 66 %, 20 of the bar's 30 marks.
+    assert "progress     [" + "#" * 20 + "-" * 10 + "]  66%  2 of 3 ended" in lines
+    assert "children     pending 1  running 0  completed 2  failed 0  cancelled 0" in lines
+    assert lines[-3:] == [
+        "callbacks:",
+        f"  on_complete  {IMPORT_TYPE}  waiting for every child to end",
+        f"  on_success   {IMPORT_TYPE}  waiting for every child to end",
+    ]
+
+    pending = cli(embedded_stack, "batches", "jobs", batch_id, "--status", "pending")
+    assert pending.code == 0, pending.err
+    [child_row] = pending.out.splitlines()[1:]
+    assert child_row.split()[1:4] == [IMPORT_TYPE, "pending", "0%"]
+    paged = cli(embedded_stack, "batches", "jobs", batch_id, "--limit", "2")
+    assert len(paged.out.splitlines()) == 4 and paged.out.splitlines()[-1].startswith("more: --next-token ")
+
+    cancelled = cli(embedded_stack, "batches", "cancel", batch_id)
+    assert (cancelled.code, cancelled.out.strip()) == (
+        0,
+        f"batch {batch_id} is finished: 2 completed, 0 failed, 1 cancelled",
+    )
+    final = poll_json(
+        batch_url,
+        embedded_stack.headers(),
+        lambda got: got["batch"]["callbacks"][0]["job_status"] == "completed",  # type: ignore[index]
+    )
+    on_complete = final["batch"]["callbacks"][0]  # type: ignore[index]
+    shown = cli(embedded_stack, "batches", "show", batch_id)
+    lines = shown.out.splitlines()
+    assert "progress     [" + "#" * 30 + "] 100%  3 of 3 ended" in lines
+    assert lines[-2].startswith(f"  on_complete  {IMPORT_TYPE}  queued ")
+    assert lines[-2].endswith(f"(job {on_complete['job_id']})") and ", completed " in lines[-2]
+    assert lines[-1] == f"  on_success   {IMPORT_TYPE}  skipped: not every child completed"
+    as_json = cli(embedded_stack, "batches", "show", batch_id, "--json").json()
+    assert as_json["batch"]["callbacks"][0]["job_id"] == on_complete["job_id"]
+
+    assert cli(embedded_stack, "batches", "list", "--store", store, "--status", "open").out.strip() == "no batches"
+    unnamed = cli(embedded_stack, "batches", "list")  # an admin names the store
+    assert unnamed.code == 1
+    assert unnamed.err.startswith(
+        "error: Name a store_id: batches are listed a store at a time. (HTTP 400, store_id_required)"
+    )
 
 
 def test_cron_jobs_are_listed_paused_resumed_and_run(embedded_stack: RunningStack) -> None:

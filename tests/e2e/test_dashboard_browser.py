@@ -508,3 +508,111 @@ def test_the_overview_charts_jobs_that_completed_and_failed(page: Any, stack: Ru
     page.locator('#charts[data-window="day"]').wait_for()
     assert page.locator('figure[data-chart="outcomes"] svg[role="img"]').get_attribute("data-points") == "24"
     shot(page, "16-overview-day")
+
+
+def test_a_batch_shows_its_progress_counts_callbacks_and_children_and_is_cancelled(
+    page: Any, stack: RunningStack
+) -> None:
+    quick = {"type": STEPS_TYPE, "payload": {"steps": 1, "step_s": 0}, "maxRetries": 0}
+    slow = {"type": STEPS_TYPE, "payload": {"steps": 100, "step_s": 0.5, "label": "slow"}, "maxRetries": 0}
+    callback = {"type": STEPS_TYPE, "payload": {"steps": 1, "step_s": 0, "label": "callback"}}
+    body = {
+        "store_id": "store-batch",
+        "jobs": [quick] * 28 + [slow] * 2,
+        "on_complete": callback,
+        "on_success": callback,
+        "description": f"Nightly {HOSTILE}",
+    }
+    answer = requests.post(stack.url("/api/background-jobs/batches"), json=body, headers=stack.headers(), timeout=10)
+    assert answer.status_code == 201, answer.text
+    batch_id = answer.json()["batch"]["id"]
+    # The quick children finish; the slow two run on (50 s each) until the page cancels them.
+    poll_json(
+        stack.url(f"/api/background-jobs/batches/{batch_id}"),
+        stack.headers(),
+        lambda got: got["batch"]["completed"] == 28 and got["batch"]["running"] == 2,  # type: ignore[index]
+        timeout_s=60,
+    )
+
+    sign_in(page, stack.admin_token)
+    page.get_by_role("link", name="Batches").click()
+    page.locator("#batches-need-store").wait_for()  # an admin names the store
+    filters = page.locator("#batch-filters")
+    filters.get_by_label("Store").fill("store-batch")
+    filters.get_by_role("button", name="Apply").click()
+    row = page.locator(f'#batches-table tr[data-batch-id="{batch_id}"][data-status="open"]')
+    row.wait_for()
+    assert row.locator(".pct").inner_text() == "28 / 30"
+    assert HOSTILE in row.inner_text()
+    assert page.evaluate("window.__pwned") is None
+    shot(page, "17-batches")
+
+    row.get_by_role("button", name=f"Open batch {batch_id}").click()
+    dialog = page.locator("#batch-dialog")
+    bar = dialog.get_by_label(f"Progress of batch {batch_id}")
+    bar.wait_for()
+    # 28 of 30 ended count 100 each, the two running add their own progress: 93 % and more, never 100.
+    assert 93 <= int(float(bar.get_attribute("value") or 0)) < 100
+    counts = dialog.locator(".counts li")
+    dialog.locator('.counts li[data-status="completed"] .count', has_text="28").wait_for()
+    assert dict(
+        zip(
+            counts.evaluate_all("items => items.map(i => i.dataset.status)"),
+            counts.locator(".count").all_inner_texts(),
+            strict=True,
+        )
+    ) == {
+        "pending": "0",
+        "running": "2",
+        "completed": "28",
+        "failed": "0",
+        "cancelled": "0",
+    }
+    assert dialog.locator(".detail-progress .message").inner_text() == "28 of 30 children ended"
+    callbacks = dialog.locator("#batch-callbacks-table tbody tr")
+    assert callbacks.evaluate_all("rows => rows.map(r => [r.dataset.callback, r.dataset.state])") == [
+        ["on_complete", "waiting"],
+        ["on_success", "waiting"],
+    ]
+    assert "runs once every child has ended" in callbacks.first.inner_text()
+
+    # The children, a page of 25 at a time, each linking to its job.
+    children = dialog.locator("#batch-children-table tbody tr")
+    children.nth(24).wait_for()
+    assert children.count() == 25
+    dialog.get_by_role("button", name="Load more").click()
+    children.nth(29).wait_for()
+    statuses = children.evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert sorted(statuses) == ["completed"] * 28 + ["running"] * 2
+    dialog.evaluate("element => { element.scrollTop = 0; }")
+    shot(page, "18-batch-running")
+
+    running = dialog.locator('#batch-children-table tr[data-status="running"]').first
+    child_id = running.get_attribute("data-job-id")
+    running.get_by_role("button", name=f"Open job {child_id}").click()
+    job_dialog = page.locator("#job-dialog")
+    job_dialog.locator(".log").wait_for()
+    assert "slow: 100 steps of 0.5 s" in job_dialog.inner_text()
+    job_dialog.get_by_role("button", name=f"Open batch {batch_id}").click()  # the job's batch, as a link
+    job_dialog.wait_for(state="hidden")
+    cancel = dialog.get_by_role("button", name=f"Cancel batch {batch_id}")
+    cancel.click()
+    page.locator("#notice").filter(has_text="unfinished children are cancelled").wait_for()
+    dialog.locator(".detail-progress .badge", has_text="finished").wait_for()
+    assert cancel.count() == 0, "no Cancel once every child has ended"
+    dialog.locator('.counts li[data-status="cancelled"] .count', has_text="2").wait_for()
+    assert bar.get_attribute("value") == "100"
+    assert dialog.locator(".detail-progress .message").inner_text() == "30 of 30 children ended"
+
+    # on_complete runs (its job linked, with when it was queued and ended); on_success never does.
+    on_complete = dialog.locator('#batch-callbacks-table tr[data-callback="on_complete"][data-state="queued"]')
+    on_complete.locator(".badge", has_text="completed").wait_for()
+    assert on_complete.locator("td[data-label='Finished'] time").count() == 1
+    skipped = dialog.locator('#batch-callbacks-table tr[data-callback="on_success"][data-state="skipped"]')
+    assert "not every child completed" in skipped.inner_text()
+    assert skipped.locator("td[data-label='Job']").inner_text() == "—"
+    shot(page, "19-batch-cancelled")
+    on_complete.locator("td[data-label='Job'] button").click()
+    job_dialog.get_by_role("button", name=f"Open batch {batch_id}").wait_for()
+    assert "on_complete" in job_dialog.locator(".facts").inner_text()
+    assert '"batch"' in job_dialog.locator("pre.json").last.inner_text()  # the summary it received

@@ -90,7 +90,7 @@ def test_the_templates_tables_and_queues_are_what_provision_creates(
         )
         deployed = _describe(session, stage_settings)
     assert deployed == provisioned
-    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 6
+    assert len(deployed["tables"]["tickwork-prod-jobs"]["GlobalSecondaryIndexes"]) == 7
     assert deployed["queues"]["tickwork-prod-urgent"]["deadLetterTarget"] == "tickwork-prod-urgent-dlq"
 
 

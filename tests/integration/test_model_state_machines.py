@@ -579,6 +579,7 @@ class JobsAndCrons(RuleBasedStateMachine):
         self._every_slot_is_given_back_or_lapsed()
         self._windows_ran_their_latest_payload(jobs)
         self._every_batch_ended_and_called_back_once(jobs)
+        self._the_listing_and_each_view_agree_with_the_batches()
 
     def _windows_ran_their_latest_payload(self, jobs: dict[str, Any]) -> None:
         """A debounce window's run had the last payload any of its callers gave; an expired job never started."""
@@ -613,6 +614,40 @@ class JobsAndCrons(RuleBasedStateMachine):
                 assert on_success is not None and on_success.status == JobStatus.COMPLETED, (batch, on_success)
             else:
                 assert on_success is None, batch
+
+    def _the_listing_and_each_view_agree_with_the_batches(self) -> None:
+        """The store's listing, page by page, holds every batch once, newest first, as stored; each
+        batch's view shows on_complete run and on_success run or skipped as its end decided."""
+        stored = {batch.id: batch for batch in self._batches()}
+        listed: list[dict[str, Any]] = []
+        next_token = ""
+        while True:
+            page = self.api("GET", f"/api/background-jobs/batches?store_id=store-a&limit=2&next_token={next_token}")
+            assert page.status_code == 200, page.json_body
+            listed += page.json_body["batches"]
+            next_token = page.json_body["next_token"]
+            if not next_token:
+                break
+        assert sorted(row["id"] for row in listed) == sorted(stored), (listed, stored)
+        created = [row["created_at"] for row in listed]
+        assert created == sorted(created, reverse=True), created
+        for row in listed:
+            batch = stored[row["id"]]
+            assert (row["status"], row["total"], row["completed"], row["failed"], row["cancelled"]) == (
+                batch.state.value,
+                batch.total,
+                batch.completed,
+                batch.failed,
+                batch.cancelled,
+            ), (row, batch)
+            view = self.api("GET", f"/api/background-jobs/batches/{batch.id}").json_body["batch"]
+            callbacks = {callback["name"]: callback for callback in view["callbacks"]}
+            assert (callbacks["on_complete"]["state"], callbacks["on_complete"]["job_status"]) == (
+                "queued",
+                "completed",
+            )
+            ran = batch.state == BatchState.SUCCEEDED
+            assert callbacks["on_success"]["state"] == ("queued" if ran else "skipped"), (batch, callbacks)
 
     def _every_slot_is_given_back_or_lapsed(self) -> None:
         """Nothing runs now: what a store still counts is held by workers that died (and lapses)."""

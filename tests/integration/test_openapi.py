@@ -107,10 +107,16 @@ def test_batch_answers_match_the_spec(conformance: Conformance, admin: str, owne
     batch = c.call("POST", "/api/background-jobs/batches", owner_a, body).json_body["batch"]
     assert c.call("POST", "/api/background-jobs/batches", owner_a, body).status_code == 200  # repeated key
     c.call("GET", "/api/background-jobs/batches/{batch_id}", owner_a, batch_id=batch["id"])
+    c.call("GET", "/api/background-jobs/batches?store_id=store-a&limit=1", owner_a)
+    c.call("GET", "/api/background-jobs/batches?status=open", owner_a)
+    assert c.call("GET", "/api/background-jobs/batches", admin).status_code == 400  # an admin names a store
+    assert c.call("GET", "/api/background-jobs/batches?store_id=store-b", owner_a).status_code == 403
     c.call("GET", "/api/background-jobs/batches/{batch_id}/jobs?limit=1", owner_a, batch_id=batch["id"])
     c.call("GET", "/api/background-jobs/batches/{batch_id}/jobs?status=pending", admin, batch_id=batch["id"])
     cancelled = c.call("POST", "/api/background-jobs/batches/{batch_id}/cancel", owner_a, batch_id=batch["id"])
     assert cancelled.json_body["batch"]["status"] == "finished"
+    # Final: its callbacks show their jobs.
+    c.call("GET", "/api/background-jobs/batches/{batch_id}", owner_a, batch_id=batch["id"])
     assert c.call("POST", "/api/background-jobs/batches", owner_a, {**body, "jobs": []}).status_code == 400
     foreign = {**body, "store_id": "store-b", "idempotency_key": None}
     assert c.call("POST", "/api/background-jobs/batches", owner_a, foreign).status_code == 403

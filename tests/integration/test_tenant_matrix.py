@@ -45,6 +45,7 @@ OPERATIONS = [
     "job.cancel",
     "job.retry",
     "batch.create",
+    "batch.list",
     "batch.get",
     "batch.jobs",
     "batch.cancel",
@@ -83,6 +84,7 @@ SEES = {
     "job.cancel": 200,
     "job.retry": 202,
     "batch.create": 201,
+    "batch.list": (200, "visible"),
     "batch.get": 200,
     "batch.jobs": (200, "visible"),
     "batch.cancel": 200,
@@ -110,6 +112,7 @@ FOREIGN_STORE = {
     # Naming a store the token may not act on is refused, as scheduling there is: 403 says
     # nothing about what the store holds, and a job acting with these rights fails loudly.
     "job.list": 403,
+    "batch.list": 403,
     "cron.list": 403,
     "store.list": 403,
     "store.load": 403,
@@ -123,6 +126,7 @@ OTHER_PLUGIN = {
     "batch.create": 201,
     "cron.create": 201,
     "job.list": (200, "hidden"),
+    "batch.list": (200, "hidden"),
     "cron.list": (200, "hidden"),
     "store.list": 403,
     "store.load": 403,
@@ -201,6 +205,7 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
         "job.cancel": ("POST", f"{job_path}/cancel", {}),
         "job.retry": ("POST", f"{job_path}/retry", {}),
         "batch.create": ("POST", "/api/background-jobs/batches", batch_body),
+        "batch.list": ("GET", "/api/background-jobs/batches?store_id=store-a", None),
         "batch.get": ("GET", f"/api/background-jobs/batches/{batch_id}", None),
         "batch.jobs": ("GET", f"/api/background-jobs/batches/{batch_id}/jobs", None),
         "batch.cancel": ("POST", f"/api/background-jobs/batches/{batch_id}/cancel", {}),
@@ -225,8 +230,11 @@ def test_each_role_gets_the_expected_answer_for_every_operation(stack: Stack, ro
     got = {}
     for operation in OPERATIONS:
         method, path, body = requests[operation]
-        listed = {"job.list": job_id, "cron.list": cron_id, "batch.jobs": child_id}.get(operation)
-        got[operation] = answer(call(stack, tok, method, path, body), listed)
+        listed = {"job.list": job_id, "cron.list": cron_id, "batch.jobs": child_id, "batch.list": batch_id}.get(
+            operation
+        )
+        key = "batches" if operation == "batch.list" else "jobs"
+        got[operation] = answer(call(stack, tok, method, path, body), listed, key)
     assert got == EXPECTED[role]
     # Whatever the role did, nobody but those who may see them changed P's things.
     if role in ("owner_b", "plugin_q") or role in ("no_token", "expired", "other_secret", "alg_none"):

@@ -123,6 +123,26 @@ def test_a_table_shape_reads_a_create_table_request() -> None:
         "by_status_shard": "ALL",
         "by_cron": "ALL",
         "by_batch": "ALL",
+        "by_batch_store": "INCLUDE",
         "by_store_status": "KEYS_ONLY",
         "by_tenant_shard": "INCLUDE",
     }
+
+
+def test_counting_a_childs_end_writes_nothing_to_the_batch_listing_index() -> None:
+    from chalicelib.jobs.store import jobs_table_definition
+
+    shape = TableShape.from_definition(jobs_table_definition("t"))
+    batch = {
+        "id": {"S": "batch#b1"},
+        "batch_store": {"S": "store-a"},
+        "created_at": {"S": "2026-11-30T10:00:00+00:00"},
+        "state": {"S": "open"},
+        "completed": {"N": "3"},
+        "updated_at": {"S": "2026-11-30T10:01:00+00:00"},
+        "batch_id": {"S": "unfinished#03"},
+    }
+    counted = {**batch, "completed": {"N": "4"}, "updated_at": {"S": "2026-11-30T10:02:00+00:00"}}
+    assert write_cost(shape, batch, counted).indexes.get("by_batch_store", 0) == 0
+    final = {**counted, "state": {"S": "succeeded"}}
+    assert write_cost(shape, counted, final).indexes["by_batch_store"] == 1

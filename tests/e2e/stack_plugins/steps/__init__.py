@@ -26,6 +26,8 @@ class StepsPayload(BaseModel):
     step_s: float = Field(default=0.2, ge=0, le=5)
     label: str = Field(default="step", max_length=200)
     fail_if_exists: str | None = Field(default=None, max_length=500)
+    # Run as a batch's callback, the job receives the batch's summary here.
+    batch: dict[str, Any] | None = None
 
 
 class StepsJob(BaseJobHandler):
