@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from devstack.console import render
 from devstack.console.client import ApiClient, ConsoleError, path_id
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 DEFAULT_FOLLOW_INTERVAL_S = 0.5
 
 

@@ -93,11 +93,12 @@ def job_detail(job: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-BATCH_COUNTS = ("pending", "running", "completed", "failed", "cancelled")
+BATCH_COUNTS = ("pending", "running", "completed", "failed", "cancelled", "expired")
+ENDED_COUNTS = ("completed", "failed", "cancelled", "expired")
 
 
 def batch_ended(batch: dict[str, Any]) -> int:
-    return sum(int(batch.get(name) or 0) for name in ("completed", "failed", "cancelled"))
+    return sum(int(batch.get(name) or 0) for name in ENDED_COUNTS)
 
 
 def batch_rows(batches: Sequence[dict[str, Any]]) -> str:
