@@ -10,7 +10,6 @@ from chalicelib import runtime
 from chalicelib.api.docs import LIMIT, NEXT_TOKEN, PLUGIN_ID, STORE_ID, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.api.schemas import JobAnswer, JobDetailAnswer, JobPageAnswer, ScheduledJobAnswer, StatsAnswer
-from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import Job, ScheduleJobRequest, parse_model
 from chalicelib.jobs.store import JobFilter
@@ -71,15 +70,7 @@ def schedule(call: Call) -> Response:
     errors=(403,),
 )
 def list_jobs(call: Call) -> Response:
-    status_text = call.query("status")
-    try:
-        status = JobStatus(status_text) if status_text else None
-    except ValueError:
-        raise BadRequestError(
-            f"status must be one of {', '.join(s.value for s in JobStatus)}.",
-            code="validation_error",
-            details=[{"field": "status", "message": "unknown status"}],
-        ) from None
+    status = call.status_query(JobStatus)
     job_filter = JobFilter(
         store_id=call.query("store_id") or call.query("storeId"),
         status=status,

@@ -17,7 +17,6 @@ from chalicelib.api.docs import LIMIT, NEXT_TOKEN, QueryParam
 from chalicelib.api.http import Call, endpoint, ok
 from chalicelib.batches.model import Batch, BatchRequest, BatchState, shown
 from chalicelib.batches.views import callbacks_shown
-from chalicelib.errors import BadRequestError
 from chalicelib.jobs.lifecycle import JobStatus
 from chalicelib.jobs.model import parse_model
 
@@ -64,15 +63,7 @@ def create_batch(call: Call) -> Response:
     errors=(403,),
 )
 def list_batches(call: Call) -> Response:
-    state_text = call.query("status")
-    try:
-        state = BatchState(state_text) if state_text else None
-    except ValueError:
-        raise BadRequestError(
-            f"status must be one of {', '.join(s.value for s in BatchState)}.",
-            code="validation_error",
-            details=[{"field": "status", "message": "unknown status"}],
-        ) from None
+    state = call.status_query(BatchState)
     batches, next_token = runtime.current().batches.list(
         call.principal,
         store_id=call.query("store_id") or call.query("storeId"),
@@ -107,15 +98,7 @@ def get_batch(call: Call, batch_id: str) -> Response:
     response=BatchJobPageAnswer,
 )
 def batch_jobs(call: Call, batch_id: str) -> Response:
-    status_text = call.query("status")
-    try:
-        status = JobStatus(status_text) if status_text else None
-    except ValueError:
-        raise BadRequestError(
-            f"status must be one of {', '.join(s.value for s in JobStatus)}.",
-            code="validation_error",
-            details=[{"field": "status", "message": "unknown status"}],
-        ) from None
+    status = call.status_query(JobStatus)
     page = runtime.current().batches.children(
         batch_id, call.principal, status=status, limit=call.page_size(), next_token=call.query("next_token")
     )

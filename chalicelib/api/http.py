@@ -7,7 +7,8 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -24,6 +25,7 @@ logger = logging.getLogger("tickwork.api")
 JSON_HEADERS = {"Content-Type": "application/json"}
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+StatusT = TypeVar("StatusT", bound=Enum)
 # Objects and arrays nested deeper than this in a request body are refused with a 400.
 MAX_JSON_DEPTH = 64
 
@@ -73,6 +75,18 @@ class Call:
             )
         value = values[0] if values else None
         return value if value not in (None, "") else None
+
+    def status_query(self, kind: type[StatusT], name: str = "status") -> StatusT | None:
+        """The query parameter as one of ``kind``'s values, or None if absent; a 400 naming them if not one."""
+        text = self.query(name)
+        try:
+            return kind(text) if text else None
+        except ValueError:
+            raise BadRequestError(
+                f"{name} must be one of {', '.join(str(member.value) for member in kind)}.",
+                code="validation_error",
+                details=[{"field": name, "message": "unknown status"}],
+            ) from None
 
     def page_size(self) -> int:
         text = self.query("limit")
