@@ -156,7 +156,11 @@ class Runtime:
             metrics=self.job_metrics,
             cron_gate=CronRunGate(self.cron_store),
             store_gate=StoreGate(
-                self.store_slots, self.queues, self.clock, paused_recheck_s=self.settings.paused_recheck_s
+                self.store_slots,
+                self.queues,
+                self.clock,
+                paused_recheck_s=self.settings.paused_recheck_s,
+                job_of=self.store.get,
             ),
         )
 

@@ -6,6 +6,8 @@ about as long as the store needs to free a slot for it (stores/policy.py) and co
 Hiding is one visibility change for the batch's deferred messages, and the message leaves the
 queue's visible head, so other stores' jobs behind a flood are received at once. A paused store
 (or plugin) is a cap of 0: its jobs wait the same way, looking again every ``paused_recheck_s``.
+A message that names no store (sent before messages did, or by hand) is gated by its job's store,
+read: the pause and the caps hold for every job, whatever message brings it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +23,8 @@ from pydantic import ValidationError
 
 from chalicelib.aws.queues import SqsPriorityQueues
 from chalicelib.clock import Clock
-from chalicelib.jobs.model import JobMessage
-from chalicelib.stores.policy import defer_delays, paused_delays
+from chalicelib.jobs.model import Job, JobMessage
+from chalicelib.stores.policy import MIN_DEFER_S, defer_delays, paused_delays
 from chalicelib.stores.slots import StoreSlots, Taken
 
 logger = logging.getLogger("tickwork.stores")
@@ -57,28 +60,41 @@ class StoreGate:
         rng: random.Random | None = None,
         *,
         paused_recheck_s: int = 60,
+        job_of: Callable[[str], Job | None] | None = None,
     ) -> None:
         self._slots = slots
         self._queues = queues
         self._clock = clock
         self._rng = rng or random.Random()
         self._paused_recheck_s = paused_recheck_s
+        self._job_of = job_of
 
     def admit(self, records: list[dict[str, Any]]) -> Admission:
         admission = Admission()
         groups: dict[tuple[str, str | None], list[dict[str, Any]]] = defaultdict(list)
+        hidden: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for record in records:
             try:
                 message = JobMessage.model_validate_json(record["body"])
             except (ValidationError, KeyError):
                 message = None
+            if message is not None and message.store_id is None and self._job_of is not None:
+                try:
+                    job = self._job_of(message.job_id)
+                except Exception:
+                    # Its store unknown, it must not start (it may be paused): it looks again soon.
+                    logger.exception("message %s: its job's store unread; it comes back", record.get("messageId"))
+                    hidden[self._queue_url(record)].append((record["receiptHandle"], MIN_DEFER_S))
+                    admission.deferred.append(record)
+                    continue
+                if job is not None:
+                    message = message.model_copy(update={"store_id": job.store_id, "plugin_id": job.plugin_id})
             if message is None or message.store_id is None:
-                # Unreadable (the worker parks it), or sent before messages named their store.
+                # Unreadable (the worker parks it), or its job is missing (parked too) or of no store.
                 admission.admitted.append(record)
             else:
                 groups[(message.store_id, message.plugin_id)].append(record)
         now_s = self._clock.now().timestamp()
-        hidden: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for (store_id, plugin_id), members in groups.items():
             # The longest waiting first: a job deferred before goes ahead of one received now.
             members.sort(key=receive_count, reverse=True)
@@ -101,8 +117,7 @@ class StoreGate:
                     first_free_s=taken.first_free_s,
                 )
             for record, delay in zip(waiting, delays, strict=True):
-                queue_url = self._queues.url_for_name(record["eventSourceARN"].rsplit(":", 1)[-1])
-                hidden[queue_url].append((record["receiptHandle"], delay))
+                hidden[self._queue_url(record)].append((record["receiptHandle"], delay))
             admission.deferred += waiting
             logger.info(
                 "store %s plugin %s: %s of %s jobs deferred (%s-%s s): %s",
@@ -118,6 +133,9 @@ class StoreGate:
             # Should this fail, the messages come back after the lease the batch gave them.
             self._queues.set_visibility_each(queue_url, entries)
         return admission
+
+    def _queue_url(self, record: dict[str, Any]) -> str:
+        return self._queues.url_for_name(record["eventSourceARN"].rsplit(":", 1)[-1])
 
     def renew(self, admission: Admission) -> None:
         now_s = self._clock.now().timestamp()

@@ -336,6 +336,8 @@ class JobsAndCrons(RuleBasedStateMachine):
 
     @rule(job_id=jobs)
     def deliver_twice(self, job_id: str) -> None:
+        """A second message naming only the job (as sent before messages named their store): the
+        gate reads its job's store, so a paused store's job waits all the same."""
         job = self.stack.runtime.store.get(job_id)
         if job is not None:
             self.stack.runtime.queues.send(job.priority, JobMessage(job_id=job_id), delay_s=0)

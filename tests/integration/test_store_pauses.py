@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.jobs.lifecycle import JobStatus
 from tests.conftest import Stack, assert_error, token
-from tests.kit import at, create_cron, drain_until, executions, tick, visible_messages
+from tests.kit import at, create_cron, drain_until, duplicate_message, executions, tick, visible_messages
 
 STORE = "/api/admin/stores/{}"
 IMPORT = "plugin:my-plugin:import"
@@ -118,6 +118,17 @@ def test_a_paused_stores_overdue_jobs_are_not_sent_again_by_the_tick(clocked_sta
     assert waits_unclaimed(stack, waiting) and visible_messages(stack) == 0
     report = tick(stack, at(10))
     assert report.requeued == 0 and visible_messages(stack) == 0
+
+
+def test_a_message_that_names_no_store_does_not_start_a_paused_stores_job(clocked_stack: Stack, admin: str) -> None:
+    # Sent before messages named their store (or by hand): the gate reads its job's store.
+    stack = clocked_stack
+    paused_ok(stack, admin, "store-a")
+    waiting = stack.schedule(admin)["id"]
+    stack.poller.drain()
+    duplicate_message(stack, waiting)  # {"job_id": ...} only
+    stack.poller.drain()
+    assert waits_unclaimed(stack, waiting) and visible_messages(stack) == 0
 
 
 def test_the_limits_route_shows_the_pause(stack: Stack, admin: str) -> None:
