@@ -64,6 +64,7 @@ class BatchSummaryView(BaseModel):
     completed: int
     failed: int
     cancelled: int
+    expired: int = Field(description="Children that were not started by their deadline.")
     description: str | None
     created_at: str
     finished_at: str | None

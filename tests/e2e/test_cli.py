@@ -161,7 +161,7 @@ def test_a_batch_is_listed_shown_with_its_children_and_cancelled(embedded_stack:
     lines = shown.out.splitlines()
     # Two of three ended (100 each), the delayed one at 0: 66 %, 20 of the bar's 30 marks.
     assert "progress     [" + "#" * 20 + "-" * 10 + "]  66%  2 of 3 ended" in lines
-    assert "children     pending 1  running 0  completed 2  failed 0  cancelled 0" in lines
+    assert "children     pending 1  running 0  completed 2  failed 0  cancelled 0  expired 0" in lines
     assert lines[-3:] == [
         "callbacks:",
         f"  on_complete  {IMPORT_TYPE}  waiting for every child to end",

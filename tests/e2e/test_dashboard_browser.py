@@ -567,6 +567,7 @@ def test_a_batch_shows_its_progress_counts_callbacks_and_children_and_is_cancell
         "completed": "28",
         "failed": "0",
         "cancelled": "0",
+        "expired": "0",
     }
     assert dialog.locator(".detail-progress .message").inner_text() == "28 of 30 children ended"
     callbacks = dialog.locator("#batch-callbacks-table tbody tr")
