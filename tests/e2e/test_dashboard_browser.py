@@ -432,7 +432,8 @@ def test_an_admin_sees_a_flooding_stores_load_and_an_owner_does_not(page: Any, s
     tab = page.get_by_role("link", name="Stores")
     tab.focus()
     page.keyboard.press("Enter")
-    assert tab.get_attribute("aria-current") == "page"
+    # The tab marks itself current when the view has switched: waited for, not read at once.
+    page.locator('a[aria-current="page"]', has_text="Stores").wait_for()
     # One runs (its cap), the rest wait for a slot, and the backlog and oldest waiting job arrive.
     row = page.locator('#stores-table tr[data-store-id="store-flood"][data-running="1"][data-cap="1"]')
     row.wait_for()
